@@ -1,0 +1,64 @@
+# CNN accelerator generator: the three flows (Verilog, regression, synthesis) and their set-up.
+# Every target first creates or refreshes the local virtual environment .venv from pyproject.toml,
+# so on a fresh machine with Python >= 3.11, g++ and make nothing else has to be installed.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+JOBS   ?= 2
+BOARD  ?= icebreaker
+# Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
+SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
+
+.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report clean distclean help
+
+all: verilog
+
+help:
+	@echo "make verilog              elaborate the default configuration into build/verilog/"
+	@echo "make test                 whole regression: golden + amaranth.sim unit tests, cocotb on $(SIMS)"
+	@echo "make synth BOARD=icebreaker|ulx3s-85f   bitstream + build/reports/synth-<board>.json"
+	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
+	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
+	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n>"
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
+		"Python >= 3.11 is needed, $(PYTHON) is " + sys.version.split()[0])'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e .
+	@touch $@
+
+venv: $(STAMP)
+
+verilog: $(STAMP)
+	$(PY) -m hw.generate --out build/verilog
+
+# The whole regression. Python-only tests and the cocotb tests on every simulator in SIMS.
+test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m "not cocotb" tests
+	@for sim in $(SIMS); do \
+		echo "== cocotb regression on $$sim"; \
+		SIM=$$sim $(PY) -m pytest -n $(JOBS) -m cocotb tests || exit $$?; \
+	done
+
+test-golden: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) tests/golden tests/conformance
+
+test-cocotb: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -m cocotb tests
+
+synth: $(STAMP)
+	$(PY) -m boards.synth --board $(BOARD)
+
+lint: $(STAMP) verilog
+	$(PY) -m ruff check hw golden sim tb boards tests
+	$(PY) -m sim.lint build/verilog/*.v
+
+clean:
+	rm -rf build
+
+distclean: clean
+	rm -rf $(VENV)
