@@ -1,0 +1,295 @@
+"""Requantizer: int32 accumulator -> int8 output, bit-exact with TFLite's reference epilogue.
+
+One element per beat, one beat per cycle, exactly the back end of ``reference_integer_ops::
+ConvPerChannel`` (golden.quant.requantize, "double rounding", NOT the TFLITE_SINGLE_ROUNDING build):
+
+    x = wrap32(acc + bias)
+    a = wrap32(x * 2^left)                      left = max(shift, 0)
+    q = SaturatingRoundingDoublingHighMul(a, M)
+    r = RoundingDivideByPOT(q, right)           right = max(-shift, 0)
+    y = wrap32(r + output_zero_point)
+    out = min(max(y, act_min), act_max)
+
+All parameters (bias, M, shift, zero point, clamps) travel with each element, so the engine can
+feed per-channel values. Every int32 wraps like the compiled C++ reference (two's complement);
+nothing saturates. SRDHM's only saturating case (a == M == INT32_MIN) cannot occur because M is
+an unsigned 31-bit field (M <= 2^31 - 1).
+
+Arithmetic identities the datapath uses (exact for every int32 ``a`` and 0 <= M < 2^31):
+
+* SRDHM: with p = a*M, gemmlowp computes trunc((p + (p >= 0 ? 2^30 : 1 - 2^30)) / 2^31). For
+  p < 0 the truncation toward zero of a negative number equals floor((p + 1 - 2^30 + 2^31 - 1) / 2^31),
+  so in both cases q = floor((p + 2^30) / 2^31): one rounding constant, an arithmetic shift, and
+  ties go toward +infinity as in the reference. q lies in [-(2^31 - 1), 2^31 - 2].
+* p is built from four 16 x 16 partial products (a = ah*2^16 + al, M = mh*2^16 + ml with al, ml
+  unsigned 16 bits, ah signed 16, mh unsigned 15): p = ahmh*2^32 + (ahml + almh)*2^16 + alml.
+  Only bits >= 31 of p + 2^30 are kept, so with s = (ahml + almh) + ((alml >> 16) + 2^14):
+  q = {(ahmh + (s >> 16)), s[15]} -- no adder wider than 34 bits.
+* RoundingDivideByPOT(q, e) = (q >> e) + ((q & mask) > (mask >> 1) + (q < 0)) with mask = 2^e - 1
+  equals (q + (e ? 2^(e-1) - (q < 0) : 0)) >> e (arithmetic shift of a 33-bit sum): half away
+  from zero.
+
+Pipeline (every stage named below is a register stage by default; ``registers`` can leave some
+out, which then become combinational and shorten the latency; ``clamp`` is always registered
+because it is the output register). All stages advance together whenever the output register is
+empty or being read (``advance = ~o.valid | o.ready``, which is also ``i.ready``); an input gap
+travels down the pipeline as a bubble:
+
+    stage    logic feeding the stage register                       critical path
+    -------  -----------------------------------------------------  ---------------------------
+    bias     x = wrap32(acc + bias); left/right from shift           32-bit adder
+    lshift   a = wrap32(x << left)                                   5-level barrel shifter
+    mul      alml, almh, ahml, ahmh (four 16x16 products)            16x16 multiplier (a DSP)
+    mid      mid = ahml + almh; low = (alml >> 16) + 2^14            33-bit adder
+    sum      s = mid + low                                           34-bit adder
+    high     q = {ahmh + (s >> 16), s[15]}  (SRDHM result)           31-bit adder
+    round    qa = q + (right ? 2^(right-1) - (q < 0) : 0)            decoder + 33-bit adder
+    rshift   r = qa >> right  (arithmetic)                           5-level barrel shifter
+    zp       y = wrap32(r + output_zero_point)                       32-bit adder
+    clamp    out = min(max(y, act_min), act_max)  (= o.payload)      32-bit comparators + mux
+
+Latency: one cycle per registered stage (10 by default) from the cycle a beat is accepted on ``i``
+to the cycle it is offered on ``o``. Throughput: one element per cycle while ``o.ready`` is high.
+On ECP5 each 16x16 product maps to one MULT18X18D (4 per requantizer); on an iCE40 whose DSPs
+are all in use by the MAC tile they become LUT multipliers, registered on both sides.
+
+Parameter ranges (as TFLite produces them; outside them the result is unspecified): multiplier 0
+or [2^30, 2^31 - 1] (any value in [0, 2^31 - 1] is in fact computed exactly), shift [-31, 30].
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.lib import data, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import AcceleratorConfig
+
+__all__ = ["Requantizer", "requant_in_layout", "requant_out_layout", "STAGES"]
+
+# The pipeline stages in order (see the module docstring).
+STAGES = ("bias", "lshift", "mul", "mid", "sum", "high", "round", "rshift", "zp", "clamp")
+
+MULTIPLIER_WIDTH = 31
+SHIFT_WIDTH = 6
+BIAS_WIDTH = 32
+
+
+def _check_tag_width(tag_width):
+    if isinstance(tag_width, bool) or not isinstance(tag_width, int) or not 0 <= tag_width <= 64:
+        raise ValueError(f"tag_width = {tag_width!r} is out of range: must be an integer in [0, 64]")
+
+
+def requant_in_layout(config: AcceleratorConfig, tag_width=0):
+    """Payload of one input beat: an accumulator and the parameters of its output channel."""
+    _check_tag_width(tag_width)
+    fields = {
+        "acc": signed(config.acc_width),               # int32 accumulator (sign-extended if narrower)
+        "bias": signed(BIAS_WIDTH),                    # int32 bias, added with int32 wrap
+        "multiplier": unsigned(MULTIPLIER_WIDTH),      # 0 or [2^30, 2^31 - 1]
+        "shift": signed(SHIFT_WIDTH),                  # [-31, 30], positive = left shift
+        "output_zero_point": signed(config.act_width),
+        "act_min": signed(config.act_width),
+        "act_max": signed(config.act_width),
+        "last": 1,                                     # passed through unchanged
+    }
+    if tag_width:
+        fields["tag"] = unsigned(tag_width)            # passed through unchanged
+    return data.StructLayout(fields)
+
+
+def requant_out_layout(config: AcceleratorConfig, tag_width=0):
+    """Payload of one output beat: the int8 result and the passthrough fields."""
+    _check_tag_width(tag_width)
+    fields = {"value": signed(config.act_width), "last": 1}
+    if tag_width:
+        fields["tag"] = unsigned(tag_width)
+    return data.StructLayout(fields)
+
+
+class Requantizer(wiring.Component):
+    """Streaming TFLite requantizer (MultiplyByQuantizedMultiplier + zero point + clamp).
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+        ``acc_width`` (at most 32; a narrower accumulator is sign-extended) and ``act_width``
+        (output, zero point and clamp width; 8 for TFLite int8).
+    tag_width : int
+        Width of an optional ``tag`` field passed from ``i`` to ``o`` unchanged (0 = no field).
+        ``last`` is always passed through.
+    registers : iterable of str, optional
+        Names from :data:`STAGES` that get a pipeline register (default: all). Leaving stages out
+        trades Fmax for latency and flip-flops; ``"clamp"`` (the output register) is always kept.
+
+    Members
+    -------
+    i : In(stream.Signature(requant_in_layout(config, tag_width)))
+    o : Out(stream.Signature(requant_out_layout(config, tag_width)))
+    """
+
+    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), *, tag_width=0, registers=STAGES):
+        if not isinstance(config, AcceleratorConfig):
+            raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+        if config.acc_width > 32:
+            raise ValueError(f"acc_width = {config.acc_width} is out of range: the requantizer takes "
+                             f"at most a 32-bit (int32) accumulator")
+        _check_tag_width(tag_width)
+        if isinstance(registers, str):
+            raise TypeError(f"registers must be an iterable of stage names, not the string {registers!r}")
+        registers = frozenset(registers)
+        unknown = sorted(registers - set(STAGES))
+        if unknown:
+            raise ValueError(f"registers = {unknown!r} names unknown stages (allowed: {', '.join(STAGES)})")
+        self._config = config
+        self._tag_width = tag_width
+        self._registers = registers | {"clamp"}
+        super().__init__({
+            "i": In(stream.Signature(requant_in_layout(config, tag_width))),
+            "o": Out(stream.Signature(requant_out_layout(config, tag_width))),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    @property
+    def tag_width(self):
+        return self._tag_width
+
+    @property
+    def registers(self):
+        """The registered stages, in pipeline order."""
+        return tuple(s for s in STAGES if s in self._registers)
+
+    @property
+    def latency(self):
+        """Cycles from accepting a beat on ``i`` to offering its result on ``o``."""
+        return len(self._registers)
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        w = cfg.act_width
+
+        advance = Signal()
+        m.d.comb += [
+            advance.eq(~self.o.valid | self.o.ready),
+            self.i.ready.eq(advance),
+        ]
+
+        def stage(name, valid, values):
+            """Register (or, if the stage is not registered, just name) ``values`` after ``name``."""
+            registered = name in self._registers
+            out_valid = Signal(name=f"{name}_valid")
+            out = {}
+            for key, value in values.items():
+                shape = value.shape() if hasattr(value, "shape") else None
+                out[key] = Signal(shape, name=f"{name}_{key}")
+            if registered:
+                with m.If(advance):
+                    m.d.sync += out_valid.eq(valid)
+                    m.d.sync += [out[k].eq(v) for k, v in values.items()]
+            else:
+                m.d.comb += out_valid.eq(valid)
+                m.d.comb += [out[k].eq(v) for k, v in values.items()]
+            return out_valid, out
+
+        p = self.i.payload
+        passthrough = {"last": p.last}
+        if self._tag_width:
+            passthrough["tag"] = p.tag
+        clamps = {"zp": p.output_zero_point, "act_min": p.act_min, "act_max": p.act_max}
+
+        # bias: x = wrap32(acc + bias); split the shift into a left and a right amount.
+        x = Signal(signed(32))
+        neg_shift = p.shift < 0
+        m.d.comb += x.eq((p.acc + p.bias)[:32])
+        v, s = stage("bias", self.i.valid, {
+            "x": x,
+            "left": Mux(neg_shift, 0, p.shift[:5]),
+            "right": Mux(neg_shift, -p.shift, 0)[:5],
+            "mult": p.multiplier,
+            **clamps, **passthrough,
+        })
+
+        # lshift: a = wrap32(x << left).
+        a = Signal(signed(32))
+        m.d.comb += a.eq((s["x"] << s["left"])[:32])
+        keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
+        v, s = stage("lshift", v, {"a": a, "mult": s["mult"], **keep})
+
+        # mul: four 16x16 partial products of a (signed 32) and M (unsigned 31).
+        al, ah = s["a"][:16], s["a"][16:].as_signed()
+        ml, mh = s["mult"][:16], s["mult"][16:31]
+        keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
+        v, s = stage("mul", v, {
+            "alml": (al * ml)[:32],
+            "almh": (al * mh)[:31],
+            "ahml": (ah * ml)[:32].as_signed(),
+            "ahmh": (ah * mh)[:31].as_signed(),
+            **keep,
+        })
+
+        # mid: the two middle products, and the high half of the low product with the rounding
+        # constant 2^30 (>> 16 = 2^14) folded in.
+        keep = {k: s[k] for k in ("ahmh", "right", *clamps, *passthrough)}
+        mid = Signal(signed(33))
+        low = Signal(unsigned(17))
+        m.d.comb += [
+            mid.eq(s["ahml"] + s["almh"]),
+            low.eq(s["alml"][16:] + (1 << 14)),
+        ]
+        v, s = stage("mid", v, {"mid": mid, "low": low, **keep})
+
+        # sum: s = mid + low = ((alml + ahml*2^16 + almh*2^16 + 2^30) >> 16).
+        keep = {k: s[k] for k in ("ahmh", "right", *clamps, *passthrough)}
+        total = Signal(signed(34))
+        m.d.comb += total.eq(s["mid"] + s["low"])
+        v, s = stage("sum", v, {"s": total, **keep})
+
+        # high: q = (p + 2^30) >> 31 = {ahmh + (s >> 16), s[15]}.
+        keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
+        q = Signal(signed(32))
+        m.d.comb += q.eq(Cat(s["s"][15], (s["ahmh"] + s["s"][16:].as_signed())[:31]))
+        v, s = stage("high", v, {"q": q, **keep})
+
+        # round: qa = q + (right ? 2^(right-1) - (q < 0) : 0), 33 bits wide.
+        keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
+        half = Signal(unsigned(31))  # 2^(right-1), or 0 for right = 0
+        m.d.comb += half.eq((Const(1, 1) << s["right"])[1:])
+        addend = Signal(unsigned(31))
+        m.d.comb += addend.eq(Mux(s["right"] == 0, 0, half - s["q"][31]))
+        qa = Signal(signed(33))
+        m.d.comb += qa.eq(s["q"] + addend)
+        v, s = stage("round", v, {"qa": qa, **keep})
+
+        # rshift: r = qa >> right (arithmetic).
+        keep = {k: s[k] for k in (*clamps, *passthrough)}
+        r = Signal(signed(32))
+        m.d.comb += r.eq((s["qa"] >> s["right"])[:32])
+        v, s = stage("rshift", v, {"r": r, **keep})
+
+        # zp: y = wrap32(r + output_zero_point).
+        keep = {k: s[k] for k in ("act_min", "act_max", *passthrough)}
+        y = Signal(signed(32))
+        m.d.comb += y.eq((s["r"] + s["zp"])[:32])
+        v, s = stage("zp", v, {"y": y, **keep})
+
+        # clamp: min(max(y, act_min), act_max) like numpy.clip (act_max wins if act_min > act_max).
+        lo, hi, yv = s["act_min"], s["act_max"], s["y"]
+        value = Signal(signed(w))
+        with m.If((lo > hi) | (yv > hi)):
+            m.d.comb += value.eq(hi)
+        with m.Elif(yv < lo):
+            m.d.comb += value.eq(lo)
+        with m.Else():
+            m.d.comb += value.eq(yv[:w])
+        with m.If(advance):
+            m.d.sync += [
+                self.o.valid.eq(v),
+                self.o.payload.value.eq(value),
+                self.o.payload.last.eq(s["last"]),
+            ]
+            if self._tag_width:
+                m.d.sync += self.o.payload.tag.eq(s["tag"])
+
+        return m
