@@ -185,5 +185,5 @@ def test_requantizer_cocotb(tag_width, seed):
     design = build(dut, top="requantizer", tag=f"{config.name}_t{tag_width}")
     run_cocotb(design, "tb.test_requantizer", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "tag_width": tag_width, "seed": seed,
-                       "latency": dut.latency, "random_count": 4000 if tag_width == 0 else 1000},
+                       "latency": dut.latency, "random_count": 10000 if tag_width == 0 else 1000},
                seed=seed)
