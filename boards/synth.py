@@ -1,0 +1,270 @@
+"""Synthesize a design for an FPGA board and report resources and Fmax against the project's target.
+
+    python -m boards.synth --board icebreaker|ulx3s-85f [--design tile] [--rows R --cols C]
+                           [--seed N | --seeds 1,2,3] [--no-dsp] [--build-root DIR]
+
+Why this flow and not just ``platform.build()``: the amaranth-boards platform renders the build
+(RTLIL, Yosys script, PCF/LPF with the clock constraint, and the tool command lines in
+``build_top.json``), and this module then runs those same commands itself so that it can
+
+* time each step (synthesis, place and route, packing),
+* add the nextpnr options the report needs (``--report``, ``--seed``, ``--timing-allow-fail`` so a
+  missed target is a number in the report rather than an aborted build),
+* re-run only nextpnr for every seed of ``--seeds`` on the one synthesized netlist and keep the best
+  seed's result for the bitstream.
+
+The tools are the YoWASP (WebAssembly) builds from the virtual environment, found next to the
+running Python, so the flow works without activating the venv; environment variables that are
+already set (``YOSYS``, ``NEXTPNR_ICE40``, ...) win.
+
+Build products go to ``build/synth/<board>-<design>/``, the report to
+``build/reports/synth-<board>.json`` (see :mod:`boards.report` for its fields).
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from hw.config import AcceleratorConfig, check_int
+
+from .boards import BOARDS, Board, constrained_platform, get_board
+from .designs import DESIGNS, make_design
+from .report import format_table, load_json, main_clock, netlist_cells, summarize
+from .top import BoardTop
+
+__all__ = ["ROOT", "parse_seeds", "setup_tools", "synthesize", "main"]
+
+ROOT = Path(__file__).resolve().parents[1]
+NAME = "top"  # base name of every build product (top.il, top.json, top.bin, ...)
+MAX_SEED = 2**31 - 1
+
+
+def parse_seeds(text):
+    """``"1,2,3"`` -> ``[1, 2, 3]``; raises ValueError naming ``seeds`` on bad input."""
+    try:
+        seeds = [int(part) for part in str(text).split(",") if part.strip()]
+    except ValueError:
+        raise ValueError(f"seeds = {text!r} is invalid: must be comma-separated integers "
+                         f"in [0, {MAX_SEED}], e.g. 1,2,3") from None
+    if not seeds:
+        raise ValueError(f"seeds = {text!r} is invalid: give at least one seed")
+    if len(set(seeds)) != len(seeds):
+        raise ValueError(f"seeds = {text!r} is invalid: seeds must be distinct")
+    for seed in seeds:
+        check_int("seed", seed, 0, MAX_SEED)
+    return seeds
+
+
+def _find_tool(executable):
+    """The YoWASP executable in the running Python's bin directory, else on PATH, else the name."""
+    local = Path(sys.executable).parent / executable
+    if local.exists():
+        return str(local)
+    return shutil.which(executable) or executable
+
+
+def setup_tools(board: Board):
+    """Point amaranth's tool variables (YOSYS, NEXTPNR_*, *PACK) at YoWASP unless already set."""
+    for var, executable in board.tools.items():
+        os.environ.setdefault(var, _find_tool(executable))
+
+
+def _tool_argv(argv):
+    """Resolve a ``build_top.json`` command: its first word is a tool name, looked up like amaranth."""
+    var = argv[0].upper().replace("-", "_").replace("+", "X")
+    return [os.environ.get(var, argv[0]), *argv[1:]]
+
+
+def _with_option(argv, flag, value):
+    """``argv`` with ``flag``'s value replaced by ``value`` (appended when ``flag`` is absent)."""
+    argv = list(argv)
+    if flag in argv:
+        argv[argv.index(flag) + 1] = value
+    else:
+        argv += [flag, value]
+    return argv
+
+
+def _run(argv, build_dir, label, verbose):
+    """Run one tool in ``build_dir``; output goes to ``<label>.out``. Returns (ok, seconds)."""
+    if verbose:
+        print(f"[{label}] {' '.join(argv)}", file=sys.stderr, flush=True)
+    start = time.monotonic()
+    with open(build_dir / f"{label}.out", "w") as out:
+        proc = subprocess.run(_tool_argv(argv), cwd=build_dir, stdout=out, stderr=subprocess.STDOUT)
+    seconds = round(time.monotonic() - start, 1)
+    print(f"[{label}] {'done' if proc.returncode == 0 else 'FAILED'} in {seconds} s",
+          file=sys.stderr, flush=True)
+    return proc.returncode == 0, seconds
+
+
+def _errors(*paths):
+    """The ``ERROR:`` lines of the given log files (the first few), joined for a report."""
+    lines = []
+    for path in paths:
+        if path.exists():
+            lines += [ln.strip() for ln in path.read_text(errors="replace").splitlines()
+                      if ln.lstrip().startswith("ERROR")]
+    return " | ".join(lines[:3]) or "tool failed without an ERROR line; see the log"
+
+
+def _log_utilisation(log):
+    """{cell: (used, available)} from nextpnr's "Device utilisation" log lines (failure diagnosis)."""
+    if not log.exists():
+        return {}
+    found = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log.read_text(errors="replace"))
+    return {cell: (int(used), int(avail)) for cell, used, avail in found}
+
+
+def _failure_hint(board, log):
+    over = [f"{cell} {used}/{avail}" for cell, (used, avail) in _log_utilisation(log).items()
+            if used > avail]
+    if not over:
+        return ""
+    hint = f" -- over capacity: {', '.join(over)}."
+    if any(cell == board.dsp_cell for cell, (u, a) in _log_utilisation(log).items() if u > a):
+        hint += (f" Yosys maps every multiplier to its own {board.dsp_netlist_cell};"
+                 " rebuild with --no-dsp (fabric multipliers) or use a design whose product array"
+                 " packs two int8 products per DSP.")
+    return hint
+
+
+def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp=True, build_root=None,
+               verbose=False):
+    """Build ``design`` for board ``board_name``, write the JSON report and return it as a dict.
+
+    ``seeds`` are nextpnr seeds: all are placed and routed on the same synthesized netlist and the
+    bitstream comes from the one with the highest Fmax. ``dsp=False`` keeps multipliers out of DSP
+    blocks. A failing tool gives a report with ``status: "failed"`` and the tool's error.
+    """
+    board = get_board(board_name)
+    config = AcceleratorConfig() if config is None else config
+    if not isinstance(config, AcceleratorConfig):
+        raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+    component = make_design(design, config)
+    seeds = list(seeds)
+    if not seeds:
+        raise ValueError("seeds = [] is invalid: give at least one seed")
+    for seed in seeds:
+        check_int("seed", seed, 0, MAX_SEED)
+    build_root = Path(build_root) if build_root is not None else ROOT / "build"
+
+    start = time.monotonic()
+    setup_tools(board)
+    build_dir = build_root / "synth" / f"{board.name}-{design}"
+    report_path = build_root / "reports" / f"synth-{board.name}.json"
+    if build_dir.exists():
+        shutil.rmtree(build_dir)  # no stale reports or bitstreams from an earlier run
+    report_path.parent.mkdir(parents=True, exist_ok=True)
+
+    synth_opts = list(board.synth_opts if dsp else board.nodsp_opts)
+    plan = constrained_platform(board).build(
+        BoardTop(component), name=NAME, do_build=False, synth_opts=synth_opts)
+    plan.extract(build_dir)
+    commands = load_json(build_dir / f"build_{NAME}.json")["commands"]
+    synth_cmd = next(c for c in commands if c[0] == "yosys")
+    pnr_cmd = next(c for c in commands if c[0].startswith("nextpnr"))
+    pack_cmds = [c for c in commands if c is not synth_cmd and c is not pnr_cmd]
+
+    base = {"status": "failed", "board": board.name, "device": board.device, "design": design,
+            "config": config.as_dict(), "target_mhz": board.target_mhz, "dsp_inference": dsp,
+            "synth_log": str(build_dir / f"{NAME}.rpt"), "report": str(report_path)}
+    steps = {}
+
+    def fail(log, extra=""):
+        summary = {**base, "error": _errors(log) + extra, "log": str(log),
+                   "build_time_s": round(time.monotonic() - start, 1), "step_times_s": steps}
+        report_path.write_text(_dumps(summary))
+        return summary
+
+    ok, steps["synth"] = _run(synth_cmd, build_dir, "synth", verbose)
+    if not ok:
+        return fail(build_dir / f"{NAME}.rpt")
+    cells = netlist_cells(load_json(build_dir / f"{NAME}.json"))
+
+    runs, reports = [], {}
+    steps["pnr"] = 0.0
+    for seed in seeds:
+        log = build_dir / f"{NAME}.seed{seed}.tim"
+        argv = _with_option(pnr_cmd, "--log", log.name)
+        argv = _with_option(argv, board.pnr_output_flag, f"{NAME}.seed{seed}.pnr")
+        argv += ["--seed", str(seed), "--report", f"{NAME}.seed{seed}.report.json",
+                 "--timing-allow-fail"]
+        ok, seconds = _run(argv, build_dir, f"pnr-seed{seed}", verbose)
+        steps["pnr"] = round(steps["pnr"] + seconds, 1)
+        if not ok:
+            return fail(log, _failure_hint(board, log))
+        reports[seed] = load_json(build_dir / f"{NAME}.seed{seed}.report.json")
+        fmax = main_clock(reports[seed], "cd_sync")[1]
+        runs.append({"seed": seed, "fmax_mhz": round(fmax, 2), "pnr_time_s": seconds})
+
+    best = max(runs, key=lambda r: r["fmax_mhz"])["seed"]
+    pnr_output = pnr_cmd[pnr_cmd.index(board.pnr_output_flag) + 1]  # what the packer reads
+    shutil.copyfile(build_dir / f"{NAME}.seed{best}.pnr", build_dir / pnr_output)
+    steps["pack"] = 0.0
+    for cmd in pack_cmds:
+        ok, seconds = _run(cmd, build_dir, "pack", verbose)
+        steps["pack"] = round(steps["pack"] + seconds, 1)
+        if not ok:
+            return fail(build_dir / "pack.out")
+
+    summary = summarize(
+        board=board, design=design, config=config.as_dict(), report=reports[best], cells=cells,
+        seed=best, runs=runs, build_time_s=time.monotonic() - start, step_times_s=steps,
+        bitstream=build_dir / board.bitstream, log=build_dir / f"{NAME}.seed{best}.tim",
+        synth_log=build_dir / f"{NAME}.rpt")
+    summary["dsp_inference"] = dsp
+    summary["report"] = str(report_path)
+    report_path.write_text(_dumps(summary))
+    return summary
+
+
+def _dumps(summary):
+    return json.dumps(summary, indent=2) + "\n"
+
+
+def _parser():
+    defaults = AcceleratorConfig()
+    p = argparse.ArgumentParser(prog="python -m boards.synth", description=__doc__.split("\n\n")[0])
+    p.add_argument("--board", required=True, help=f"one of: {', '.join(BOARDS)}")
+    p.add_argument("--design", default="tile", help=f"one of: {', '.join(DESIGNS)} (default tile)")
+    p.add_argument("--rows", type=int, default=defaults.rows, help="MAC tile rows (default %(default)s)")
+    p.add_argument("--cols", type=int, default=defaults.cols, help="MAC tile cols (default %(default)s)")
+    seeds = p.add_mutually_exclusive_group()
+    seeds.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
+    seeds.add_argument("--seeds", help="several nextpnr seeds, e.g. 1,2,3: min/median Fmax, best kept")
+    p.add_argument("--no-dsp", dest="dsp", action="store_false",
+                   help="keep multipliers out of DSP blocks (iCE40: no -dsp; ECP5: -nodsp)")
+    p.add_argument("--build-root", type=Path, default=ROOT / "build", help="default: <repo>/build")
+    p.add_argument("-v", "--verbose", action="store_true", help="print every tool command line")
+    return p
+
+
+def main(argv=None):
+    args = _parser().parse_args(argv)
+    try:
+        seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
+        for seed in seeds:
+            check_int("seed", seed, 0, MAX_SEED)
+        get_board(args.board)
+        if args.design not in DESIGNS:
+            make_design(args.design, AcceleratorConfig())
+        config = AcceleratorConfig(rows=args.rows, cols=args.cols)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    summary = synthesize(args.board, args.design, config, seeds=seeds, dsp=args.dsp,
+                         build_root=args.build_root, verbose=args.verbose)
+    print(format_table(summary))
+    print(f"report: {summary.get('report', args.build_root / 'reports' / f'synth-{args.board}.json')}")
+    return 0 if summary["status"] == "ok" else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

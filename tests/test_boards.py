@@ -1,0 +1,263 @@
+"""Fast tests of the FPGA board flow (boards/): parameter checks, report parsing, the board top.
+
+No place and route here: the one real build (iCE40, a 2x2 tile) runs only with FULL=1.
+The report fixture tests/data/boards/nextpnr-ice40-report.json is a real nextpnr-ice40 0.11
+``--report`` of the 4x4 tile (iCEBreaker, --no-dsp), cut down to a few cells and path segments.
+"""
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+from amaranth.back import verilog
+from amaranth.hdl import Module, Signal
+from amaranth.sim import Simulator
+
+from boards import report
+from boards.boards import BOARDS, constrained_platform, get_board
+from boards.designs import make_design
+from boards.synth import main, parse_seeds, synthesize
+from boards.top import BoardTop, Lfsr32, xor_tree
+from hw.config import AcceleratorConfig
+from hw.mac_tile import MacTile
+
+DATA = Path(__file__).parent / "data" / "boards"
+SMALL = AcceleratorConfig(rows=2, cols=2)
+
+
+@pytest.fixture(scope="module")
+def ice40_report():
+    return report.load_json(DATA / "nextpnr-ice40-report.json")
+
+
+# -- parameter validation ------------------------------------------------------------------------
+
+def test_unknown_board_names_parameter_and_choices():
+    with pytest.raises(ValueError, match=r"board = 'nexys' .*icebreaker, ulx3s-85f"):
+        get_board("nexys")
+    with pytest.raises(ValueError, match=r"board = 'nexys'"):
+        synthesize("nexys")
+
+
+def test_unknown_design_names_parameter_and_choices():
+    with pytest.raises(ValueError, match=r"design = 'cpu' .*tile"):
+        make_design("cpu", SMALL)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("1,x", r"seeds = '1,x' is invalid"),
+    ("", r"seeds = '' is invalid"),
+    ("3,3", r"seeds = '3,3' is invalid: seeds must be distinct"),
+    ("1,-4", r"seed = -4 is out of range"),
+])
+def test_bad_seeds(text, message):
+    with pytest.raises(ValueError, match=message):
+        parse_seeds(text)
+
+
+def test_parse_seeds():
+    assert parse_seeds("1,2, 3") == [1, 2, 3]
+    assert parse_seeds("7") == [7]
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--board", "de10"], "board = 'de10' is not supported"),
+    (["--board", "icebreaker", "--design", "soc9"], "design = 'soc9' is not supported"),
+    (["--board", "icebreaker", "--rows", "0"], "rows = 0 is out of range"),
+    (["--board", "ulx3s-85f", "--seeds", "1,1"], "seeds must be distinct"),
+    (["--board", "ulx3s-85f", "--seed", "-1"], "seed = -1 is out of range"),
+])
+def test_cli_rejects_bad_input_before_building(argv, message, capsys, tmp_path):
+    assert main([*argv, "--build-root", str(tmp_path)]) == 2
+    assert message in capsys.readouterr().err
+    assert not any(tmp_path.iterdir())  # nothing was built
+
+
+def test_constrained_platform_clock_range():
+    with pytest.raises(ValueError, match=r"clock_mhz = 0 is out of range"):
+        constrained_platform(BOARDS["icebreaker"], 0)
+
+
+def test_lfsr_seed_zero_rejected():
+    with pytest.raises(ValueError, match="seed = 0"):
+        Lfsr32(0)
+
+
+# -- report parsing ------------------------------------------------------------------------------
+
+def test_utilization(ice40_report):
+    assert report.utilization(ice40_report, "ICESTORM_LC") == {
+        "cell": "ICESTORM_LC", "used": 4777, "available": 5280}
+    assert report.utilization(ice40_report, "ICESTORM_DSP")["available"] == 8
+    assert report.utilization(ice40_report, "DP16KD") == {"cell": "DP16KD", "used": 0, "available": 0}
+    assert report.utilization(ice40_report, None) is None
+
+
+def test_main_clock(ice40_report):
+    name, achieved, constraint = report.main_clock(ice40_report, "cd_sync")
+    assert name == "cd_sync.clk"
+    assert achieved == pytest.approx(35.31, abs=0.01)
+    assert constraint == pytest.approx(30.0, abs=0.01)
+    # Several clocks: the hint wins, else the slowest.
+    fmax = {"fmax": {"a": {"achieved": 50, "constraint": 10},
+                     "cd_sync.clk": {"achieved": 90, "constraint": 10}}}
+    assert report.main_clock(fmax, "cd_sync")[0] == "cd_sync.clk"
+    assert report.main_clock(fmax, "nomatch")[0] == "a"
+    with pytest.raises(ValueError, match="no 'fmax'"):
+        report.main_clock({"utilization": {}})
+
+
+def test_critical_path(ice40_report):
+    cp = report.critical_path(ice40_report, "cd_sync.clk")
+    assert cp["from_cell"].startswith("design.products.weight")
+    assert cp["to_cell"].startswith("design.product_")
+    assert cp["logic_segments"] == 1
+    assert cp["delay_ns"] > cp["routing_ns"] > 0
+    assert report.critical_path(ice40_report, "other.clk") is None
+
+
+def test_load_json_errors(tmp_path):
+    with pytest.raises(ValueError, match="does not exist"):
+        report.load_json(tmp_path / "missing.json")
+    (tmp_path / "bad.json").write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        report.load_json(tmp_path / "bad.json")
+
+
+NETLIST = {"modules": {
+    "SB_MAC16": {"attributes": {"blackbox": "1"}, "cells": {"x": {"type": "$buf"}}},
+    "top": {"cells": {
+        "a": {"type": "SB_DFFESR"}, "b": {"type": "SB_DFF"}, "c": {"type": "SB_LUT4"},
+        "d": {"type": "SB_MAC16"}, "e": {"type": "$scopeinfo"},
+    }},
+}}
+
+
+def test_netlist_cells_skips_blackboxes():
+    cells = report.netlist_cells(NETLIST)
+    assert cells == {"SB_DFFESR": 1, "SB_DFF": 1, "SB_LUT4": 1, "SB_MAC16": 1}
+
+
+def test_summarize_has_required_fields(ice40_report):
+    board = BOARDS["icebreaker"]
+    runs = [{"seed": 1, "fmax_mhz": 35.31}, {"seed": 2, "fmax_mhz": 33.0}, {"seed": 3, "fmax_mhz": 36.0}]
+    summary = report.summarize(
+        board=board, design="tile", config=AcceleratorConfig().as_dict(), report=ice40_report,
+        cells=report.netlist_cells(NETLIST), seed=1, runs=runs, build_time_s=66.54,
+        step_times_s={"synth": 13.7, "pnr": 51.4, "pack": 0.6}, bitstream="b/top.bin", log="b/top.tim",
+        synth_log="b/top.rpt")
+    for key in ("board", "device", "design", "config", "luts_or_lcs", "ffs", "dsp", "ram_blocks",
+                "spram", "fmax_mhz", "target_mhz", "met", "seed", "build_time_s", "bitstream", "log"):
+        assert key in summary, key
+    assert summary["device"] == "iCE40UP5K-SG48"
+    assert summary["target_mhz"] == 30.0 and summary["met"] is True
+    assert summary["ffs"] == {"cell": "SB_DFF*", "used": 2, "available": 5280}
+    assert summary["netlist_dsp_cells"] == 1
+    assert summary["spram"]["available"] == 4
+    assert (summary["fmax_min_mhz"], summary["fmax_median_mhz"]) == (33.0, 35.31)
+    json.dumps(summary)  # JSON-ready
+    table = report.format_table(summary)
+    assert "35.31 MHz (target 30 MHz: met" in table
+    assert "min 33.0 / median 35.31" in table
+
+
+def test_summarize_ecp5_reads_ffs_from_nextpnr():
+    ecp5 = report.load_json(DATA / "nextpnr-ecp5-report.json")
+    summary = report.summarize(
+        board=BOARDS["ulx3s-85f"], design="tile", config=AcceleratorConfig().as_dict(), report=ecp5,
+        cells={"MULT18X18D": 16}, seed=1, runs=[{"seed": 1, "fmax_mhz": 120.35}], build_time_s=23.8,
+        step_times_s={}, bitstream="top.bit", log="top.tim", synth_log="top.rpt")
+    assert summary["clock"] == "$glbnet$cd_sync.clk"
+    assert summary["luts_or_lcs"] == {"cell": "TRELLIS_COMB", "used": 1269, "available": 83640}
+    assert summary["ffs"] == {"cell": "TRELLIS_FF", "used": 1624, "available": 83640}
+    assert summary["dsp"] == {"cell": "MULT18X18D", "used": 16, "available": 156}
+    assert summary["spram"] is None
+    assert summary["target_mhz"] == 100.0 and summary["met"] is True
+    assert summary["critical_path"]["to_cell"].startswith("design.product[3]")
+
+
+def test_format_table_failure():
+    table = report.format_table({
+        "status": "failed", "board": "icebreaker", "device": "iCE40UP5K-SG48", "design": "tile",
+        "config": AcceleratorConfig().as_dict(), "error": "ERROR: no BELs", "log": "x.tim"})
+    assert "FAILED" in table and "ERROR: no BELs" in table
+
+
+# -- the board top -------------------------------------------------------------------------------
+
+def test_board_top_converts_without_platform():
+    top = BoardTop(MacTile(SMALL))
+    # act 2x8 + weight 2x8 + first + last + i.valid + o.ready
+    assert top.in_bits == 2 * 8 + 2 * 8 + 4
+    # 2x2 results of 32 bits + o.valid + i.ready
+    assert top.out_bits == 4 * 32 + 2
+    text = verilog.convert(top, ports=[top.led], name="board_top")
+    assert "module board_top" in text
+    assert top.xor_levels == 4  # 130 -> 33 -> 9 -> 3 -> 1
+
+
+def test_xor_tree_reduces_after_its_latency():
+    m = Module()
+    bits = [Signal(name=f"b{k}") for k in range(11)]
+    result, levels = xor_tree(m, bits)
+    assert levels == 2
+    sim = Simulator(m)
+    sim.add_clock(1e-6)
+    patterns = [0b10110011101, 0b11111111111, 0b00000000001, 0]
+
+    async def bench(ctx):
+        for value in patterns:
+            for k, bit in enumerate(bits):
+                ctx.set(bit, (value >> k) & 1)
+            await ctx.tick().repeat(levels)
+            assert ctx.get(result) == bin(value).count("1") % 2
+
+    sim.add_testbench(bench)
+    sim.run()
+
+
+def test_lfsr_is_not_stuck():
+    lfsr = Lfsr32(0x1234_5678)
+    sim = Simulator(lfsr)
+    sim.add_clock(1e-6)
+    seen = set()
+
+    async def bench(ctx):
+        for _ in range(40):
+            seen.add(ctx.get(lfsr.state))
+            await ctx.tick()
+
+    sim.add_testbench(bench)
+    sim.run()
+    assert len(seen) == 40 and 0 not in seen
+
+
+@pytest.mark.parametrize("board_name, constraint", [
+    ("icebreaker", ("top.pcf", "set_frequency clk12_0__io 30.0")),
+    ("ulx3s-85f", ("top.lpf", 'FREQUENCY PORT "clk25_0__io" 100000000.0 HZ')),
+])
+def test_board_top_prepares_for_platform_at_target_clock(board_name, constraint):
+    """Elaborate with the real platform (pins, clock, POR) and render the build without running it."""
+    board = BOARDS[board_name]
+    plan = constrained_platform(board).build(
+        BoardTop(MacTile(SMALL)), name="top", do_build=False, synth_opts=list(board.synth_opts))
+    filename, line = constraint
+    assert line in plan.files[filename]
+    commands = json.loads(plan.files["build_top.json"])["commands"]
+    assert [c[0] for c in commands][0] == "yosys"
+    assert any(board.pnr_output_flag in c for c in commands)
+    assert board.board_clock_mhz in (12.0, 25.0)
+
+
+# -- the real thing (slow) -----------------------------------------------------------------------
+
+@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="full place and route: set FULL=1")
+def test_icebreaker_build_small_tile(tmp_path):
+    summary = synthesize("icebreaker", "tile", SMALL, seeds=[1, 2], build_root=tmp_path)
+    assert summary["status"] == "ok", summary.get("error")
+    assert summary["dsp"]["used"] == 4  # 2x2 products, one SB_MAC16 each (16x16 mode)
+    assert summary["fmax_mhz"] > 0 and len(summary["seeds"]) == 2
+    assert Path(summary["bitstream"]).stat().st_size > 0
+    saved = json.loads((tmp_path / "reports" / "synth-icebreaker.json").read_text())
+    assert saved["fmax_mhz"] == summary["fmax_mhz"]
