@@ -1,7 +1,7 @@
 """Synthesize a design for an FPGA board and report resources and Fmax against the project's target.
 
     python -m boards.synth --board icebreaker|ulx3s-85f [--design tile] [--rows R --cols C]
-                           [--seed N | --seeds 1,2,3] [--no-dsp] [--build-root DIR]
+                           [--seed N | --seeds 1,2,3] [--dsp auto|on|off] [--build-root DIR]
 
 Why this flow and not just ``platform.build()``: the amaranth-boards platform renders the build
 (RTLIL, Yosys script, PCF/LPF with the clock constraint, and the tool command lines in
@@ -10,6 +10,9 @@ Why this flow and not just ``platform.build()``: the amaranth-boards platform re
 * time each step (synthesis, place and route, packing),
 * add the nextpnr options the report needs (``--report``, ``--seed``, ``--timing-allow-fail`` so a
   missed target is a number in the report rather than an aborted build),
+* with ``--dsp auto`` (the default) check the DSP count Yosys asked for against the device and
+  re-synthesize with fabric multipliers when it does not fit (Yosys maps each iCE40 multiplier to a
+  whole SB_MAC16 in 16x16 mode, so a 4x4 int8 tile wants 16 of the UP5K's 8),
 * re-run only nextpnr for every seed of ``--seeds`` on the one synthesized netlist and keep the best
   seed's result for the bitstream.
 
@@ -130,20 +133,28 @@ def _failure_hint(board, log):
     hint = f" -- over capacity: {', '.join(over)}."
     if any(cell == board.dsp_cell for cell, (u, a) in _log_utilisation(log).items() if u > a):
         hint += (f" Yosys maps every multiplier to its own {board.dsp_netlist_cell};"
-                 " rebuild with --no-dsp (fabric multipliers) or use a design whose product array"
+                 " rebuild with --dsp auto/off (fabric multipliers) or use a design whose product array"
                  " packs two int8 products per DSP.")
     return hint
 
 
-def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp=True, build_root=None,
+DSP_MODES = ("auto", "on", "off")
+
+
+def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto", build_root=None,
                verbose=False):
     """Build ``design`` for board ``board_name``, write the JSON report and return it as a dict.
 
     ``seeds`` are nextpnr seeds: all are placed and routed on the same synthesized netlist and the
-    bitstream comes from the one with the highest Fmax. ``dsp=False`` keeps multipliers out of DSP
-    blocks. A failing tool gives a report with ``status: "failed"`` and the tool's error.
+    bitstream comes from the one with the highest Fmax. ``dsp`` decides whether Yosys may map
+    multipliers to DSP blocks: ``"on"`` always, ``"off"`` never, ``"auto"`` (default) when the
+    resulting DSP count fits the device; otherwise it re-synthesizes with fabric multipliers and says
+    so in the report (``dsp_note``). A failing tool gives a report with ``status: "failed"`` and
+    the tool's error.
     """
     board = get_board(board_name)
+    if dsp not in DSP_MODES:
+        raise ValueError(f"dsp = {dsp!r} is not supported: must be one of {', '.join(DSP_MODES)}")
     config = AcceleratorConfig() if config is None else config
     if not isinstance(config, AcceleratorConfig):
         raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
@@ -162,20 +173,11 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp=True, 
     if build_dir.exists():
         shutil.rmtree(build_dir)  # no stale reports or bitstreams from an earlier run
     report_path.parent.mkdir(parents=True, exist_ok=True)
-
-    synth_opts = list(board.synth_opts if dsp else board.nodsp_opts)
-    plan = constrained_platform(board).build(
-        BoardTop(component), name=NAME, do_build=False, synth_opts=synth_opts)
-    plan.extract(build_dir)
-    commands = load_json(build_dir / f"build_{NAME}.json")["commands"]
-    synth_cmd = next(c for c in commands if c[0] == "yosys")
-    pnr_cmd = next(c for c in commands if c[0].startswith("nextpnr"))
-    pack_cmds = [c for c in commands if c is not synth_cmd and c is not pnr_cmd]
-
     base = {"status": "failed", "board": board.name, "device": board.device, "design": design,
-            "config": config.as_dict(), "target_mhz": board.target_mhz, "dsp_inference": dsp,
-            "synth_log": str(build_dir / f"{NAME}.rpt"), "report": str(report_path)}
-    steps = {}
+            "config": config.as_dict(), "target_mhz": board.target_mhz, "dsp_mode": dsp,
+            "dsp_inference": dsp != "off", "synth_log": str(build_dir / f"{NAME}.rpt"),
+            "report": str(report_path)}
+    steps = {"synth": 0.0}
 
     def fail(log, extra=""):
         summary = {**base, "error": _errors(log) + extra, "log": str(log),
@@ -183,11 +185,39 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp=True, 
         report_path.write_text(_dumps(summary))
         return summary
 
-    ok, steps["synth"] = _run(synth_cmd, build_dir, "synth", verbose)
-    if not ok:
-        return fail(build_dir / f"{NAME}.rpt")
-    cells = netlist_cells(load_json(build_dir / f"{NAME}.json"))
+    def synth(use_dsp, label="synth"):
+        """Render the platform's build for these synth options, run Yosys; the netlist's cells."""
+        plan = constrained_platform(board).build(
+            BoardTop(component), name=NAME, do_build=False,
+            synth_opts=list(board.synth_opts if use_dsp else board.nodsp_opts))
+        plan.extract(build_dir)
+        ok, seconds = _run(synth_cmd(), build_dir, label, verbose)
+        steps["synth"] = round(steps["synth"] + seconds, 1)
+        return netlist_cells(load_json(build_dir / f"{NAME}.json")) if ok else None
 
+    def commands():
+        return load_json(build_dir / f"build_{NAME}.json")["commands"]
+
+    def synth_cmd():
+        return next(c for c in commands() if c[0] == "yosys")
+
+    cells = synth(dsp != "off")
+    if cells is None:
+        return fail(build_dir / f"{NAME}.rpt")
+    wanted = cells.get(board.dsp_netlist_cell, 0)
+    if dsp == "auto" and wanted > board.dsp_available:
+        base["dsp_inference"] = False
+        base["dsp_note"] = (f"Yosys mapped {wanted} multipliers to {board.dsp_netlist_cell} (one each),"
+                            f" the device has {board.dsp_available}: re-synthesized with fabric"
+                            f" multipliers (first attempt's log: {NAME}.dsp-attempt.rpt)")
+        print(f"[synth] {base['dsp_note']}", file=sys.stderr, flush=True)
+        (build_dir / f"{NAME}.rpt").replace(build_dir / f"{NAME}.dsp-attempt.rpt")
+        cells = synth(False, "synth-nodsp")
+        if cells is None:
+            return fail(build_dir / f"{NAME}.rpt")
+
+    pnr_cmd = next(c for c in commands() if c[0].startswith("nextpnr"))
+    pack_cmds = [c for c in commands() if c[0] != "yosys" and not c[0].startswith("nextpnr")]
     runs, reports = [], {}
     steps["pnr"] = 0.0
     for seed in seeds:
@@ -219,8 +249,7 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp=True, 
         seed=best, runs=runs, build_time_s=time.monotonic() - start, step_times_s=steps,
         bitstream=build_dir / board.bitstream, log=build_dir / f"{NAME}.seed{best}.tim",
         synth_log=build_dir / f"{NAME}.rpt")
-    summary["dsp_inference"] = dsp
-    summary["report"] = str(report_path)
+    summary.update({k: base[k] for k in ("dsp_mode", "dsp_inference", "dsp_note", "report") if k in base})
     report_path.write_text(_dumps(summary))
     return summary
 
@@ -239,8 +268,9 @@ def _parser():
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
     seeds.add_argument("--seeds", help="several nextpnr seeds, e.g. 1,2,3: min/median Fmax, best kept")
-    p.add_argument("--no-dsp", dest="dsp", action="store_false",
-                   help="keep multipliers out of DSP blocks (iCE40: no -dsp; ECP5: -nodsp)")
+    p.add_argument("--dsp", choices=DSP_MODES, default="auto",
+                   help="map multipliers to DSP blocks: auto (default; only if they fit the device), "
+                        "on (always: iCE40 -dsp, 16x16 mode only), off (iCE40: no -dsp; ECP5: -nodsp)")
     p.add_argument("--build-root", type=Path, default=ROOT / "build", help="default: <repo>/build")
     p.add_argument("-v", "--verbose", action="store_true", help="print every tool command line")
     return p

@@ -40,6 +40,11 @@ def test_unknown_board_names_parameter_and_choices():
         synthesize("nexys")
 
 
+def test_unknown_dsp_mode():
+    with pytest.raises(ValueError, match=r"dsp = 'maybe' is not supported: must be one of auto, on, off"):
+        synthesize("icebreaker", dsp="maybe")
+
+
 def test_unknown_design_names_parameter_and_choices():
     with pytest.raises(ValueError, match=r"design = 'cpu' .*tile"):
         make_design("cpu", SMALL)
