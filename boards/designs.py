@@ -8,7 +8,7 @@ conv engine and the SoC plug in here later with one line each.
 from hw.config import AcceleratorConfig
 from hw.mac_tile import MacTile
 
-__all__ = ["DESIGNS", "make_design"]
+__all__ = ["DESIGNS", "design_factory", "make_design"]
 
 DESIGNS = {
     # rows x cols MAC tile with the generic ProductArray (the synthesis tool picks the multipliers).
@@ -16,8 +16,13 @@ DESIGNS = {
 }
 
 
-def make_design(name: str, config: AcceleratorConfig):
-    """Instantiate design ``name`` for ``config``; unknown names raise ValueError."""
+def design_factory(name: str):
+    """The factory of design ``name``; unknown names raise ValueError listing the choices."""
     if name not in DESIGNS:
         raise ValueError(f"design = {name!r} is not supported: must be one of {', '.join(DESIGNS)}")
-    return DESIGNS[name](config)
+    return DESIGNS[name]
+
+
+def make_design(name: str, config: AcceleratorConfig):
+    """Instantiate design ``name`` for ``config``."""
+    return design_factory(name)(config)

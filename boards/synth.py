@@ -37,7 +37,7 @@ from pathlib import Path
 from hw.config import AcceleratorConfig, check_int
 
 from .boards import BOARDS, Board, constrained_platform, get_board
-from .designs import DESIGNS, make_design
+from .designs import DESIGNS, design_factory, make_design
 from .report import format_table, load_json, main_clock, netlist_cells, summarize
 from .top import BoardTop
 
@@ -126,12 +126,12 @@ def _log_utilisation(log):
 
 
 def _failure_hint(board, log):
-    over = [f"{cell} {used}/{avail}" for cell, (used, avail) in _log_utilisation(log).items()
-            if used > avail]
+    """Which cell types nextpnr found over capacity, and what to do when it is the DSPs."""
+    over = {cell: (used, avail) for cell, (used, avail) in _log_utilisation(log).items() if used > avail}
     if not over:
         return ""
-    hint = f" -- over capacity: {', '.join(over)}."
-    if any(cell == board.dsp_cell for cell, (u, a) in _log_utilisation(log).items() if u > a):
+    hint = " -- over capacity: " + ", ".join(f"{c} {u}/{a}" for c, (u, a) in over.items()) + "."
+    if board.dsp_cell in over:
         hint += (f" Yosys maps every multiplier to its own {board.dsp_netlist_cell};"
                  " rebuild with --dsp auto/off (fabric multipliers) or use a design whose product array"
                  " packs two int8 products per DSP.")
@@ -283,8 +283,7 @@ def main(argv=None):
         for seed in seeds:
             check_int("seed", seed, 0, MAX_SEED)
         get_board(args.board)
-        if args.design not in DESIGNS:
-            make_design(args.design, AcceleratorConfig())
+        design_factory(args.design)
         config = AcceleratorConfig(rows=args.rows, cols=args.cols)
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
