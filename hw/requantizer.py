@@ -27,7 +27,8 @@ Arithmetic identities the datapath uses (exact for every int32 ``a`` and 0 <= M 
   q = {(ahmh + (s >> 16)), s[15]} -- no adder wider than 34 bits.
 * RoundingDivideByPOT(q, e) = (q >> e) + ((q & mask) > (mask >> 1) + (q < 0)) with mask = 2^e - 1
   equals (q + (e ? 2^(e-1) - (q < 0) : 0)) >> e (arithmetic shift of a 33-bit sum): half away
-  from zero.
+  from zero. The addend is formed without a subtractor or a special case for e = 0 by working with
+  one extra (half) bit: q + (e ? 2^(e-1) - n : 0) = floor((2q + (1 - n) + (2^e - 1)) / 2), n = (q < 0).
 
 Pipeline (every stage named below is a register stage by default; ``registers`` can leave some
 out, which then become combinational and shorten the latency; ``clamp`` is always registered
@@ -42,8 +43,9 @@ travels down the pipeline as a bubble:
     mul      alml, almh, ahml, ahmh (four 16x16 products)            16x16 multiplier (a DSP)
     mid      mid = ahml + almh; low = (alml >> 16) + 2^14            33-bit adder
     sum      s = mid + low                                           34-bit adder
-    high     q = {ahmh + (s >> 16), s[15]}  (SRDHM result)           31-bit adder
-    round    qa = q + (right ? 2^(right-1) - (q < 0) : 0)            decoder + 33-bit adder
+    high     q = {ahmh + (s >> 16), s[15]}  (SRDHM result);          31-bit adder
+             mask = 2^right - 1 (thermometer decode of right)
+    round    qa = ({q, ~(q < 0)} + mask) >> 1                        34-bit adder
     rshift   r = qa >> right  (arithmetic)                           5-level barrel shifter
     zp       y = wrap32(r + output_zero_point)                       32-bit adder
     clamp    out = min(max(y, act_min), act_max)  (= o.payload)      32-bit comparators + mux
@@ -57,7 +59,7 @@ Parameter ranges (as TFLite produces them; outside them the result is unspecifie
 or [2^30, 2^31 - 1] (any value in [0, 2^31 - 1] is in fact computed exactly), shift [-31, 30].
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed, unsigned
+from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -110,9 +112,9 @@ class Requantizer(wiring.Component):
 
     Parameters
     ----------
-    config : AcceleratorConfig
-        ``acc_width`` (at most 32; a narrower accumulator is sign-extended) and ``act_width``
-        (output, zero point and clamp width; 8 for TFLite int8).
+    config : AcceleratorConfig, optional
+        Default ``AcceleratorConfig()``. Uses ``acc_width`` (at most 32; a narrower accumulator is
+        sign-extended) and ``act_width`` (output, zero point and clamp width; 8 for TFLite int8).
     tag_width : int
         Width of an optional ``tag`` field passed from ``i`` to ``o`` unchanged (0 = no field).
         ``last`` is always passed through.
@@ -126,7 +128,9 @@ class Requantizer(wiring.Component):
     o : Out(stream.Signature(requant_out_layout(config, tag_width)))
     """
 
-    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), *, tag_width=0, registers=STAGES):
+    def __init__(self, config: AcceleratorConfig | None = None, *, tag_width=0, registers=STAGES):
+        if config is None:
+            config = AcceleratorConfig()
         if not isinstance(config, AcceleratorConfig):
             raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
         if config.acc_width > 32:
@@ -246,21 +250,20 @@ class Requantizer(wiring.Component):
         m.d.comb += total.eq(s["mid"] + s["low"])
         v, s = stage("sum", v, {"s": total, **keep})
 
-        # high: q = (p + 2^30) >> 31 = {ahmh + (s >> 16), s[15]}.
+        # high: q = (p + 2^30) >> 31 = {ahmh + (s >> 16), s[15]}; the rounding mask 2^right - 1.
         keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
         q = Signal(signed(32))
         m.d.comb += q.eq(Cat(s["s"][15], (s["ahmh"] + s["s"][16:].as_signed())[:31]))
-        v, s = stage("high", v, {"q": q, **keep})
+        mask = Signal(unsigned(31))
+        m.d.comb += mask.eq(Cat(s["right"] > i for i in range(31)))
+        v, s = stage("high", v, {"q": q, "mask": mask, **keep})
 
-        # round: qa = q + (right ? 2^(right-1) - (q < 0) : 0), 33 bits wide.
+        # round: qa = q + (right ? 2^(right-1) - (q < 0) : 0), as one adder with a half bit:
+        # qa = ({q, ~(q < 0)} + (2^right - 1)) >> 1.
         keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
-        half = Signal(unsigned(31))  # 2^(right-1), or 0 for right = 0
-        m.d.comb += half.eq((Const(1, 1) << s["right"])[1:])
-        addend = Signal(unsigned(31))
-        m.d.comb += addend.eq(Mux(s["right"] == 0, 0, half - s["q"][31]))
-        qa = Signal(signed(33))
-        m.d.comb += qa.eq(s["q"] + addend)
-        v, s = stage("round", v, {"qa": qa, **keep})
+        qa2 = Signal(signed(34))
+        m.d.comb += qa2.eq(Cat(~s["q"][31], s["q"]).as_signed() + s["mask"])
+        v, s = stage("round", v, {"qa": qa2[1:].as_signed(), **keep})
 
         # rshift: r = qa >> right (arithmetic).
         keep = {k: s[k] for k in (*clamps, *passthrough)}

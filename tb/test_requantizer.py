@@ -8,7 +8,6 @@ amaranth.sim unit test in tests/test_requantizer.py, which imports them.
 import random
 
 import cocotb
-import numpy as np
 
 from golden.quant import requantize, wrap_int32
 
@@ -236,7 +235,8 @@ async def _run(dut, vectors, rng, gap_probability, stall_probability, name):
     for n, (got, vec) in enumerate(zip(sink.received, vectors, strict=True)):
         got_value = int(got.value)
         if got_value != want[n] or int(got.last) != lasts[n] or (tag_width and int(got.tag) != tags[n]):
-            bad.append(f"#{n} {vec}: RTL {got_value} (last {int(got.last)}), golden {want[n]} (last {lasts[n]})")
+            bad.append(f"#{n} {vec}: RTL {got_value} (last {int(got.last)}), "
+                       f"golden {want[n]} (last {lasts[n]})")
     assert not bad, f"{len(bad)} of {len(vectors)} mismatches:\n" + "\n".join(bad[:20])
     in_range = sum(1 for v in want if -128 < v < 127)
     dut._log.info(f"{name}: {len(vectors)} vectors bit-exact in {cycles} cycles "

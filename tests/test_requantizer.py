@@ -32,7 +32,8 @@ def simulate(dut, vectors, rng, gap=0.3, stall=0.3, tags=None):
     in_layout = requant_in_layout(dut.config, dut.tag_width)
     lasts = [rng.randrange(2) for _ in vectors]
     tags = tags or [rng.getrandbits(dut.tag_width) if dut.tag_width else None for _ in vectors]
-    payloads = [in_layout.const(to_payload(v, last, tag)) for v, last, tag in zip(vectors, lasts, tags)]
+    payloads = [in_layout.const(to_payload(v, last, tag))
+                for v, last, tag in zip(vectors, lasts, tags, strict=True)]
     got, accepted, delivered = [], [], []
     cycle = [0]
 
@@ -77,7 +78,7 @@ def simulate(dut, vectors, rng, gap=0.3, stall=0.3, tags=None):
 def check_against_golden(dut, vectors, rng, **kwargs):
     values, _, _ = simulate(dut, vectors, rng, **kwargs)
     want = expected_all(vectors)
-    bad = [(n, v, g, w) for n, (v, g, w) in enumerate(zip(vectors, values, want)) if g != w]
+    bad = [(n, v, g, w) for n, (v, g, w) in enumerate(zip(vectors, values, want, strict=True)) if g != w]
     assert not bad, f"{len(bad)} mismatches, first: " + "; ".join(f"#{n} {v}: RTL {g} golden {w}"
                                                                for n, v, g, w in bad[:5])
 
@@ -121,7 +122,7 @@ def test_wide_output_exposes_more_bits(seed):
                 vec["acc"] = int(wrap_int32(vec["acc"]))
         vectors.append(vec)
     values, _, _ = simulate(Requantizer(cfg), vectors, rng)
-    for vec, got in zip(vectors, values):
+    for vec, got in zip(vectors, values, strict=True):
         x = wrap_int32(vec["acc"] + vec["bias"])
         r = int(multiply_by_quantized_multiplier(x, vec["multiplier"], vec["shift"]))
         want = int(np.clip(wrap_int32(r + vec["output_zero_point"]), lo, hi))
