@@ -6,13 +6,26 @@ message naming the parameter, its value and the allowed range before any gatewar
 
 from dataclasses import asdict, dataclass
 
-__all__ = ["AcceleratorConfig", "check_int"]
+__all__ = ["AcceleratorConfig", "check_int", "check_pow2", "check_multiple"]
 
 
 def check_int(name, value, lo, hi):
     """Raise ValueError unless ``value`` is an int in [lo, hi]; the message names the parameter."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
         raise ValueError(f"{name} = {value!r} is out of range: must be an integer in [{lo}, {hi}]")
+
+
+def check_pow2(name, value, lo, hi):
+    check_int(name, value, lo, hi)
+    if value & (value - 1):
+        raise ValueError(f"{name} = {value!r} is not a power of two (allowed: powers of two in [{lo}, {hi}])")
+
+
+def check_multiple(name, value, step, lo, hi):
+    check_int(name, value, lo, hi)
+    if value % step:
+        raise ValueError(f"{name} = {value!r} is not a multiple of {step} (allowed: multiples of {step} "
+                         f"in [{lo}, {hi}])")
 
 
 @dataclass(frozen=True)
@@ -31,6 +44,25 @@ class AcceleratorConfig:
         Weight operand width in bits (signed). TFLite int8 semantics need 8.
     acc_width : int
         Accumulator width in bits (signed, wraps like the int32 TFLite reference when 32).
+    max_size : int
+        Largest input height/width H, W (and so output E, F) the layer registers accept.
+    max_channels : int
+        Largest C and M.
+    max_kernel : int
+        Largest filter height/width R, S.
+    max_stride : int
+        Largest stride U.
+    lb_lines : int
+        Lines (input rows) the line buffer holds; a power of two. A layer needs
+        U * ceil((rows - 1) / F) + R of them at once (more lets filling overlap compute).
+    lb_line_bytes : int
+        Bytes of one line-buffer line; a power of two >= W * C of every layer.
+    act_mem_bytes, out_mem_bytes : int
+        Input and output activation memories (bytes, multiples of 4) >= H*W*C and E*F*M.
+    weight_mem_words : int
+        Weight memory depth in words of ``cols`` int8 weights.
+    pool_buf_words : int
+        Pooling row buffer entries, >= (F // 2) * M for layers with pooling.
     """
 
     rows: int = 4
@@ -38,6 +70,16 @@ class AcceleratorConfig:
     act_width: int = 8
     weight_width: int = 8
     acc_width: int = 32
+    max_size: int = 128
+    max_channels: int = 256
+    max_kernel: int = 5
+    max_stride: int = 2
+    lb_lines: int = 8
+    lb_line_bytes: int = 1024
+    act_mem_bytes: int = 16384
+    out_mem_bytes: int = 16384
+    weight_mem_words: int = 4096
+    pool_buf_words: int = 1024
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -46,6 +88,16 @@ class AcceleratorConfig:
         check_int("weight_width", self.weight_width, 2, 18)
         product_width = self.act_width + self.weight_width
         check_int("acc_width", self.acc_width, product_width, 64)
+        check_int("max_size", self.max_size, 1, 4096)
+        check_int("max_channels", self.max_channels, 1, 4096)
+        check_int("max_kernel", self.max_kernel, 1, 15)
+        check_int("max_stride", self.max_stride, 1, 8)
+        check_pow2("lb_lines", self.lb_lines, 1, 256)
+        check_pow2("lb_line_bytes", self.lb_line_bytes, 4, 1 << 20)
+        check_multiple("act_mem_bytes", self.act_mem_bytes, 4, 4, 1 << 24)
+        check_multiple("out_mem_bytes", self.out_mem_bytes, 4, 4, 1 << 24)
+        check_int("weight_mem_words", self.weight_mem_words, 1, 1 << 22)
+        check_int("pool_buf_words", self.pool_buf_words, 1, 1 << 22)
 
     @property
     def macs(self):
@@ -59,9 +111,11 @@ class AcceleratorConfig:
 
     @property
     def name(self):
-        """Short, filesystem-safe tag used for build directories and reports."""
-        return (f"r{self.rows}c{self.cols}_a{self.act_width}w{self.weight_width}"
-                f"acc{self.acc_width}")
+        """Short, filesystem-safe tag used for build directories and reports (tile shape + a hash
+        of the other parameters, so two configurations never share a build)."""
+        import hashlib
+        digest = hashlib.sha1(repr(sorted(self.as_dict().items())).encode()).hexdigest()[:6]
+        return f"r{self.rows}c{self.cols}_{digest}"
 
     def as_dict(self):
         return asdict(self)

@@ -1,0 +1,275 @@
+"""ConvEngine: runs a whole conv layer from runtime registers (the accelerator of this project).
+
+    host bus -> registers + memories (input activations, weights, per-channel bias/multiplier/shift)
+    start -> LineBuffer (each input pixel read once) -> ConvSequencer (loop nest, one beat a cycle)
+          -> MacTile (rows x cols MACs) -> OutputStage (requantise, clamp, 2x2 pool) -> output memory
+
+The loop nest it runs (N = 1 per start; see hw/conv_sequencer.py for the exact order):
+
+    O[e][f][m] = act( B'[m] + sum_{r<R} sum_{s<S} sum_{c<CG} I[U*e + r - pt][U*f + s - pl][c0 + c]
+                                                             * W[m][r][s][c0 + c] )
+
+with out-of-image taps reading the input zero point and B' = B - input_zp * sum W folded by the
+driver (the tile multiplies raw int8 x int8, so the iCE40 DSPs' 8x8 mode fits). The register map
+and address spaces are in hw/registers.py. Performance counters: CYCLES, MAC_CYCLES, STALL_CYCLES.
+Illegal register values answer start with an error code in STATUS, never a hang.
+"""
+
+from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.lib import data, fifo, memory, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import AcceleratorConfig
+from .conv_sequencer import ConvSequencer, block_info_layout, layer_shape_layout
+from .line_buffer import LineBuffer
+from .mac_tile import MacTile
+from .output_stage import OutputStage
+from .products import ProductArray
+from .registers import ERROR_CODE, REG, Space
+
+__all__ = ["ConvEngine", "host_addr_width"]
+
+
+def host_addr_width(cfg: AcceleratorConfig):
+    depths = [cfg.act_mem_bytes // 4, cfg.out_mem_bytes // 4, cfg.weight_mem_words * cfg.cols // 4,
+              cfg.max_channels, 32]
+    return max(depths).bit_length()
+
+
+class ConvEngine(wiring.Component):
+    """The conv engine with a simple 32-bit host bus.
+
+    Members
+    -------
+    host_space : In(3)       address space (hw.registers.Space)
+    host_addr : In           word address within the space
+    host_wdata : In(32)      write data
+    host_we : In(1)          write strobe
+    host_re : In(1)          read strobe; ``host_rdata`` is valid in the next cycle
+    host_rdata : Out(32)
+    busy, done : Out(1)      status (also in the STATUS register)
+    """
+
+    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), product_array=ProductArray):
+        if not isinstance(config, AcceleratorConfig):
+            raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+        if config.cols % 4:
+            raise ValueError(f"cols = {config.cols} is not supported by the conv engine: weight rows are "
+                             f"written as 32-bit words, so cols must be a multiple of 4")
+        if config.act_width != 8 or config.weight_width != 8 or config.acc_width != 32:
+            raise ValueError("the conv engine implements TFLite int8: act_width = weight_width = 8 and "
+                             f"acc_width = 32 are required, not {config.act_width}/{config.weight_width}/"
+                             f"{config.acc_width}")
+        self._config = config
+        self._product_array = product_array
+        super().__init__({
+            "host_space": In(3),
+            "host_addr": In(host_addr_width(config)),
+            "host_wdata": In(32),
+            "host_we": In(1),
+            "host_re": In(1),
+            "host_rdata": Out(32),
+            "busy": Out(1),
+            "done": Out(1),
+        })
+
+    @property
+    def config(self):
+        return self._config
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+
+        m.submodules.line_buffer = lb = LineBuffer(cfg)
+        m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
+        m.submodules.tile = tile = MacTile(cfg, self._product_array)
+        m.submodules.output = out = OutputStage(cfg)
+        m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
+            width=block_info_layout(cfg).size, depth=8)
+
+        # ---- registers -----------------------------------------------------------------------
+        shape = Signal(layer_shape_layout(cfg))
+        output_zp = Signal(signed(8))
+        act_min = Signal(signed(8), init=-128)
+        act_max = Signal(signed(8), init=127)
+        pool = Signal(2)
+        busy = Signal()
+        done = Signal()
+        error = Signal(8)
+        cycles = Signal(32)
+        mac_cycles = Signal(32)
+        row_bytes = Signal(32)
+        m.d.sync += row_bytes.eq(shape.W * shape.C)
+
+        writable = {
+            "H": shape.H, "W": shape.W, "C": shape.C, "M": shape.M, "R": shape.R, "S": shape.S,
+            "U": shape.U, "PAD_TOP": shape.pad_top, "PAD_LEFT": shape.pad_left, "E": shape.E,
+            "F": shape.F, "CG": shape.CG, "C_STEP": shape.c_step, "INPUT_ZP": shape.input_zp,
+            "OUTPUT_ZP": output_zp, "ACT_MIN": act_min, "ACT_MAX": act_max, "POOL": pool,
+        }
+        # Range check of every layer register against the generator maxima (at start).
+        limits = {
+            "H": cfg.max_size, "W": cfg.max_size, "E": cfg.max_size, "F": cfg.max_size,
+            "C": cfg.max_channels, "M": cfg.max_channels, "CG": cfg.max_channels,
+            "R": cfg.max_kernel, "S": cfg.max_kernel, "U": cfg.max_stride,
+        }
+        shape_ok = Signal()
+        m.d.comb += shape_ok.eq(Cat(*[(writable[n] >= 1) & (writable[n] <= hi)
+                                      for n, hi in limits.items()]).all()
+                                & (shape.pad_top < shape.R) & (shape.pad_left < shape.S) & (pool != 3))
+
+        host_reg_write = self.host_we & (self.host_space == Space.REGS)
+        start_request = host_reg_write & (self.host_addr == REG["CTRL"]) & self.host_wdata[0]
+        start = Signal()
+        with m.If(host_reg_write & ~busy):
+            with m.Switch(self.host_addr):
+                for name, reg in writable.items():
+                    with m.Case(REG[name]):
+                        m.d.sync += reg.eq(self.host_wdata)
+        with m.If(start_request):
+            with m.If(busy):
+                m.d.sync += error.eq(ERROR_CODE["BUSY"])
+            with m.Elif(~shape_ok):
+                m.d.sync += [error.eq(ERROR_CODE["BAD_SHAPE"]), done.eq(1)]
+            with m.Elif(row_bytes > cfg.lb_line_bytes):
+                m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
+            with m.Else():
+                m.d.comb += start.eq(1)
+                m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), mac_cycles.eq(0)]
+
+        # ---- memories ------------------------------------------------------------------------
+        act_in = memory.Memory(shape=32, depth=cfg.act_mem_bytes // 4, init=[])
+        weights = memory.Memory(shape=8 * cfg.cols, depth=cfg.weight_mem_words, init=[])
+        bias = memory.Memory(shape=32, depth=cfg.max_channels, init=[])
+        mult = memory.Memory(shape=31, depth=cfg.max_channels, init=[])
+        shift = memory.Memory(shape=6, depth=cfg.max_channels, init=[])
+        act_out = memory.Memory(shape=32, depth=cfg.out_mem_bytes // 4, init=[])
+        m.submodules.act_in = act_in
+        m.submodules.weights = weights
+        m.submodules.bias = bias
+        m.submodules.mult = mult
+        m.submodules.shift = shift
+        m.submodules.act_out = act_out
+
+        def host_write_port(mem, space, granularity=None):
+            wp = mem.write_port(granularity=granularity)
+            m.d.comb += [wp.addr.eq(self.host_addr), wp.data.eq(self.host_wdata),
+                         wp.en.eq(self.host_we & (self.host_space == space))]
+            return wp
+
+        host_write_port(act_in, Space.ACT_IN)
+        host_write_port(bias, Space.BIAS)
+        host_write_port(mult, Space.MULT)
+        host_write_port(shift, Space.SHIFT)
+        parts = cfg.cols // 4
+        w_wp = weights.write_port(granularity=32)
+        part_bits = (parts - 1).bit_length()
+        m.d.comb += [
+            w_wp.addr.eq(self.host_addr >> part_bits),
+            w_wp.data.eq(self.host_wdata.replicate(parts)),
+            w_wp.en.eq(Cat(*[self.host_we & (self.host_space == Space.WEIGHTS)
+                             & ((self.host_addr[:part_bits] == k) if part_bits else 1)
+                             for k in range(parts)])),
+        ]
+
+        # ---- datapath --------------------------------------------------------------------------
+        act_rp = act_in.read_port()
+        m.d.comb += [
+            lb.start.eq(start),
+            lb.height.eq(shape.H),
+            lb.row_bytes.eq(row_bytes),
+            lb.release.eq(seq.release),
+            act_rp.addr.eq(lb.act_addr),
+            act_rp.en.eq(lb.act_en),
+            lb.act_data.eq(act_rp.data),
+            lb.rd_en.eq(tile.i.ready),
+            lb.rd_addr.eq(seq.lb_addr),
+            seq.lb_data.eq(lb.rd_data),
+            seq.rows_loaded.eq(lb.rows_loaded),
+            seq.start.eq(start),
+            seq.shape.eq(shape),
+            seq.advance.eq(tile.i.ready),
+        ]
+        w_rp = weights.read_port()
+        m.d.comb += [
+            w_rp.addr.eq(seq.w_addr),
+            w_rp.en.eq(tile.i.ready),
+            tile.i.valid.eq(seq.beat_valid),
+            tile.i.payload.act.eq(seq.beat_act),
+            tile.i.payload.weight.eq(w_rp.data),
+            tile.i.payload.first.eq(seq.beat_first),
+            tile.i.payload.last.eq(seq.beat_last),
+        ]
+        m.d.comb += [
+            info_fifo.w_data.eq(seq.info),
+            info_fifo.w_en.eq(seq.info_valid),
+            seq.info_ready.eq(info_fifo.w_rdy),
+        ]
+        wiring.connect(m, tile.o, out.blocks)
+        m.d.comb += [
+            out.info.payload.eq(info_fifo.r_data),
+            out.info.valid.eq(info_fifo.r_rdy),
+            info_fifo.r_en.eq(out.info.ready),
+        ]
+        bias_rp = bias.read_port()
+        mult_rp = mult.read_port()
+        shift_rp = shift.read_port()
+        for rp in (bias_rp, mult_rp, shift_rp):
+            m.d.comb += [rp.addr.eq(out.param_addr), rp.en.eq(1)]
+        m.d.comb += [
+            out.M.eq(shape.M), out.E.eq(shape.E), out.F.eq(shape.F), out.pool.eq(pool),
+            out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
+            out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
+        ]
+        out_wp = act_out.write_port(granularity=8)
+        m.d.comb += [
+            out_wp.addr.eq(out.out_addr >> 2),
+            out_wp.data.eq(out.out_data.as_unsigned().replicate(4)),
+            out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
+        ]
+
+        # ---- completion and counters -------------------------------------------------------
+        blocks_issued = Signal(32)
+        blocks_done = Signal(32)
+        with m.If(start):
+            m.d.sync += [blocks_issued.eq(0), blocks_done.eq(0)]
+        with m.Else():
+            m.d.sync += [blocks_issued.eq(blocks_issued + seq.info_valid),
+                         blocks_done.eq(blocks_done + out.block_done)]
+        with m.If(busy):
+            m.d.sync += [cycles.eq(cycles + 1),
+                         mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))]
+            with m.If(seq.error_span):
+                m.d.sync += [busy.eq(0), done.eq(1), error.eq(ERROR_CODE["LINE_BUFFER_SPAN"])]
+            with m.Elif(~seq.busy & (blocks_issued == blocks_done) & out.idle & ~tile.o.valid
+                        & ~info_fifo.r_rdy):
+                m.d.sync += [busy.eq(0), done.eq(1)]
+        m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
+
+        # ---- host reads (one cycle latency) ---------------------------------------------------
+        out_rp = act_out.read_port()
+        m.d.comb += [out_rp.addr.eq(self.host_addr), out_rp.en.eq(self.host_re)]
+        read_space = Signal(3)
+        reg_value = Signal(32)
+        m.d.sync += read_space.eq(self.host_space)
+        with m.If(self.host_re):
+            with m.Switch(self.host_addr):
+                with m.Case(REG["STATUS"]):
+                    m.d.sync += reg_value.eq(Cat(busy, done, Const(0, 6), error))
+                with m.Case(REG["CYCLES"]):
+                    m.d.sync += reg_value.eq(cycles)
+                with m.Case(REG["MAC_CYCLES"]):
+                    m.d.sync += reg_value.eq(mac_cycles)
+                with m.Case(REG["STALL_CYCLES"]):
+                    m.d.sync += reg_value.eq(cycles - mac_cycles)
+                for name, reg in writable.items():
+                    with m.Case(REG[name]):
+                        m.d.sync += reg_value.eq(reg)
+                with m.Default():
+                    m.d.sync += reg_value.eq(0)
+        with m.If(read_space == Space.ACT_OUT):
+            m.d.comb += self.host_rdata.eq(out_rp.data)
+        with m.Elif(read_space == Space.REGS):
+            m.d.comb += self.host_rdata.eq(reg_value)
+        return m

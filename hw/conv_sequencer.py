@@ -1,0 +1,307 @@
+"""ConvSequencer: turns the conv loop nest into a stream of MAC tile beats, one per cycle.
+
+The tile is output stationary: its ``rows`` lanes are ``rows`` consecutive output pixels in raster
+order (flattened p = e * F + f, so a block may wrap from one output row to the next and no lane is
+wasted when F is not a multiple of rows), its ``cols`` columns are ``cols`` output channels. The loop
+nest, per layer (N = 1; the driver loops over N):
+
+    for p0 in range(0, E * F, rows):             # output pixel block; lane i -> p0 + i = (e_i, f_i)
+        for m0 in range(0, M, cols):             # output channel group (weights stay on chip)
+            for r in range(R):                   # filter row
+                for s in range(S):               # filter column
+                    for c in range(CG):          # input channel c_base(m0) + c
+                        beat: act[i]  = I[U*e_i + r - pad_top][U*f_i + s - pad_left][c_base + c]
+                              weight[j] = W[m0 + j][r][s][c_base + c]
+
+For a normal conv CG = C and c_base = 0. Grouped/depthwise conv uses CG < C and c_base(m0) =
+(m0 / cols) * c_step: only the input channels a channel group depends on are visited.
+Out-of-image taps read the input zero point (equivalent to TFLite's "skip the tap" once the driver
+folds -input_zp * sum(W) into the bias).
+
+Everything per lane is kept incrementally (no multiplier in the loop): ye_i = U*e_i - pad_top,
+xf_i = U*f_i - pad_left, xfc_i = xf_i * C, and the line address of a tap is
+``slot(ye_i + r) * lb_line_bytes + xfc_i + col_off`` with col_off = s*C + c_base + c.
+
+Pipeline (advances as one, while ``advance`` is high = the tile accepts):
+  S0 loop counters  ->  S1 lane addresses, in-bounds flags  ->  S2 line-buffer / weight reads
+  ->  tile beat (zero point substituted for out-of-image taps).
+"""
+
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
+from amaranth.lib import data, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import AcceleratorConfig
+
+__all__ = ["ConvSequencer", "block_info_layout", "layer_shape_layout"]
+
+
+def _widths(cfg):
+    size = cfg.max_size.bit_length() + 1           # H, W, E, F, counts up to max_size
+    chan = cfg.max_channels.bit_length() + 1       # C, M
+    # Signed coordinates: -pad .. U*max_size + kernel, times C for byte offsets.
+    coord = (cfg.max_stride * cfg.max_size + cfg.max_kernel).bit_length() + 2
+    line = (cfg.lb_line_bytes * cfg.max_stride + cfg.max_kernel * cfg.max_channels).bit_length() + 2
+    return size, chan, coord, line
+
+
+def layer_shape_layout(cfg: AcceleratorConfig):
+    """Runtime layer registers the sequencer needs (N M C H W R S E F U, padding, channel groups)."""
+    size, chan, _, _ = _widths(cfg)
+    return data.StructLayout({
+        "H": size, "W": size, "C": chan, "M": chan,
+        "R": range(cfg.max_kernel + 1), "S": range(cfg.max_kernel + 1),
+        "U": range(cfg.max_stride + 1),
+        "pad_top": range(cfg.max_kernel), "pad_left": range(cfg.max_kernel),
+        "E": size, "F": size,
+        "CG": chan,          # input channels visited per output channel group
+        "c_step": chan,      # c_base increment from one output channel group to the next
+        "input_zp": signed(8),
+    })
+
+
+def block_info_layout(cfg: AcceleratorConfig):
+    """What the output stage needs to know about each finished tile block."""
+    size, chan, _, _ = _widths(cfg)
+    pixels = (cfg.max_size * cfg.max_size).bit_length() + 1
+    return data.StructLayout({
+        "p0": pixels,                                  # flattened output pixel of lane 0
+        "m0": chan,                                    # first output channel of the group
+        "e": data.ArrayLayout(size, cfg.rows),         # output row of each lane
+        "f": data.ArrayLayout(size, cfg.rows),         # output column of each lane
+        "lane_valid": cfg.rows,                        # lane i holds a real pixel (p0 + i < E*F)
+    })
+
+
+def _lane_layout(cfg):
+    size, _, coord, line = _widths(cfg)
+    return data.StructLayout({
+        "e": signed(size + 1), "f": size,
+        "ye": signed(coord), "xf": signed(coord), "xfc": signed(line),
+    })
+
+
+class ConvSequencer(wiring.Component):
+    """Loop-nest sequencer feeding the MAC tile from the line buffer and the weight memory.
+
+    Members
+    -------
+    start : In(1)            pulse: run the layer in ``shape`` (registers must be stable)
+    shape : In(layer_shape_layout)
+    busy : Out(1)            issuing beats
+    error_span : Out(1)      the layer needs more line-buffer lines than exist (aborted, no hang)
+    advance : In(1)          the tile accepts a beat this cycle (pipeline clock enable)
+    beat_valid, beat_first, beat_last : Out(1)   / beat_act : Out(array) / beat_weight : In via memory
+    rows_loaded : In          from the line buffer; release : Out  to the line buffer
+    lb_addr : Out(array), lb_data : In(array)    line buffer lanes
+    w_addr : Out                                weight memory address (data goes to the tile directly)
+    info, info_valid : Out    block info, pushed when the last beat of a block is issued
+    info_ready : In(1)        room for block info (else the sequencer waits)
+    """
+
+    def __init__(self, config: AcceleratorConfig, lb_addr_width):
+        self._config = config
+        cfg = config
+        size, chan, coord, line = _widths(cfg)
+        self._lb_addr_width = lb_addr_width
+        super().__init__({
+            "start": In(1),
+            "shape": In(layer_shape_layout(cfg)),
+            "busy": Out(1),
+            "error_span": Out(1),
+            "advance": In(1),
+            "beat_valid": Out(1),
+            "beat_first": Out(1),
+            "beat_last": Out(1),
+            "beat_act": Out(data.ArrayLayout(signed(cfg.act_width), cfg.rows)),
+            "rows_loaded": In(size),
+            "release": Out(size),
+            "lb_addr": Out(data.ArrayLayout(lb_addr_width, cfg.rows)),
+            "lb_data": In(data.ArrayLayout(8, cfg.rows)),
+            "w_addr": Out(max(1, (cfg.weight_mem_words - 1).bit_length())),
+            "info": Out(block_info_layout(cfg)),
+            "info_valid": Out(1),
+            "info_ready": In(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        sh = self.shape
+        size, chan, coord, line = _widths(cfg)
+        lane_layout = _lane_layout(cfg)
+        line_shift = (cfg.lb_line_bytes - 1).bit_length()
+        slot_mask = cfg.lb_lines - 1
+
+        # Per-layer constants computed once at start (these are the only multiplies).
+        u_c = Signal(line)            # U * C: xfc step from one output column to the next
+        pl_c = Signal(line)           # pad_left * C
+        m.d.sync += [u_c.eq(sh.U * sh.C), pl_c.eq(sh.pad_left * sh.C)]
+
+        # ---- S0: loop counters -------------------------------------------------------------
+        running = Signal()
+        lanes = Signal(data.ArrayLayout(lane_layout, cfg.rows))
+        lane_valid = Signal(cfg.rows)
+        p0 = Signal(len(self.info.p0))
+        need = Signal(size + 1)            # rows that must be loaded before this block's beats
+        release = Signal(size)             # lowest row this block reads
+        block_ok = Signal()                # the block's lines fit in the buffer
+        first_pending = Signal()           # start seen, first block not loaded yet
+        r = Signal(range(cfg.max_kernel + 1))
+        s = Signal(range(cfg.max_kernel + 1))
+        c = Signal(chan)
+        m0 = Signal(chan)
+        c_base = Signal(chan + cfg.max_channels.bit_length())
+        s_base = Signal(line)              # s * C + c_base
+        col_off = Signal(line)             # s * C + c_base + c
+        w_addr = Signal.like(self.w_addr)
+
+        def step(lane):
+            """The lane one output pixel further in raster order."""
+            nxt = Signal(lane_layout)
+            wrap = lane.f + 1 == sh.F
+            m.d.comb += [
+                nxt.e.eq(Mux(wrap, lane.e + 1, lane.e)),
+                nxt.f.eq(Mux(wrap, 0, lane.f + 1)),
+                nxt.ye.eq(Mux(wrap, lane.ye + sh.U, lane.ye)),
+                nxt.xf.eq(Mux(wrap, -sh.pad_left, lane.xf + sh.U)),
+                nxt.xfc.eq(Mux(wrap, -pl_c, lane.xfc + u_c)),
+            ]
+            return nxt
+
+        # The next block's lanes follow the current last lane (or the seed before block 0).
+        next_lanes = []
+        prev = lanes[cfg.rows - 1]
+        for _ in range(cfg.rows):
+            prev = step(prev)
+            next_lanes.append(prev)
+        next_valid = Cat(*[lane.e < sh.E for lane in next_lanes])
+        # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
+        last_ye = Signal(signed(coord))
+        for i, lane in enumerate(next_lanes):
+            with m.If(next_valid[i]):
+                m.d.comb += last_ye.eq(lane.ye)
+        need_next = Signal(signed(coord + 1))
+        m.d.comb += need_next.eq(Mux(last_ye + sh.R > sh.H, sh.H, last_ye + sh.R))
+        first_ye = next_lanes[0].ye
+        release_next = Signal(size)
+        m.d.comb += release_next.eq(Mux(first_ye < 0, 0, first_ye))
+
+        at_c_end = c == sh.CG - 1
+        at_s_end = s == sh.S - 1
+        at_r_end = r == sh.R - 1
+        at_group_end = at_c_end & at_s_end & at_r_end
+        last_group = m0 + cfg.cols >= sh.M
+        at_block_end = at_group_end & last_group
+
+        rows_ok = (self.rows_loaded >= need) & block_ok
+        issue = Signal()
+        m.d.comb += issue.eq(running & rows_ok & (~at_group_end | self.info_ready))
+        m.d.comb += self.busy.eq(running)
+
+        def load_block():
+            m.d.sync += [
+                lanes.eq(Cat(*next_lanes)),
+                lane_valid.eq(next_valid),
+                need.eq(need_next),
+                release.eq(release_next),
+                # The lines from release to need - 1 must fit in the buffer at once.
+                block_ok.eq(need_next - release_next <= cfg.lb_lines),
+            ]
+            with m.If(next_valid == 0):
+                m.d.sync += running.eq(0)       # past the last output pixel: layer done
+
+        with m.If(self.start):
+            seed = lanes[cfg.rows - 1]
+            m.d.sync += [
+                running.eq(1), self.error_span.eq(0), p0.eq(0),
+                r.eq(0), s.eq(0), c.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0), col_off.eq(0),
+                w_addr.eq(0), first_pending.eq(1),
+                need.eq(0), block_ok.eq(0),
+                # Seed: the pixel before (0, 0); the first block is loaded in the next cycle.
+                seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
+                seed.xf.eq(0), seed.xfc.eq(0),
+            ]
+        with m.Elif(running & first_pending):
+            m.d.sync += first_pending.eq(0)
+            load_block()            # first block of the layer
+        with m.Elif(running & ~block_ok):
+            m.d.sync += [running.eq(0), self.error_span.eq(1)]
+        with m.Elif(issue & self.advance):
+            with m.If(~at_c_end):
+                m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1)]
+            with m.Elif(~at_s_end):
+                m.d.sync += [c.eq(0), s.eq(s + 1), s_base.eq(s_base + sh.C),
+                             col_off.eq(s_base + sh.C), w_addr.eq(w_addr + 1)]
+            with m.Elif(~at_r_end):
+                m.d.sync += [c.eq(0), s.eq(0), r.eq(r + 1), s_base.eq(c_base),
+                             col_off.eq(c_base), w_addr.eq(w_addr + 1)]
+            with m.Elif(~last_group):
+                m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(m0 + cfg.cols),
+                             c_base.eq(c_base + sh.c_step), s_base.eq(c_base + sh.c_step),
+                             col_off.eq(c_base + sh.c_step), w_addr.eq(w_addr + 1)]
+            with m.Else():
+                m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0),
+                             col_off.eq(0), w_addr.eq(0), p0.eq(p0 + cfg.rows)]
+                load_block()
+
+        # Block info for the output stage, pushed with the last beat of every (block, group).
+        m.d.comb += [
+            self.info_valid.eq(issue & self.advance & at_group_end),
+            self.info.p0.eq(p0),
+            self.info.m0.eq(m0),
+            self.info.lane_valid.eq(lane_valid),
+        ]
+        for i in range(cfg.rows):
+            m.d.comb += [self.info.e[i].eq(lanes[i].e), self.info.f[i].eq(lanes[i].f)]
+
+        # ---- S1: lane addresses and in-bounds flags ------------------------------------------
+        s1_valid = Signal()
+        s1_first = Signal()
+        s1_last = Signal()
+        s1_release = Signal(size)
+        s1_inb = Signal(cfg.rows)
+        s1_addr = Signal(data.ArrayLayout(self._lb_addr_width, cfg.rows))
+        s1_w_addr = Signal.like(w_addr)
+        with m.If(self.start):
+            m.d.sync += s1_valid.eq(0)
+        with m.Elif(self.advance):
+            m.d.sync += [
+                s1_valid.eq(issue),
+                s1_first.eq((r == 0) & (s == 0) & (c == 0)),
+                s1_last.eq(at_group_end),
+                s1_release.eq(release),
+                s1_w_addr.eq(w_addr),
+            ]
+            for i in range(cfg.rows):
+                y = lanes[i].ye + r
+                x = lanes[i].xf + s
+                inb = lane_valid[i] & (y >= 0) & (y < sh.H) & (x >= 0) & (x < sh.W)
+                slot = y[:max(1, slot_mask.bit_length())] if cfg.lb_lines > 1 else Const(0, 1)
+                offset = (lanes[i].xfc + col_off)[:line_shift] if line_shift else Const(0, 1)
+                m.d.sync += [
+                    s1_inb[i].eq(inb),
+                    s1_addr[i].eq((slot << line_shift) | offset if line_shift else slot),
+                ]
+        # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
+        m.d.comb += self.release.eq(Mux(s1_valid, s1_release, release))
+
+        # ---- S2: memory reads: line buffer lanes and the weight memory (``cols`` weights). ----
+        m.d.comb += [self.lb_addr.eq(s1_addr), self.w_addr.eq(s1_w_addr)]
+        s2_valid = Signal()
+        s2_first = Signal()
+        s2_last = Signal()
+        s2_inb = Signal(cfg.rows)
+        with m.If(self.start):
+            m.d.sync += s2_valid.eq(0)
+        with m.Elif(self.advance):
+            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
+                         s2_inb.eq(s1_inb)]
+        m.d.comb += [
+            self.beat_valid.eq(s2_valid),
+            self.beat_first.eq(s2_first),
+            self.beat_last.eq(s2_last),
+        ]
+        for i in range(cfg.rows):
+            m.d.comb += self.beat_act[i].eq(Mux(s2_inb[i], self.lb_data[i], sh.input_zp))
+        return m

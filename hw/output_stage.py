@@ -1,0 +1,206 @@
+"""OutputStage: finished tile blocks -> requantised int8 outputs (optionally 2x2 pooled) in memory.
+
+A block holds rows x cols int32 accumulators: lane i = output pixel p0 + i = (e_i, f_i), column j =
+output channel m0 + j. The stage serialises it, one element per cycle (pixel-major, channel-minor),
+skipping nothing in time so its timing is fixed: rows * cols cycles per block. Each element gets
+its channel's bias, multiplier and shift from the per-channel memories, goes through the
+TFLite requantizer (bias, MultiplyByQuantizedMultiplier, output zero point, activation clamp), and
+is written to the output memory in NHWC order at ``(e * F + f) * M + m``.
+
+With pooling (2x2 window, stride 2, VALID, as TFLite MAX_POOL_2D / AVERAGE_POOL_2D), element
+(e, f, m) is combined into a row buffer entry ``(f // 2) * M + m``: the window's first element
+((e, f) both even, which comes first in raster order) starts it, the others update it with max or
+add, and the last ((e, f) both odd) writes the pooled value to ``((e//2) * (F//2) + f//2) * M + m``.
+Average pooling rounds sum / 4 half away from zero, as the TFLite reference does. Pixels of an
+odd last row or column are dropped (VALID).
+
+Pipeline: serializer -> O1 (per-channel parameter read) -> O2 (output address) -> requantizer ->
+P0 (row-buffer read) -> P1 (combine, write row buffer / output memory). It never stalls: only the
+serializer waits for blocks, and it accepts a new one in the cycle it issues the last element.
+"""
+
+from amaranth.hdl import Module, Mux, Signal, signed
+from amaranth.lib import data, memory, stream, wiring
+from amaranth.lib.wiring import In, Out
+
+from .config import AcceleratorConfig
+from .conv_sequencer import block_info_layout
+from .mac_tile import tile_result_layout
+from .requantizer import Requantizer
+
+__all__ = ["OutputStage", "POOL_NONE", "POOL_MAX", "POOL_AVG"]
+
+POOL_NONE, POOL_MAX, POOL_AVG = 0, 1, 2
+
+
+class OutputStage(wiring.Component):
+    """Serializer, requantizer, 2x2 pooling and output-memory writer.
+
+    Members
+    -------
+    blocks : In(stream)        finished tile blocks
+    info : In(stream)          block_info_layout, one per block, in the same order
+    M, E, F, pool, output_zp, act_min, act_max : In   layer registers
+    param_addr : Out / bias, multiplier, shift : In   per-channel memories (1-cycle read)
+    out_addr, out_data, out_en : Out                  output memory byte write
+    idle : Out(1)                                     nothing held or in flight
+    blocks_done : Out(1)                              pulse: a block's last element was issued
+    """
+
+    def __init__(self, config: AcceleratorConfig):
+        self._config = config
+        cfg = config
+        size = cfg.max_size.bit_length() + 1
+        chan = cfg.max_channels.bit_length() + 1
+        self._out_addr_width = max(1, (cfg.out_mem_bytes - 1).bit_length())
+        super().__init__({
+            "blocks": In(stream.Signature(tile_result_layout(cfg))),
+            "info": In(stream.Signature(block_info_layout(cfg))),
+            "M": In(chan), "E": In(size), "F": In(size), "pool": In(2),
+            "output_zp": In(signed(8)), "act_min": In(signed(8)), "act_max": In(signed(8)),
+            "param_addr": Out(max(1, (cfg.max_channels - 1).bit_length())),
+            "bias": In(signed(32)), "multiplier": In(31), "shift": In(signed(6)),
+            "out_addr": Out(self._out_addr_width),
+            "out_data": Out(signed(8)),
+            "out_en": Out(1),
+            "idle": Out(1),
+            "block_done": Out(1),
+        })
+
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self._config
+        pool_idx_width = max(1, (cfg.pool_buf_words - 1).bit_length())
+        addr_width = self._out_addr_width
+        tag = data.StructLayout({
+            "addr": addr_width,        # output memory address (pooled address when pooling)
+            "idx": pool_idx_width,     # row buffer entry (pooling)
+            "first": 1, "final": 1,    # first / last element of its 2x2 window
+            "keep": 1,                 # inside the pooled region (or no pooling)
+        })
+        m.submodules.requant = rq = Requantizer(cfg, tag_width=tag.size)
+
+        # ---- serializer ----------------------------------------------------------------------
+        held = Signal()
+        block = Signal(tile_result_layout(cfg))
+        info = Signal(block_info_layout(cfg))
+        i = Signal(range(cfg.rows))
+        j = Signal(range(cfg.cols))
+        at_end = (i == cfg.rows - 1) & (j == cfg.cols - 1)
+        take = Signal()
+        m.d.comb += [
+            take.eq(self.blocks.valid & self.info.valid & (~held | at_end)),
+            self.blocks.ready.eq(take),
+            self.info.ready.eq(take),
+            self.block_done.eq(held & at_end),
+        ]
+        with m.If(take):
+            m.d.sync += [held.eq(1), block.eq(self.blocks.payload), info.eq(self.info.payload),
+                         i.eq(0), j.eq(0)]
+        with m.Elif(held):
+            with m.If(at_end):
+                m.d.sync += held.eq(0)
+            with m.Elif(j == cfg.cols - 1):
+                m.d.sync += [j.eq(0), i.eq(i + 1)]
+            with m.Else():
+                m.d.sync += j.eq(j + 1)
+
+        channel = info.m0 + j
+        m.d.comb += self.param_addr.eq(channel)
+
+        # ---- O1: element, its pixel and channel; parameters are being read -------------------
+        o1_valid = Signal()
+        o1_acc = Signal(signed(cfg.acc_width))
+        o1_m = Signal.like(info.m0)
+        o1_e = Signal.like(info.e[0])
+        o1_f = Signal.like(info.f[0])
+        o1_p = Signal.like(info.p0)
+        m.d.sync += [
+            o1_valid.eq(held & info.lane_valid.bit_select(i, 1) & (channel < self.M)),
+            o1_acc.eq(block[i].as_value().word_select(j, cfg.acc_width)),
+            o1_m.eq(channel),
+            o1_e.eq(info.e.as_value().word_select(i, len(o1_e))),
+            o1_f.eq(info.f.as_value().word_select(i, len(o1_f))),
+            o1_p.eq(info.p0 + i),
+        ]
+
+        # ---- O2: parameters captured, output / row-buffer addresses --------------------------
+        o2_valid = Signal()
+        o2 = Signal(rq.i.payload.shape())
+        o2_tag = Signal(tag)
+        half_f = self.F >> 1
+        pooled_row = o1_e >> 1
+        pooled_col = o1_f >> 1
+        idx = pooled_col * self.M + o1_m
+        pooling = self.pool != POOL_NONE
+        m.d.sync += [
+            o2_valid.eq(o1_valid),
+            o2.acc.eq(o1_acc),
+            o2.bias.eq(self.bias),
+            o2.multiplier.eq(self.multiplier),
+            o2.shift.eq(self.shift),
+            o2.output_zero_point.eq(self.output_zp),
+            o2.act_min.eq(self.act_min),
+            o2.act_max.eq(self.act_max),
+            o2_tag.idx.eq(idx),
+            o2_tag.first.eq(~o1_e[0] & ~o1_f[0]),
+            o2_tag.final.eq(o1_e[0] & o1_f[0]),
+        ]
+        with m.If(pooling):
+            m.d.sync += [
+                o2_tag.addr.eq((pooled_row * half_f + pooled_col) * self.M + o1_m),
+                o2_tag.keep.eq((pooled_row < (self.E >> 1)) & (pooled_col < half_f)),
+            ]
+        with m.Else():
+            m.d.sync += [o2_tag.addr.eq(o1_p * self.M + o1_m), o2_tag.keep.eq(1)]
+        m.d.comb += [
+            rq.i.valid.eq(o2_valid & o2_tag.keep),
+            rq.i.payload.eq(o2),
+            rq.i.payload.tag.eq(o2_tag),
+            rq.o.ready.eq(1),
+        ]
+
+        # ---- pooling row buffer: P0 reads, P1 combines and writes ----------------------------
+        row_buf = memory.Memory(shape=signed(10), depth=cfg.pool_buf_words, init=[])
+        m.submodules.row_buf = row_buf
+        buf_w = row_buf.write_port()
+        buf_r = row_buf.read_port(transparent_for=(buf_w,))
+        out_tag = data.View(tag, rq.o.payload.tag)
+        p1_valid = Signal()
+        p1_value = Signal(signed(8))
+        p1_tag = Signal(tag)
+        m.d.comb += [buf_r.addr.eq(out_tag.idx), buf_r.en.eq(1)]
+        m.d.sync += [p1_valid.eq(rq.o.valid), p1_value.eq(rq.o.payload.value), p1_tag.eq(out_tag)]
+
+        combined = Signal(signed(10))
+        with m.If(p1_tag.first):
+            m.d.comb += combined.eq(p1_value)
+        with m.Elif(self.pool == POOL_MAX):
+            m.d.comb += combined.eq(Mux(p1_value > buf_r.data, p1_value, buf_r.data))
+        with m.Else():
+            m.d.comb += combined.eq(buf_r.data + p1_value)
+        # Average of 4: (sum +- 2) / 4 truncated toward zero = round half away from zero.
+        avg = Signal(signed(10))
+        m.d.comb += avg.eq(Mux(combined >= 0, (combined + 2) >> 2, -((2 - combined) >> 2)))
+        avg_clamped = Signal(signed(8))
+        m.d.comb += avg_clamped.eq(Mux(avg < self.act_min, self.act_min,
+                                       Mux(avg > self.act_max, self.act_max, avg)))
+        m.d.comb += [
+            buf_w.addr.eq(p1_tag.idx),
+            buf_w.data.eq(combined),
+            buf_w.en.eq(p1_valid & pooling),
+            self.out_addr.eq(p1_tag.addr),
+            self.out_data.eq(Mux(self.pool == POOL_AVG, avg_clamped, combined)),
+            self.out_en.eq(p1_valid & (~pooling | p1_tag.final)),
+        ]
+        with m.If(~pooling):
+            m.d.comb += self.out_data.eq(p1_value)
+
+        # ---- idle: nothing held, nothing in the pipeline --------------------------------------
+        in_flight = Signal(range(rq.latency + 2))
+        accepted = rq.i.valid & rq.i.ready
+        delivered = rq.o.valid
+        m.d.sync += in_flight.eq(in_flight + accepted - delivered)
+        m.d.comb += self.idle.eq(~held & ~o1_valid & ~o2_valid & (in_flight == 0) & ~p1_valid
+                                 & ~rq.o.valid)
+        return m
