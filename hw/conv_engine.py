@@ -15,7 +15,7 @@ and address spaces are in hw/registers.py. Performance counters: CYCLES, MAC_CYC
 Illegal register values answer start with an error code in STATUS, never a hang.
 """
 
-from amaranth.hdl import Cat, Const, Module, Signal, signed
+from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -132,7 +132,7 @@ class ConvEngine(wiring.Component):
                 m.d.sync += error.eq(ERROR_CODE["BUSY"])
             with m.Elif(~shape_ok):
                 m.d.sync += [error.eq(ERROR_CODE["BAD_SHAPE"]), done.eq(1)]
-            with m.Elif(row_bytes > cfg.lb_line_bytes):
+            with m.Elif(row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes):
                 m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
             with m.Else():
                 m.d.comb += start.eq(1)
@@ -187,6 +187,7 @@ class ConvEngine(wiring.Component):
             lb.rd_addr.eq(seq.lb_addr),
             seq.lb_data.eq(lb.rd_data),
             seq.rows_loaded.eq(lb.rows_loaded),
+            seq.row_align.eq(row_bytes[:2]),
             seq.start.eq(start),
             seq.shape.eq(shape),
             seq.advance.eq(tile.i.ready),

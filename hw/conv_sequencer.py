@@ -20,7 +20,8 @@ folds -input_zp * sum(W) into the bias).
 
 Everything per lane is kept incrementally (no multiplier in the loop): ye_i = U*e_i - pad_top,
 xf_i = U*f_i - pad_left, xfc_i = xf_i * C, and the line address of a tap is
-``slot(ye_i + r) * lb_line_bytes + xfc_i + col_off`` with col_off = s*C + c_base + c.
+``slot(y) * lb_line_bytes + a_y + xfc_i + col_off`` with y = ye_i + r, col_off = s*C + c_base + c
+and a_y the row's byte alignment (see hw/line_buffer.py).
 
 Pipeline (advances as one, while ``advance`` is high = the tile accepts):
   S0 loop counters  ->  S1 lane addresses, in-bounds flags  ->  S2 line-buffer / weight reads
@@ -32,6 +33,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import AcceleratorConfig
+from .line_buffer import row_alignment
 
 __all__ = ["ConvSequencer", "block_info_layout", "layer_shape_layout"]
 
@@ -115,6 +117,7 @@ class ConvSequencer(wiring.Component):
             "beat_last": Out(1),
             "beat_act": Out(data.ArrayLayout(signed(cfg.act_width), cfg.rows)),
             "rows_loaded": In(size),
+            "row_align": In(2),          # (W * C) mod 4: rows keep their word alignment in lines
             "release": Out(size),
             "lb_addr": Out(data.ArrayLayout(lb_addr_width, cfg.rows)),
             "lb_data": In(data.ArrayLayout(8, cfg.rows)),
@@ -216,7 +219,7 @@ class ConvSequencer(wiring.Component):
             m.d.sync += [
                 running.eq(1), self.error_span.eq(0), p0.eq(0),
                 r.eq(0), s.eq(0), c.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0), col_off.eq(0),
-                w_addr.eq(0), first_pending.eq(1),
+                w_addr.eq(0), first_pending.eq(1), release.eq(0),
                 need.eq(0), block_ok.eq(0),
                 # Seed: the pixel before (0, 0); the first block is loaded in the next cycle.
                 seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
@@ -278,7 +281,8 @@ class ConvSequencer(wiring.Component):
                 x = lanes[i].xf + s
                 inb = lane_valid[i] & (y >= 0) & (y < sh.H) & (x >= 0) & (x < sh.W)
                 slot = y[:max(1, slot_mask.bit_length())] if cfg.lb_lines > 1 else Const(0, 1)
-                offset = (lanes[i].xfc + col_off)[:line_shift] if line_shift else Const(0, 1)
+                align = row_alignment(y, self.row_align)
+                offset = (lanes[i].xfc + col_off + align)[:line_shift] if line_shift else Const(0, 1)
                 m.d.sync += [
                     s1_inb[i].eq(inb),
                     s1_addr[i].eq((slot << line_shift) | offset if line_shift else slot),

@@ -1,30 +1,40 @@
 """LineBuffer: streams the input feature map row by row into a circular buffer of input lines.
 
 Each input pixel is read from the activation memory exactly once per layer: the filler walks the
-NHWC input in order (row y = H loop, then W*C bytes), one byte per cycle, and writes row y into
-line slot ``y mod lb_lines``. The conv sequencer reads ``rows`` bytes per cycle, one for each output
-pixel of the tile, at independent addresses, so the buffer keeps one copy per tile row (written
-together, read separately). Memory cost: rows * lb_lines * lb_line_bytes bytes.
+NHWC input in order (row y = H loop, then its W*C bytes), one 32-bit word (4 bytes) per cycle,
+and writes row y into line slot ``y mod lb_lines``. The conv sequencer reads ``rows`` bytes per
+cycle, one for each output pixel of the tile, at independent addresses, so the buffer keeps one
+copy per tile row (written together, read separately). Memory: rows * lb_lines * lb_line_bytes.
+
+Rows keep the alignment they have in the activation memory, so every source word lands on a
+line word with byte enables and no byte rotation: row y starts at byte ``a_y = (y * W * C) mod 4``
+of its line, and a word that holds the end of row y and the start of row y + 1 is written twice
+(one cycle per row). Line address of byte (y, x, c):
+
+    (y mod lb_lines) * lb_line_bytes + a_y + x * C + c,    a_y = ((y mod 4) * (W*C mod 4)) mod 4
 
 Flow control is by row numbers, no handshake per byte:
   * ``rows_loaded`` counts the input rows that are completely in the buffer;
   * ``release`` is the lowest row the sequencer may still read; row y may be written only when
     ``y < release + lb_lines``, i.e. when its slot holds no row the sequencer still needs.
-
-Line address of byte (y, x, c): ``(y mod lb_lines) * lb_line_bytes + x * C + c``.
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import AcceleratorConfig
 
-__all__ = ["LineBuffer"]
+__all__ = ["LineBuffer", "row_alignment"]
+
+
+def row_alignment(y, row_bytes):
+    """Byte offset a_y of input row y inside its line (works on ints and Amaranth values)."""
+    return ((y & 3) * (row_bytes & 3)) & 3
 
 
 class LineBuffer(wiring.Component):
-    """Circular line buffer with a byte-per-cycle filler and ``rows`` independent read lanes.
+    """Circular line buffer with a word-per-cycle filler and ``rows`` independent byte read lanes.
 
     Members
     -------
@@ -35,7 +45,7 @@ class LineBuffer(wiring.Component):
     rows_loaded : Out      input rows completely written
     act_addr, act_en : Out / act_data : In   read port of the 32-bit activation memory
     rd_en : In(1)          read enable of the lanes (the sequencer's pipeline advance)
-    rd_addr : In(array)    line address per lane
+    rd_addr : In(array)    line byte address per lane
     rd_data : Out(array)   byte per lane, one cycle after rd_addr (while rd_en)
     """
 
@@ -49,7 +59,7 @@ class LineBuffer(wiring.Component):
         super().__init__({
             "start": In(1),
             "height": In(size_width),
-            "row_bytes": In(cfg.lb_line_bytes.bit_length()),
+            "row_bytes": In(cfg.lb_line_bytes.bit_length() + 1),
             "release": In(size_width),
             "rows_loaded": Out(size_width),
             "act_addr": Out(max(1, (act_words - 1).bit_length())),
@@ -63,57 +73,69 @@ class LineBuffer(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-        line_shift = (cfg.lb_line_bytes - 1).bit_length()
-        slot_mask = cfg.lb_lines - 1
+        line_word_shift = (cfg.lb_line_bytes // 4 - 1).bit_length()
+        byte_width = (cfg.act_mem_bytes - 1).bit_length() + 1
 
-        # Filler state: the row being loaded, the byte within it, the byte address in the
-        # activation memory (NHWC rows are contiguous, so it simply counts up).
+        # Filler state: the source word, the row being loaded and its byte range [start, end).
+        word = Signal(byte_width)
         row = Signal.like(self.rows_loaded)
-        col = Signal(self.row_bytes.shape())
-        src = Signal(len(self.act_addr) + 2)
+        row_start = Signal(byte_width)
         slot = Signal(range(cfg.lb_lines))
-        # Write stage: the byte selected from the word read in the previous cycle.
+        row_end = Signal(byte_width + 1)
+        m.d.comb += row_end.eq(row_start + self.row_bytes)
+        word_first = word << 2
+        word_end = word_first + 4
+        row_ends_here = row_end <= word_end
+
+        # Write stage (one cycle after the read of ``word``): address and byte enables.
         wr_valid = Signal()
-        wr_lane = Signal(2)
-        wr_addr = Signal(self.addr_width)
+        wr_addr = Signal(self.addr_width - 2)
+        wr_mask = Signal(4)
         wr_last = Signal()
 
         can_fill = (row < self.height) & (row < self.release + cfg.lb_lines)
-        m.d.comb += [
-            self.act_addr.eq(src >> 2),
-            self.act_en.eq(1),
-        ]
+        m.d.comb += [self.act_addr.eq(word), self.act_en.eq(1)]
         m.d.sync += wr_valid.eq(0)
         with m.If(self.start):
-            m.d.sync += [row.eq(0), col.eq(0), src.eq(0), slot.eq(0), self.rows_loaded.eq(0)]
+            m.d.sync += [word.eq(0), row.eq(0), row_start.eq(0), slot.eq(0), self.rows_loaded.eq(0)]
         with m.Elif(can_fill):
+            mask = Signal(4)
+            for k in range(4):
+                byte = word_first + k
+                m.d.comb += mask[k].eq((byte >= row_start) & (byte < row_end))
+            line_word = word - (row_start >> 2)
             m.d.sync += [
                 wr_valid.eq(1),
-                wr_lane.eq(src[:2]),
-                wr_addr.eq((slot << line_shift) | col),
-                wr_last.eq(col == self.row_bytes - 1),
-                src.eq(src + 1),
+                wr_addr.eq((slot << line_word_shift) | line_word[:line_word_shift]
+                           if line_word_shift else slot),
+                wr_mask.eq(mask),
+                wr_last.eq(row_ends_here),
             ]
-            with m.If(col == self.row_bytes - 1):
-                m.d.sync += [col.eq(0), row.eq(row + 1), slot.eq((slot + 1) & slot_mask)]
+            with m.If(row_ends_here):
+                m.d.sync += [row.eq(row + 1), row_start.eq(row_end),
+                             slot.eq(Mux(slot == cfg.lb_lines - 1, 0, slot + 1))]
+                # A word holding the start of the next row is written again for that row.
+                with m.If(row_end == word_end):
+                    m.d.sync += word.eq(word + 1)
             with m.Else():
-                m.d.sync += col.eq(col + 1)
+                m.d.sync += word.eq(word + 1)
         with m.If(wr_valid & wr_last & ~self.start):
             m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
 
-        wr_data = Signal(8)
-        m.d.comb += wr_data.eq(self.act_data.word_select(wr_lane, 8))
         for lane in range(cfg.rows):
-            mem = memory.Memory(shape=8, depth=self.depth, init=[])
+            mem = memory.Memory(shape=32, depth=self.depth // 4, init=[])
             m.submodules[f"lane{lane}"] = mem
-            wp = mem.write_port()
+            wp = mem.write_port(granularity=8)
             rp = mem.read_port()
+            byte_sel = Signal(2, name=f"lane{lane}_byte_sel")
             m.d.comb += [
                 wp.addr.eq(wr_addr),
-                wp.data.eq(wr_data),
-                wp.en.eq(wr_valid & ~self.start),
-                rp.addr.eq(self.rd_addr[lane]),
+                wp.data.eq(self.act_data),
+                wp.en.eq(Mux(wr_valid & ~self.start, wr_mask, 0)),
+                rp.addr.eq(self.rd_addr[lane] >> 2),
                 rp.en.eq(self.rd_en),
-                self.rd_data[lane].eq(rp.data),
+                self.rd_data[lane].eq(rp.data.word_select(byte_sel, 8)),
             ]
+            with m.If(self.rd_en):
+                m.d.sync += byte_sel.eq(self.rd_addr[lane][:2])
         return m
