@@ -41,6 +41,7 @@ EDGE_CASES = (
     "bias_wrap",
     "relu",
     "relu6",
+    "ties",
 )
 
 
@@ -145,6 +146,13 @@ def _apply_edge(
         in_s, w_s, out_s = exact(int(rng.integers(1 << 30, INT32_MAX)), 30)
         x = np.full_like(x, in_zp)  # every tap contributes 0, acc = bias
         bias = rng.integers(-4, 5, m).astype(np.int32)
+    elif edge == "ties":  # real = 2^-k exactly (multiplier 2^30): many exact rounding ties at both stages
+        w = rng.integers(-1, 2, w.shape).astype(np.int8)
+        k0 = max(1, round(math.log2(math.sqrt(fan_in * 2 / 3) * 74 / 60)))
+        in_s, out_s = 1.0, 1.0
+        w_s = (2.0 ** -(k0 + rng.integers(0, 3, w_s.size))).astype(np.float32)
+        bias = rng.integers(-64, 65, m).astype(np.int32)
+        out_zp = int(rng.integers(-16, 17))
     elif edge == "zp_min":
         in_zp = out_zp = -128
     elif edge == "zp_max":
@@ -204,7 +212,7 @@ def random_conv(rng, edge=None, depthwise=False):
             rng, edge, m, fan_in, in_s, w_s, out_s, x, w, bias, in_zp, out_zp, act, 3 if depthwise else 0
         )
         if edge not in ("relu", "relu6"):
-            act = "NONE" if edge.startswith(("shift", "bias")) else act
+            act = "NONE" if edge.startswith(("shift", "bias", "ties")) else act
     qi, qo = QuantParams(in_s, in_zp), QuantParams(out_s, out_zp)
     if depthwise:
         layer = DepthwiseConv2D(w, bias, w_s, qi, qo, stride, padding, dil, act, depth_multiplier=dm)
@@ -244,7 +252,7 @@ def random_fc(rng, edge=None, per_channel=False):
             rng, edge, m, c, in_s, w_s, out_s, x, w, bias, in_zp, out_zp, act, 0, exact24=edge == "shift_max"
         )
         if edge not in ("relu", "relu6"):
-            act = "NONE" if edge.startswith(("shift", "bias")) else act
+            act = "NONE" if edge.startswith(("shift", "bias", "ties")) else act
     qi, qo = QuantParams(in_s, in_zp), QuantParams(out_s, out_zp)
     layer = FullyConnected(w, bias, w_s, qi, qo, act)
     desc = (

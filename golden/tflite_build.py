@@ -158,7 +158,7 @@ class _Writer:
         sg = tflite.SubGraphEnd(b)
         code_offs = []
         for kind in self.opcodes:
-            code, version = _OPS[kind]
+            code, version = _OPS[kind] if kind in _OPS else (getattr(tflite.BuiltinOperator, kind), 1)
             tflite.OperatorCodeStart(b)
             tflite.OperatorCodeAddDeprecatedBuiltinCode(b, code)
             tflite.OperatorCodeAddBuiltinCode(b, code)
@@ -208,6 +208,12 @@ def _weights(wr, name, layer, qdim, need_bias=True):
 
 def build_tflite(net: Network) -> bytes:
     """Serialise ``net`` as a .tflite model (bytes); one operator per layer, weights as constant buffers."""
+    wr, inputs, outputs = _writer_for(net)
+    return wr.finish(inputs, outputs)
+
+
+def _writer_for(net: Network):
+    """The unfinished writer for ``net`` (tests edit its tensors/ops to make malformed models)."""
     net.validate()
     shapes = [o.shape for o in run_network(net, np.zeros(net.input_shape, np.int8), return_all=True)]
     wr = _Writer()
@@ -282,7 +288,7 @@ def build_tflite(net: Network) -> bytes:
         else:
             raise ValueError(f"layers[{i}] = {type(layer).__name__} is not supported by build_tflite")
         cur = out
-    return wr.finish([first], [cur])
+    return wr, [first], [cur]
 
 
 def run_litert(model: bytes, x: np.ndarray, reference: bool = True) -> np.ndarray:

@@ -148,3 +148,18 @@ def test_litert_float_fully_connected_report(rng):
     )
     assert max_diff <= 1
     assert model_mismatch == 0
+
+
+def test_suite_catches_wrong_golden(base_seed):
+    """Mutation check: every plausible rounding / wrapping mistake in golden/ (applied in memory and
+    restored) makes some LiteRT configurations fail.  Full numbers: tests/conformance/mutation_check.py."""
+    import mutation_check as mc
+
+    cases = mc.make_cases(base_seed, 30 if FULL else 12, edge_repeats=3 if FULL else 2)
+    assert sum(mc.count_failures(cases).values()) == 0
+    report = {}
+    for name in mc.MUTATIONS:
+        fails = mc.count_failures(cases, name)
+        report[name] = sum(v for k, v in fails.items() if isinstance(k, str))
+    print(f"configurations failing per mutation (of {len(cases)}): {report}")
+    assert all(report.values()), report

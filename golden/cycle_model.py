@@ -1,0 +1,208 @@
+"""Cycle model of the conv engine: predicts the RTL's CYCLES and MAC_CYCLES counters exactly.
+
+The engine's timing depends on three things, and this model steps exactly those, one clock at a
+time, without any data:
+
+1. the line-buffer filler: one 32-bit word of the NHWC input per cycle (a word that holds the end of
+   one row and the start of the next is visited twice), allowed to write row y only while
+   ``y < release + lb_lines``; row y counts as loaded two cycles after its last word is read;
+2. the sequencer: one beat per cycle, a block of ``rows`` output pixels x one group of ``cols``
+   output channels taking R*S*CG beats; a block starts only when the input rows it needs are loaded;
+3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
+   finishes while the previous one is still being serialised holds the tile, which stalls the
+   whole sequencer pipeline.
+
+After the last block has been serialised, the tail is a fixed latency: parameter read (1), address
+stage (1), requantizer (10), pooling/write stage (1), and the done check (1).
+
+    cycles = prologue (rows for the first block) + beats + fill stalls + output stalls + tail
+
+``conv_engine_cycles`` returns these parts separately, so a report can say where the cycles went.
+Loop-nest notation: N M C H W R S E F U (see README); CG = input channels per output group.
+"""
+
+from dataclasses import dataclass
+
+__all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY"]
+
+REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
+TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
+
+
+@dataclass
+class CycleBreakdown:
+    cycles: int  # = the CYCLES counter
+    mac_cycles: int  # = the MAC_CYCLES counter (beats the tile accepted)
+    prologue: int  # cycles before the first beat (loading the first block's rows)
+    fill_stalls: int  # cycles between first and last beat without a beat (rows not loaded yet)
+    output_stalls: int  # cycles between first and last beat the output stage held the tile
+    tail: int  # cycles from the last beat to done
+
+    def as_dict(self):
+        return dict(self.__dict__)
+
+
+def _blocks(E, F, rows, U, pt, R, H):
+    """(need, release, lane_valid) per block of ``rows`` output pixels, as the sequencer loads them."""
+    out = []
+    for p0 in range(0, E * F, rows):
+        lanes = [p for p in range(p0, p0 + rows)]
+        valid = [p < E * F for p in lanes]
+        last = max(p for p in lanes if p < E * F)
+        need = min(U * (last // F) - pt + R, H)
+        release = max(U * (p0 // F) - pt, 0)
+        out.append((need, release, valid, p0))
+    return out
+
+
+def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
+    """Predict the counters of one layer run (registers as the driver writes them)."""
+    cfg = config
+    rows, cols, L = cfg.rows, cfg.cols, cfg.lb_lines
+    WC = W * C
+    blocks = _blocks(E, F, rows, U, pad_top, R, H)
+    groups = -(-M // cols)
+    beats_per_group = R * S * CG
+    for need, release, _, _ in blocks:
+        if need - release > L:
+            raise ValueError(f"a block needs {need - release} input rows, the line buffer holds {L}")
+
+    # Filler registers.
+    word = row = row_start = 0
+    wr_valid = wr_last = False
+    rows_loaded = 0
+    # Sequencer registers (block b, group g, beat k) and its pipeline.
+    running, first_pending = True, True
+    b = g = k = 0
+    need_reg = release_reg = 0
+    s1_valid = s1_last = s2_valid = s2_last = False
+    s1_release = 0
+    t1_valid = t1_last = t2_valid = t2_last = o_valid = False
+    # Serializer.
+    held, count = False, 0
+    pending_groups = []  # (block, group) of blocks issued, in order, for the serializer
+    current = None
+    mac_cycles = 0
+    first_beat = None
+    last_beat = None
+    fill_stalls = output_stalls = gap_fill = gap_output = 0
+    tail_end = None
+    t = 0
+    ser_period = rows * cols
+    while True:
+        # ---- combinational values of cycle t ----
+        release_eff = s1_release if s1_valid else release_reg
+        can_fill = row < H and row < release_eff + L
+        at_group_end = k == beats_per_group - 1
+        rows_ok = rows_loaded >= need_reg and not first_pending
+        issue = running and not first_pending and rows_ok
+        at_end = held and count == ser_period - 1
+        take = o_valid and (not held or at_end)
+        advance = (not o_valid) or take
+        if s2_valid and advance:
+            mac_cycles += 1
+            if first_beat is None:
+                first_beat = t
+            last_beat = t
+            fill_stalls += gap_fill
+            output_stalls += gap_output
+            gap_fill = gap_output = 0
+        elif first_beat is not None:
+            # A cycle without a beat at the tile: counted once a later beat shows it was a gap.
+            if not advance:
+                gap_output += 1
+            else:
+                gap_fill += 1
+
+        # ---- next state ----
+        n_rows_loaded = rows_loaded + (1 if wr_valid and wr_last else 0)
+        if can_fill:
+            row_end = row_start + WC
+            word_end = 4 * word + 4
+            wr_valid, wr_last = True, row_end <= word_end
+            if row_end <= word_end:
+                row += 1
+                row_start = row_end
+                if row_end == word_end:
+                    word += 1
+            else:
+                word += 1
+        else:
+            wr_valid = False
+        rows_loaded = n_rows_loaded
+
+        # Serializer (uses this cycle's take / at_end).
+        if take:
+            current = pending_groups.pop(0)
+            held, count = True, 0
+        elif held:
+            if at_end:
+                held = False
+                tail_end = (t, current)
+            else:
+                count += 1
+
+        # Tile pipeline and the sequencer's S1/S2 advance together.
+        if advance:
+            n_o_valid = t2_valid and t2_last
+            t2_valid, t2_last = t1_valid, t1_last
+            t1_valid, t1_last = s2_valid, s2_last
+            s2_valid, s2_last = s1_valid, s1_last
+            s1_valid, s1_last, s1_release = issue, at_group_end, release_reg
+            o_valid = n_o_valid
+        # Sequencer S0.
+        if first_pending:
+            first_pending = False
+            need_reg, release_reg = blocks[0][0], blocks[0][1]
+        elif issue and advance:
+            if at_group_end:
+                pending_groups.append((b, g))
+            if not at_group_end:
+                k += 1
+            elif g < groups - 1:
+                k, g = 0, g + 1
+            else:
+                k, g = 0, 0
+                b += 1
+                if b == len(blocks):
+                    running = False
+                else:
+                    need_reg, release_reg = blocks[b][0], blocks[b][1]
+        t += 1
+        if (
+            not running
+            and not held
+            and not o_valid
+            and not pending_groups
+            and tail_end is not None
+            and not (s1_valid or s2_valid or t1_valid or t2_valid)
+        ):
+            break
+        if t > 50_000_000:
+            raise RuntimeError("cycle model did not finish")
+
+    # Tail after the serializer's last element (issued in cycle X): element n of the last block
+    # is issued at X - (rows*cols - 1) + n; it is "valid" (o1/o2 stages) when its lane and channel
+    # exist, and "kept" (enters the requantizer) when it also lies inside the pooled region.
+    X, (last_b, last_g) = tail_end
+    _, _, lane_valid, p0 = blocks[last_b]
+    done = X + 1
+    for n in range(ser_period):
+        i, j = divmod(n, cols)
+        issued = X - (ser_period - 1) + n
+        if not (lane_valid[i] and last_g * cols + j < M):
+            continue
+        done = max(done, issued + 3)
+        e, f = divmod(p0 + i, F)
+        keep = not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1))
+        if keep:
+            done = max(done, issued + 3 + REQUANT_LATENCY + 1)
+    cycles = done + 1
+    return CycleBreakdown(
+        cycles=cycles,
+        mac_cycles=mac_cycles,
+        prologue=first_beat,
+        fill_stalls=fill_stalls,
+        output_stalls=output_stalls,
+        tail=cycles - 1 - last_beat,
+    )
