@@ -34,6 +34,14 @@ Modules
 - golden.pool: max_pool2d, avg_pool2d
 - golden.matmul: matmul_int32, tile_accumulate
 - golden.validate: the argument checks (ValueError naming parameter, value and allowed range)
+- golden.network: Network / layer dataclasses (QuantParams, Conv2D, DepthwiseConv2D, FullyConnected,
+  MaxPool2D, AvgPool2D, Reshape) and run_network
+- golden.tflite_build: build_tflite(net) -> .tflite bytes, run_litert(model, x) (LiteRT BUILTIN_REF)
+- golden.tflite_import: load_tflite(path_or_bytes) -> Network, UnsupportedModelError
+- golden.conformance: random single-layer configurations and exact-multiplier scale search
+
+(network / tflite_build / tflite_import / conformance are not imported by ``import golden``.)
+See golden/README.md for the FULLY_CONNECTED and ONNX QLinearConv differences.
 
 Every bad argument raises ValueError, e.g. ``input_zero_point = 300 is out of range [-128, 127]``.
 """
