@@ -33,9 +33,12 @@ def main(argv=None):
             el_diff += int((d != 0).sum())
             elements += d.size
             hist.update(d[d != 0].tolist())
-        print(f"{'per-channel' if per_channel else 'per-tensor '} FC, seed {args.seed}: {cfg_diff}/{args.count} "
-              f"configurations ({100.0 * cfg_diff / args.count:.1f}%) and {el_diff}/{elements} output elements "
-              f"({100.0 * el_diff / elements:.3f}%) differ; LiteRT - golden: {dict(sorted(hist.items()))}")
+        kind = "per-channel" if per_channel else "per-tensor "
+        print(
+            f"{kind} FC, seed {args.seed}: {cfg_diff}/{args.count} configurations "
+            f"({100.0 * cfg_diff / args.count:.1f}%) and {el_diff}/{elements} output elements "
+            f"({100.0 * el_diff / elements:.3f}%) differ; LiteRT - golden: {dict(sorted(hist.items()))}"
+        )
 
 
 if __name__ == "__main__":
