@@ -53,6 +53,10 @@ test-cocotb: $(STAMP)
 synth: $(STAMP)
 	$(PY) -m boards.synth --board $(BOARD)
 
+# Whole layers in RTL simulation: cycles, utilisation, cycle-model check -> build/reports/bench.json
+bench: $(STAMP)
+	$(PY) -m bench.run
+
 lint: $(STAMP) verilog
 	$(PY) -m ruff check hw golden sim tb boards tests
 	$(PY) -m sim.lint build/verilog/*.v

@@ -85,8 +85,10 @@ class ConvEngine(wiring.Component):
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         m.submodules.output = out = OutputStage(cfg)
+        # At most ~6 groups are in flight (pipeline + tile output register), so 16 entries never
+        # fill: the FIFO never stalls the sequencer (the cycle model relies on it).
         m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
-            width=block_info_layout(cfg).size, depth=8)
+            width=block_info_layout(cfg).size, depth=16)
 
         # ---- registers -----------------------------------------------------------------------
         shape = Signal(layer_shape_layout(cfg))
