@@ -184,10 +184,10 @@ def format_table(summary):
              f"{_used(summary['dsp'])}; {summary['netlist_dsp_cells']} in the Yosys netlist"),
             (f"block RAM ({summary['ram_blocks']['cell']})", _used(summary["ram_blocks"])),
         ]
-        if summary.get("dsp_note"):
-            rows.append(("DSP note", summary["dsp_note"]))
         if summary.get("spram"):
             rows.append((f"SPRAM ({summary['spram']['cell']})", _used(summary["spram"])))
+        if summary.get("dsp_note"):
+            rows.append(("DSP note", summary["dsp_note"]))
         verdict = "met" if summary["met"] else "NOT met"
         rows.append(("Fmax", f"{summary['fmax_mhz']:.2f} MHz (target {summary['target_mhz']:g} MHz: "
                              f"{verdict}; constrained at {summary['constraint_mhz']:g} MHz)"))
