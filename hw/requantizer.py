@@ -63,12 +63,14 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from .config import AcceleratorConfig, check_int
 
 __all__ = ["Requantizer", "requant_in_layout", "requant_out_layout", "STAGES"]
 
 # The pipeline stages in order (see the module docstring).
 STAGES = ("bias", "lshift", "mul", "mid", "sum", "high", "round", "rshift", "zp", "clamp")
+# The stages the digit-serial multiplier (mul_cycles > 1) replaces.
+SERIAL_REPLACES = ("mul", "mid", "sum", "high")
 
 MULTIPLIER_WIDTH = 31
 SHIFT_WIDTH = 6
@@ -121,6 +123,12 @@ class Requantizer(wiring.Component):
     registers : iterable of str, optional
         Names from :data:`STAGES` that get a pipeline register (default: all). Leaving stages out
         trades Fmax for latency and flip-flops; ``"clamp"`` (the output register) is always kept.
+    mul_cycles : int
+        1 (default): the pipelined 4 x (16x16) multiplier, one element per cycle.
+        2..31: a digit-serial multiplier for FPGAs without spare DSPs (iCE40): M is consumed
+        ``d = ceil(31 / mul_cycles)`` bits per cycle by one 32 x d LUT multiplier and a 34+d-bit
+        adder, so an element takes ``cycles_per_element = ceil(31 / d)`` cycles and the
+        stages mul/mid/sum/high are replaced by the serial unit (see :attr:`latency`).
 
     Members
     -------
@@ -128,7 +136,8 @@ class Requantizer(wiring.Component):
     o : Out(stream.Signature(requant_out_layout(config, tag_width)))
     """
 
-    def __init__(self, config: AcceleratorConfig | None = None, *, tag_width=0, registers=STAGES):
+    def __init__(self, config: AcceleratorConfig | None = None, *, tag_width=0, registers=STAGES,
+                 mul_cycles=1):
         if config is None:
             config = AcceleratorConfig()
         if not isinstance(config, AcceleratorConfig):
@@ -143,9 +152,12 @@ class Requantizer(wiring.Component):
         unknown = sorted(registers - set(STAGES))
         if unknown:
             raise ValueError(f"registers = {unknown!r} names unknown stages (allowed: {', '.join(STAGES)})")
+        check_int("mul_cycles", mul_cycles, 1, MULTIPLIER_WIDTH)
         self._config = config
         self._tag_width = tag_width
         self._registers = registers | {"clamp"}
+        self._mul_cycles = mul_cycles
+        self._digit = -(-MULTIPLIER_WIDTH // mul_cycles)
         super().__init__({
             "i": In(stream.Signature(requant_in_layout(config, tag_width))),
             "o": Out(stream.Signature(requant_out_layout(config, tag_width))),
@@ -160,34 +172,54 @@ class Requantizer(wiring.Component):
         return self._tag_width
 
     @property
+    def serial(self):
+        """True if the digit-serial multiplier is used (``mul_cycles`` > 1)."""
+        return self._mul_cycles > 1
+
+    @property
+    def digit_bits(self):
+        """Bits of the multiplier consumed per cycle by the serial unit (31 = parallel)."""
+        return self._digit if self.serial else MULTIPLIER_WIDTH
+
+    @property
+    def cycles_per_element(self):
+        """Cycles between accepted elements at full rate (1 for the parallel multiplier)."""
+        return -(-MULTIPLIER_WIDTH // self._digit) if self.serial else 1
+
+    @property
     def registers(self):
-        """The registered stages, in pipeline order."""
-        return tuple(s for s in STAGES if s in self._registers)
+        """The registered stages, in pipeline order (the serial unit replaces mul..high)."""
+        return tuple(s for s in STAGES if s in self._registers and not (self.serial and s in SERIAL_REPLACES))
 
     @property
     def latency(self):
-        """Cycles from accepting a beat on ``i`` to offering its result on ``o``."""
-        return len(self._registers)
+        """Cycles from accepting a beat on ``i`` (into an empty pipeline) to offering its result on ``o``."""
+        if self.serial:
+            return len(self.registers) + self.cycles_per_element
+        return len(self.registers)
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
         w = cfg.act_width
 
-        advance = Signal()
-        m.d.comb += [
-            advance.eq(~self.o.valid | self.o.ready),
-            self.i.ready.eq(advance),
-        ]
+        # advance_front moves bias/lshift, advance_back moves round..clamp (the output register).
+        # With the parallel multiplier both are the same signal: everything stalls together.
+        advance_back = Signal()
+        m.d.comb += advance_back.eq(~self.o.valid | self.o.ready)
+        if self.serial:
+            advance_front = Signal()
+        else:
+            advance_front = advance_back
+        m.d.comb += self.i.ready.eq(advance_front)
 
-        def stage(name, valid, values):
+        def stage(name, valid, values, advance):
             """Register (or, if the stage is not registered, just name) ``values`` after ``name``."""
             registered = name in self._registers
             out_valid = Signal(name=f"{name}_valid")
             out = {}
             for key, value in values.items():
-                shape = value.shape() if hasattr(value, "shape") else None
-                out[key] = Signal(shape, name=f"{name}_{key}")
+                out[key] = Signal(value.shape(), name=f"{name}_{key}")
             if registered:
                 with m.If(advance):
                     m.d.sync += out_valid.eq(valid)
@@ -213,69 +245,37 @@ class Requantizer(wiring.Component):
             "right": Mux(neg_shift, -p.shift, 0)[:5],
             "mult": p.multiplier,
             **clamps, **passthrough,
-        })
+        }, advance_front)
 
         # lshift: a = wrap32(x << left).
         a = Signal(signed(32))
         m.d.comb += a.eq((s["x"] << s["left"])[:32])
         keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
-        v, s = stage("lshift", v, {"a": a, "mult": s["mult"], **keep})
+        v, s = stage("lshift", v, {"a": a, "mult": s["mult"], **keep}, advance_front)
 
-        # mul: four 16x16 partial products of a (signed 32) and M (unsigned 31).
-        al, ah = s["a"][:16], s["a"][16:].as_signed()
-        ml, mh = s["mult"][:16], s["mult"][16:31]
-        keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
-        v, s = stage("mul", v, {
-            "alml": (al * ml)[:32],
-            "almh": (al * mh)[:31],
-            "ahml": (ah * ml)[:32].as_signed(),
-            "ahmh": (ah * mh)[:31].as_signed(),
-            **keep,
-        })
-
-        # mid: the two middle products, and the high half of the low product with the rounding
-        # constant 2^30 (>> 16 = 2^14) folded in.
-        keep = {k: s[k] for k in ("ahmh", "right", *clamps, *passthrough)}
-        mid = Signal(signed(33))
-        low = Signal(unsigned(17))
-        m.d.comb += [
-            mid.eq(s["ahml"] + s["almh"]),
-            low.eq(s["alml"][16:] + (1 << 14)),
-        ]
-        v, s = stage("mid", v, {"mid": mid, "low": low, **keep})
-
-        # sum: s = mid + low = ((alml + ahml*2^16 + almh*2^16 + 2^30) >> 16).
-        keep = {k: s[k] for k in ("ahmh", "right", *clamps, *passthrough)}
-        total = Signal(signed(34))
-        m.d.comb += total.eq(s["mid"] + s["low"])
-        v, s = stage("sum", v, {"s": total, **keep})
-
-        # high: q = (p + 2^30) >> 31 = {ahmh + (s >> 16), s[15]}; the rounding mask 2^right - 1.
-        keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
-        q = Signal(signed(32))
-        m.d.comb += q.eq(Cat(s["s"][15], (s["ahmh"] + s["s"][16:].as_signed())[:31]))
-        mask = Signal(unsigned(31))
-        m.d.comb += mask.eq(Cat(s["right"] > i for i in range(31)))
-        v, s = stage("high", v, {"q": q, "mask": mask, **keep})
+        if self.serial:
+            v, s = self._serial_multiplier(m, v, s, advance_front, advance_back, (*clamps, *passthrough))
+        else:
+            v, s = self._parallel_multiplier(m, v, s, stage, advance_back, (*clamps, *passthrough))
 
         # round: qa = q + (right ? 2^(right-1) - (q < 0) : 0), as one adder with a half bit:
         # qa = ({q, ~(q < 0)} + (2^right - 1)) >> 1.
         keep = {k: s[k] for k in ("right", *clamps, *passthrough)}
         qa2 = Signal(signed(34))
         m.d.comb += qa2.eq(Cat(~s["q"][31], s["q"]).as_signed() + s["mask"])
-        v, s = stage("round", v, {"qa": qa2[1:].as_signed(), **keep})
+        v, s = stage("round", v, {"qa": qa2[1:].as_signed(), **keep}, advance_back)
 
         # rshift: r = qa >> right (arithmetic).
         keep = {k: s[k] for k in (*clamps, *passthrough)}
         r = Signal(signed(32))
         m.d.comb += r.eq((s["qa"] >> s["right"])[:32])
-        v, s = stage("rshift", v, {"r": r, **keep})
+        v, s = stage("rshift", v, {"r": r, **keep}, advance_back)
 
         # zp: y = wrap32(r + output_zero_point).
         keep = {k: s[k] for k in ("act_min", "act_max", *passthrough)}
         y = Signal(signed(32))
         m.d.comb += y.eq((s["r"] + s["zp"])[:32])
-        v, s = stage("zp", v, {"y": y, **keep})
+        v, s = stage("zp", v, {"y": y, **keep}, advance_back)
 
         # clamp: min(max(y, act_min), act_max) like numpy.clip (act_max wins if act_min > act_max).
         lo, hi, yv = s["act_min"], s["act_max"], s["y"]
@@ -286,7 +286,7 @@ class Requantizer(wiring.Component):
             m.d.comb += value.eq(lo)
         with m.Else():
             m.d.comb += value.eq(yv[:w])
-        with m.If(advance):
+        with m.If(advance_back):
             m.d.sync += [
                 self.o.valid.eq(v),
                 self.o.payload.value.eq(value),
@@ -296,3 +296,102 @@ class Requantizer(wiring.Component):
                 m.d.sync += self.o.payload.tag.eq(s["tag"])
 
         return m
+
+    @staticmethod
+    def _mask(right):
+        """2^right - 1 as a 31-bit thermometer code (the RoundingDivideByPOT addend)."""
+        return Cat(right > i for i in range(31))
+
+    def _parallel_multiplier(self, m, v, s, stage, advance, carried):
+        """Stages mul, mid, sum, high: q = SRDHM(a, M) from four 16x16 partial products."""
+        # mul: four 16x16 partial products of a (signed 32) and M (unsigned 31).
+        al, ah = s["a"][:16], s["a"][16:].as_signed()
+        ml, mh = s["mult"][:16], s["mult"][16:31]
+        keep = {k: s[k] for k in ("right", *carried)}
+        v, s = stage("mul", v, {
+            "alml": (al * ml)[:32],
+            "almh": (al * mh)[:31],
+            "ahml": (ah * ml)[:32].as_signed(),
+            "ahmh": (ah * mh)[:31].as_signed(),
+            **keep,
+        }, advance)
+
+        # mid: the two middle products, and the high half of the low product with the rounding
+        # constant 2^30 (>> 16 = 2^14) folded in.
+        keep = {k: s[k] for k in ("ahmh", "right", *carried)}
+        mid = Signal(signed(33))
+        low = Signal(unsigned(17))
+        m.d.comb += [
+            mid.eq(s["ahml"] + s["almh"]),
+            low.eq(s["alml"][16:] + (1 << 14)),
+        ]
+        v, s = stage("mid", v, {"mid": mid, "low": low, **keep}, advance)
+
+        # sum: s = mid + low = ((alml + ahml*2^16 + almh*2^16 + 2^30) >> 16).
+        keep = {k: s[k] for k in ("ahmh", "right", *carried)}
+        total = Signal(signed(34))
+        m.d.comb += total.eq(s["mid"] + s["low"])
+        v, s = stage("sum", v, {"s": total, **keep}, advance)
+
+        # high: q = (p + 2^30) >> 31 = {ahmh + (s >> 16), s[15]}; the rounding mask 2^right - 1.
+        keep = {k: s[k] for k in ("right", *carried)}
+        q = Signal(signed(32))
+        m.d.comb += q.eq(Cat(s["s"][15], (s["ahmh"] + s["s"][16:].as_signed())[:31]))
+        return stage("high", v, {"q": q, "mask": self._mask(s["right"]), **keep}, advance)
+
+    def _serial_multiplier(self, m, v, s, advance_front, advance_back, carried):
+        """Digit-serial SRDHM: q = (a*M + 2^30) >> 31, d bits of M per cycle, LSB digit first.
+
+        H accumulates in units of 2^(d*step): T = H + a*digit; the d low bits of T are final and
+        shift into L, H = T >> d. H starts at 2^30 (the rounding constant). After k steps
+        a*M + 2^30 = H * 2^(d*k) + L, so q = {H, L}[31:63]. |H| < 2^32 throughout.
+        """
+        d = self._digit
+        k = self.cycles_per_element
+        full = Signal()                      # the unit holds an element
+        steps_left = Signal(range(k))
+        done = Signal()
+        take = Signal()
+        load = Signal()
+        m.d.comb += [
+            done.eq(full & (steps_left == 0)),
+            take.eq(done & advance_back),
+            load.eq(v & (~full | take)),
+            advance_front.eq(~v | load),
+        ]
+
+        acc_h = Signal(signed(33), name="ser_h")
+        acc_l = Signal(unsigned(d * k), name="ser_l")
+        mcand = Signal(signed(32), name="ser_a")
+        mrem = Signal(unsigned(d * k), name="ser_m")
+        held = {key: Signal(s[key].shape(), name=f"ser_{key}") for key in ("right", *carried)}
+        mask = Signal(unsigned(31), name="ser_mask")
+
+        # One step, on the fresh operands when loading, else on the held ones.
+        h_in = Mux(load, 1 << 30, acc_h)
+        a_in = Mux(load, s["a"], mcand)
+        m_in = Mux(load, s["mult"], mrem)
+        t = Signal(signed(33 + d + 1), name="ser_t")
+        m.d.comb += t.eq(h_in + a_in * m_in[:d])
+
+        with m.If(load):
+            m.d.sync += [
+                full.eq(1),
+                steps_left.eq(k - 1),
+                mcand.eq(s["a"]),
+                mask.eq(self._mask(s["right"])),
+                *[held[key].eq(s[key]) for key in held],
+            ]
+        with m.Elif(take):
+            m.d.sync += full.eq(0)
+        with m.Elif(full & ~done):
+            m.d.sync += steps_left.eq(steps_left - 1)
+        with m.If(load | (full & ~done)):
+            m.d.sync += [
+                acc_h.eq(t >> d),
+                acc_l.eq(Cat(acc_l[d:], t[:d]) if k > 1 else t[:d]),
+                mrem.eq(m_in >> d),
+            ]
+
+        q = Cat(acc_l, acc_h)[31:63].as_signed()
+        return done, {"q": q, "mask": mask, **held}

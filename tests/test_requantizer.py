@@ -163,6 +163,32 @@ def test_latency_and_throughput(seed):
     assert delivered[0] - accepted[0] == dut.latency == len(STAGES)
 
 
+@pytest.mark.parametrize("mul_cycles", [2, 4, 8, 31])
+def test_serial_multiplier(mul_cycles, seed):
+    """The digit-serial multiplier (iCE40 option) is bit-exact too, under gaps and stalls."""
+    rng = random.Random(seed)
+    dut = Requantizer(mul_cycles=mul_cycles, tag_width=2)
+    assert dut.serial and dut.cycles_per_element == -(-31 // dut.digit_bits)
+    vectors = random_vectors(rng, 150) + rng.sample(edge_vectors(rng), 250)
+    check_against_golden(dut, vectors, rng, gap=0.2, stall=0.2)
+
+
+@pytest.mark.parametrize("mul_cycles,registers", [(4, STAGES), (3, ("clamp",)), (16, ("lshift", "zp"))],
+                         ids=["4-all", "3-output-only", "16-two"])
+def test_serial_rate_and_latency(mul_cycles, registers, seed):
+    """Full rate: one element every cycles_per_element cycles; the latency property holds."""
+    rng = random.Random(seed)
+    dut = Requantizer(mul_cycles=mul_cycles, registers=registers)
+    vectors = random_vectors(rng, 60) + rng.sample(edge_vectors(rng), 60)
+    values, accepted, delivered = simulate(dut, vectors, rng, gap=0.0, stall=0.0)
+    assert values == expected_all(vectors)
+    k = dut.cycles_per_element
+    # After the front registers (bias, lshift) have filled, the serial unit sets the pace.
+    steps = {b - a for a, b in zip(accepted[3:], accepted[4:], strict=False)}
+    assert steps == {k}, f"accept spacing {steps}, expected {k}"
+    assert delivered[0] - accepted[0] == dut.latency
+
+
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_parameter_errors():
     with pytest.raises(TypeError, match="AcceleratorConfig"):
@@ -175,16 +201,27 @@ def test_parameter_errors():
         Requantizer(registers=("mul", "mult"))
     with pytest.raises(TypeError, match="string"):
         Requantizer(registers="mul")
+    with pytest.raises(ValueError, match="mul_cycles = 32"):
+        Requantizer(mul_cycles=32)
     gc.collect()  # the half-built components warn "never used" when collected: here, filtered
 
 
+COCOTB_VARIANTS = {  # name: (tag_width, mul_cycles, random vectors)
+    "plain": (0, 1, 10000),
+    "tag3": (3, 1, 1000),
+    "serial4": (2, 4, 1000),
+}
+
+
 @pytest.mark.cocotb
-@pytest.mark.parametrize("tag_width", [0, 3], ids=["plain", "tag3"])
-def test_requantizer_cocotb(tag_width, seed):
+@pytest.mark.parametrize("variant", list(COCOTB_VARIANTS))
+def test_requantizer_cocotb(variant, seed):
+    tag_width, mul_cycles, random_count = COCOTB_VARIANTS[variant]
     config = AcceleratorConfig()
-    dut = Requantizer(config, tag_width=tag_width)
-    design = build(dut, top="requantizer", tag=f"{config.name}_t{tag_width}")
+    dut = Requantizer(config, tag_width=tag_width, mul_cycles=mul_cycles)
+    design = build(dut, top="requantizer", tag=f"{config.name}_{variant}")
     run_cocotb(design, "tb.test_requantizer", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "tag_width": tag_width, "seed": seed,
-                       "latency": dut.latency, "random_count": 10000 if tag_width == 0 else 1000},
+                       "latency": dut.latency, "cycles_per_element": dut.cycles_per_element,
+                       "random_count": random_count},
                seed=seed)
