@@ -1,7 +1,8 @@
 """Requantizer: int32 accumulator -> int8 output, bit-exact with TFLite's reference epilogue.
 
-One element per beat, one beat per cycle, exactly the back end of ``reference_integer_ops::
-ConvPerChannel`` (golden.quant.requantize, "double rounding", NOT the TFLITE_SINGLE_ROUNDING build):
+One element per beat (one beat per cycle, or per ``mul_cycles`` with the serial multiplier), exactly
+the back end of ``reference_integer_ops::ConvPerChannel`` (golden.quant.requantize, "double
+rounding", NOT the TFLITE_SINGLE_ROUNDING build):
 
     x = wrap32(acc + bias)
     a = wrap32(x * 2^left)                      left = max(shift, 0)
@@ -53,10 +54,21 @@ travels down the pipeline as a bubble:
 Latency: one cycle per registered stage (10 by default) from the cycle a beat is accepted on ``i``
 to the cycle it is offered on ``o``. Throughput: one element per cycle while ``o.ready`` is high.
 On ECP5 each 16x16 product maps to one MULT18X18D (4 per requantizer); on an iCE40 whose DSPs
-are all in use by the MAC tile they become LUT multipliers, registered on both sides.
+are all in use by the MAC tile they would become LUT multipliers (about 3000 LUTs): use the
+serial multiplier there.
+
+Digit-serial multiplier (``mul_cycles`` = k > 1, for iCE40): the stages mul..high are replaced by
+one iterative unit that consumes d = ceil(31 / k) bits of M per cycle, least significant digit
+first: H = 2^30 (the rounding constant); k times: T = H + a * digit, shift T's d low bits into L,
+H = T >> d; then q = {H, L}[31:63]. Its datapath is one 32 x d LUT multiplier and one (34 + d)-bit
+adder. The pipeline is then two stall domains: bias/lshift advance when the unit takes their
+element (``i.ready``), round..clamp advance when the output register is free; the unit loads a
+new element in the cycle its result moves on, so an element takes exactly k' = ceil(31 / d)
+cycles (``cycles_per_element``), and the latency is (registered stages other than mul..high) + k'.
 
 Parameter ranges (as TFLite produces them; outside them the result is unspecified): multiplier 0
-or [2^30, 2^31 - 1] (any value in [0, 2^31 - 1] is in fact computed exactly), shift [-31, 30].
+or [2^30, 2^31 - 1] (any value in [0, 2^31 - 1] is in fact computed exactly), shift [-31, 30]
+(shift = 31 acts as a left shift by 31; shift = -32 is not supported).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
