@@ -1,15 +1,19 @@
-"""Conv engine: whole layers through the generated Verilog (SIM=verilator|icarus), bit-exact.
+"""Conv engine: whole layers through the RISC-V command port (SIM=verilator|icarus), bit-exact.
 
-The engine is built once per configuration; the edge set and the random layers run against that
-one build, split into parallel simulator runs. RANDOM_LAYERS sets the random count (default 30).
+The accelerator with its CFU port (hw/cfu.py) is built once per configuration; the edge set, the
+illegal configurations and the random layers run against that one build as parallel simulator
+runs, each layer as the custom-0 instruction stream the driver generates, executed by the CPU model.
+RANDOM_LAYERS sets the random count (default 30). Per-layer instructions, port cycles and compute
+cycles are written to the run directory (layers.json) and printed.
 """
 
+import json
 import os
 
 import pytest
 
+from hw.cfu import CnnCfu
 from hw.config import AcceleratorConfig
-from hw.conv_engine import ConvEngine
 from sim.runner import build, run_cocotb
 
 pytestmark = pytest.mark.cocotb
@@ -20,18 +24,30 @@ SHARDS = 2
 
 
 @pytest.fixture(scope="module")
-def engine():
-    return build(ConvEngine(CONFIG), top="conv_engine", tag=CONFIG.name)
+def port():
+    return build(CnnCfu(CONFIG), top="cnn_cfu", tag=CONFIG.name)
 
 
-def test_edge_set(engine, seed):
-    run_cocotb(engine, "tb.test_conv_engine", run_name=f"edge-{seed}",
-               params={"config": CONFIG.as_dict(), "seed": seed, "part": "edge"}, seed=seed)
+def _run(port, run_name, params, seed):
+    log_dir = port.build_dir / "runs" / run_name / "layers"
+    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
+               params={"config": CONFIG.as_dict(), "seed": seed, "log_dir": str(log_dir), **params}, seed=seed)
+    for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
+        print_overhead(json.loads(path.read_text()))
+
+
+def print_overhead(log):
+    print(f"\n{'layer':58s} {'pass':>4s} {'instr':>7s} {'port cyc':>9s} {'compute':>9s} {'port/comp':>9s}")
+    for e in log:
+        print(f"{e['name'][:58]:58s} {e['passes']:4d} {e['instructions']:7d} {e['port_cycles']:9d} "
+              f"{e['compute_cycles']:9d} {e['port_per_compute']:9.2f}")
+
+
+def test_edge_set(port, seed):
+    _run(port, f"edge-{seed}", {"part": "edge"}, seed)
 
 
 @pytest.mark.parametrize("shard", range(SHARDS))
-def test_random_layers(engine, seed, shard):
+def test_random_layers(port, seed, shard):
     count = RANDOM_LAYERS // SHARDS + (shard < RANDOM_LAYERS % SHARDS)
-    run_cocotb(engine, "tb.test_conv_engine", run_name=f"random{shard}-{seed}",
-               params={"config": CONFIG.as_dict(), "seed": seed, "part": "random", "random": count,
-                       "shard": shard}, seed=seed)
+    _run(port, f"random{shard}-{seed}", {"part": "random", "random": count, "shard": shard}, seed)

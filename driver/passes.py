@@ -1,0 +1,410 @@
+"""Split a layer that does not fit the on-chip buffers into passes that do, with identical bits.
+
+A pass is an ordinary layer for the engine (``plan_conv`` accepts it) that computes one rectangle of
+the output: a band of output rows [e0, e1), a band of output columns [f0, f1) and a group of output
+channels [m0, m1). Because each output element depends only on its own input window, its channel's
+weights and per-channel parameters, the rectangles put together are the layer's output bit for bit.
+
+Row band [e0, e1) (column bands alike) reads input rows U*e0 - pt .. U*(e1-1) - pt + R - 1; the
+part inside the image becomes the pass's input, and the part outside becomes the pass's own padding:
+
+    y0 = max(0, U*e0 - pt)          pad_top'    = y0 - (U*e0 - pt)      (only the first band keeps pt)
+    y1 = min(H, U*(e1-1) - pt + R)  pad_bottom' = U*(e1-1) - pt + R - y1 (only the last band has any)
+
+so the pass's output height is exactly e1 - e0 and its taps land on the same input pixels.
+With 2x2 pooling, bands start and end on even output rows/columns and the odd last row/column that
+VALID pooling drops is not computed at all. Output channel groups [m0, m1) take weights W[m0:m1] and
+all C input channels (dense), or only channels m0/k .. m1/k (depthwise, k = depth multiplier).
+
+What can be split: H, W, E, F (any size), M (any number of channels), the input/output/weight
+memories, the line-buffer line (W*C: column bands), the pool row buffer and the line-buffer span.
+What cannot: C of a dense layer above max_channels or R*S*C above the weight memory for one
+channel group, S*C above the line buffer line, R, S, stride and quantisation parameters beyond the
+generator maxima. Those raise ValueError before anything is sent.
+"""
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from hw.config import AcceleratorConfig
+
+from .conv_layer import POOL_MODES, ConvLayer, LayerProgram, plan_conv
+
+__all__ = ["Pass", "LayerPlan", "split_layer", "validate_layer"]
+
+
+def _int(name, value, lo, hi):
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
+        raise ValueError(f"{name} = {value!r} is out of range: must be an integer in [{lo}, {hi}]")
+    return int(value)
+
+
+@dataclass
+class Pass:
+    """One engine run: ``layer`` computes ``out[rows[0]:rows[1], cols[0]:cols[1], chans[0]:chans[1]]``
+    of the whole layer's output (after pooling)."""
+    layer: ConvLayer
+    program: LayerProgram
+    rows: tuple
+    cols: tuple
+    chans: tuple
+    input_key: tuple        # identical keys = identical input memory image
+    param_key: tuple        # identical keys = identical weights and per-channel parameters
+
+
+@dataclass
+class LayerPlan:
+    layer: ConvLayer
+    config: AcceleratorConfig
+    passes: list
+    out_shape: tuple        # (E', F', M) after pooling
+
+    def assemble(self, pass_outputs):
+        """Per-pass output arrays (from LayerProgram.unpack_output) -> the layer's output."""
+        out = np.zeros(self.out_shape, np.int8)
+        filled = np.zeros(self.out_shape, bool)
+        for p, o in zip(self.passes, pass_outputs, strict=True):
+            (e0, e1), (f0, f1), (m0, m1) = p.rows, p.cols, p.chans
+            out[e0:e1, f0:f1, m0:m1] = o
+            filled[e0:e1, f0:f1, m0:m1] = True
+        assert filled.all(), "the passes do not cover the output"
+        return out
+
+
+def _is_depthwise(layer):
+    k = layer.depth_multiplier
+    return bool(k) and layer.x.shape[2] * k == layer.w.shape[0]
+
+
+def validate_layer(config: AcceleratorConfig, layer: ConvLayer):
+    """Everything about ``layer`` that no split can fix; raises ValueError naming the value."""
+    cfg = config
+    x, w = layer.x, layer.w
+    if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 3:
+        raise ValueError(f"x must be an int8 array [H][W][C], not {getattr(x, 'dtype', type(x))} "
+                         f"with shape {getattr(x, 'shape', None)}")
+    if not isinstance(w, np.ndarray) or w.dtype != np.int8 or w.ndim != 4:
+        raise ValueError(f"w must be an int8 array [M][R][S][C], not {getattr(w, 'dtype', type(w))} "
+                         f"with shape {getattr(w, 'shape', None)}")
+    H, W, C = x.shape
+    M, R, S, Cw = w.shape
+    if Cw != C:
+        raise ValueError(f"w.shape = {w.shape} does not match x.shape = {x.shape}: C must be equal")
+    if min(H, W, C, M) < 1:
+        raise ValueError(f"empty tensors: x.shape = {x.shape}, w.shape = {w.shape}")
+    _int("R", R, 1, cfg.max_kernel)
+    _int("S", S, 1, cfg.max_kernel)
+    _int("stride", layer.stride, 1, cfg.max_stride)
+    pt, pb, pl, pr = layer.resolved_padding()
+    _int("pad_top", pt, 0, R - 1)
+    _int("pad_bottom", pb, 0, R - 1)
+    _int("pad_left", pl, 0, S - 1)
+    _int("pad_right", pr, 0, S - 1)
+    E, F = layer.output_hw()
+    if E < 1 or F < 1:
+        raise ValueError(f"the layer has no output: E, F = {E}, {F} for H, W = {H}, {W}, R, S = {R}, {S}")
+    _int("input_zp", layer.input_zp, -128, 127)
+    _int("output_zp", layer.output_zp, -128, 127)
+    _int("act_min", layer.act_min, -128, 127)
+    _int("act_max", layer.act_max, layer.act_min, 127)
+    if layer.pool not in POOL_MODES:
+        raise ValueError(f"pool = {layer.pool!r} is not supported: choose one of {', '.join(POOL_MODES)}")
+    if layer.pool != "none" and (E < 2 or F < 2):
+        raise ValueError(f"2x2 pooling needs E, F >= 2, not {E}, {F}")
+    for name, arr, lo, hi in (("bias", layer.bias, -2**31, 2**31 - 1),
+                              ("multiplier", layer.multiplier, 0, 2**31 - 1),
+                              ("shift", layer.shift, -31, 30)):
+        arr = np.asarray(arr)
+        if arr.shape != (M,):
+            raise ValueError(f"{name}.shape = {arr.shape} must be ({M},) (one per output channel)")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must be integers, not {arr.dtype}")
+        bad = np.flatnonzero((arr < lo) | (arr > hi))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {int(arr[bad[0]])} is out of range [{lo}, {hi}]")
+    mult = np.asarray(layer.multiplier, np.int64)
+    bad = np.flatnonzero((mult != 0) & (mult < 2**30))
+    if bad.size:
+        raise ValueError(f"multiplier[{bad[0]}] = {int(mult[bad[0]])} is not normalised: must be 0 or in "
+                         f"[2^30, 2^31 - 1] (QuantizeMultiplier's range)")
+    if layer.depth_multiplier:
+        k = _int("depth_multiplier", layer.depth_multiplier, 1, M)
+        if C * k != M:
+            raise ValueError(f"depth_multiplier = {k} needs M = C * k = {C * k}, not {M}")
+        diag = np.zeros(w.shape, bool)
+        for mm in range(M):
+            diag[mm, :, :, mm // k] = True
+        if np.any(w[~diag]):
+            raise ValueError("depth_multiplier is set but w has weights outside the depthwise diagonal")
+    else:
+        _int("C (input channels of a dense layer: cannot be split)", C, 1, cfg.max_channels)
+    return E, F
+
+
+@lru_cache(maxsize=4096)
+def _span(H, pt, U, R, E, F, rows):
+    """Line-buffer lines the widest block of ``rows`` output pixels needs (as in plan_conv)."""
+    p0 = np.arange(0, E * F, rows)
+    last = np.minimum(p0 + rows, E * F) - 1
+    e_first, e_last = p0 // F, last // F
+    return int(np.max(np.minimum(U * e_last - pt + R, H) - np.maximum(U * e_first - pt, 0)))
+
+
+def _window(e0, e1, U, pad, K, size):
+    """Input range [y0, y1) and (pad_before, pad_after) of output band [e0, e1)."""
+    first = U * e0 - pad
+    end = U * (e1 - 1) - pad + K
+    y0, y1 = max(0, first), min(size, end)
+    return y0, y1, y0 - first, end - y1
+
+
+def _bounds(total, n, align):
+    """Split [0, total) into min(n, ceil(total/align)) balanced bands whose sizes are multiples of
+    ``align`` (but the last, which ends at total)."""
+    units = -(-total // align)
+    n = max(1, min(n, units))
+    q, r = divmod(units, n)
+    bands, a = [], 0
+    for i in range(n):
+        b = min(total, a + (q + (i < r)) * align)
+        bands.append((a, b))
+        a = b
+    return bands
+
+
+class _Geometry:
+    def __init__(self, cfg, layer):
+        self.cfg = cfg
+        self.layer = layer
+        self.H, self.W, self.C = layer.x.shape
+        self.M, self.R, self.S, _ = layer.w.shape
+        self.U = int(layer.stride)
+        self.pt, self.pb, self.pl, self.pr = layer.resolved_padding()
+        self.E, self.F = layer.output_hw()
+        self.pooled = layer.pool != "none"
+        self.align = 2 if self.pooled else 1
+        self.E_used = self.E // 2 * 2 if self.pooled else self.E
+        self.F_used = self.F // 2 * 2 if self.pooled else self.F
+        self.depthwise = _is_depthwise(layer)
+        k = layer.depth_multiplier
+        if self.depthwise:
+            # channel groups of `cols` keep the engine's depthwise mapping (cols % k == 0); else any
+            # multiple of k (the dense fallback) keeps whole input channels together
+            self.k = k
+            self.unit = cfg.cols if cfg.cols % k == 0 else k
+        else:
+            self.k = 0
+            self.unit = cfg.cols
+
+    def chan_bounds(self, n):
+        return _bounds(self.M, n, self.unit)
+
+    def in_channels(self, m0, m1):
+        return (m0 // self.k, m1 // self.k) if self.depthwise else (0, self.C)
+
+    def _dims(self, rows, cols, chans):
+        e0, e1 = rows
+        f0, f1 = cols
+        y0, y1, pt, _ = _window(e0, e1, self.U, self.pt, self.R, self.H)
+        x0, x1, _, _ = _window(f0, f1, self.U, self.pl, self.S, self.W)
+        c0, c1 = self.in_channels(*chans)
+        return y1 - y0, pt, x1 - x0, c1 - c0, chans[1] - chans[0], e1 - e0, f1 - f0
+
+    def band_violations(self, cols, chans):
+        """Limits that depend only on the column band and the channel group."""
+        cfg = self.cfg
+        _, _, Wp, Cp, Mp, _, Fp = self._dims((0, 1), cols, chans)
+        CG = cfg.cols // self.k if self.depthwise and cfg.cols % self.k == 0 else Cp
+        checks = [
+            ("W (input columns of a pass)", Wp, cfg.max_size), ("F", Fp, cfg.max_size),
+            ("C", Cp, cfg.max_channels), ("M", Mp, cfg.max_channels),
+            ("W * C (line buffer line)", Wp * Cp, cfg.lb_line_bytes),
+            ("weight rows (ceil(M/cols) * R * S * CG)", -(-Mp // cfg.cols) * self.R * self.S * CG,
+             cfg.weight_mem_words),
+        ]
+        if self.pooled:
+            checks.append(("(F // 2) * M (pool row buffer)", (Fp // 2) * Mp, cfg.pool_buf_words))
+        return [f"{name} = {value} > {limit}" for name, value, limit in checks if value > limit]
+
+    def row_violations(self, rows, cols, chans):
+        """Limits that also depend on the row band."""
+        cfg = self.cfg
+        Hp, pt, Wp, Cp, Mp, Ep, Fp = self._dims(rows, cols, chans)
+        out_e, out_f = (Ep // 2, Fp // 2) if self.pooled else (Ep, Fp)
+        checks = [
+            ("H (input rows of a pass)", Hp, cfg.max_size), ("E", Ep, cfg.max_size),
+            ("H * W * C (input memory)", Hp * Wp * Cp, cfg.act_mem_bytes),
+            ("E' * F' * M (output memory)", out_e * out_f * Mp, cfg.out_mem_bytes),
+        ]
+        bad = [f"{name} = {value} > {limit}" for name, value, limit in checks if value > limit]
+        span = _span(Hp, pt, self.U, self.R, Ep, Fp, cfg.rows)
+        if span > cfg.lb_lines:
+            bad.append(f"input rows one block of output pixels needs = {span} > lb_lines = {cfg.lb_lines}")
+        return bad
+
+    def violations(self, rows, cols, chans):
+        """Why the pass (pre-pool output rows/cols, channels) does not fit (empty list: it fits)."""
+        return self.band_violations(cols, chans) + self.row_violations(rows, cols, chans)
+
+    def bands_fit(self, col_bands, chan_bands):
+        return not any(self.band_violations(c, m) for c in col_bands for m in chan_bands)
+
+    def rows_fit(self, row_bands, col_bands, chan_bands):
+        # Distinct row/column band shapes are few: check each (row band, col band, chan band) once
+        # per distinct shape signature.
+        seen = set()
+        for chans in chan_bands:
+            for cols in col_bands:
+                for rows in row_bands:
+                    key = (self._band_sig(rows, self.U, self.pt, self.R, self.H),
+                           self._band_sig(cols, self.U, self.pl, self.S, self.W), chans[1] - chans[0])
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    if self.row_violations(rows, cols, chans):
+                        return False
+        return True
+
+    @staticmethod
+    def _band_sig(band, U, pad, K, size):
+        y0, y1, before, after = _window(band[0], band[1], U, pad, K, size)
+        return (y1 - y0, before, after, band[1] - band[0])
+
+    def cost(self, row_bands, col_bands, chan_bands):
+        """Words over the port (inputs, weights and parameters, outputs, registers) for both pass
+        orders; returns (words, order)."""
+        cfg = self.cfg
+        R, S = self.R, self.S
+
+        def in_words(rows, cols, chans):
+            y0, y1, _, _ = _window(rows[0], rows[1], self.U, self.pt, R, self.H)
+            x0, x1, _, _ = _window(cols[0], cols[1], self.U, self.pl, S, self.W)
+            c0, c1 = self.in_channels(*chans)
+            return -(-(y1 - y0) * (x1 - x0) * (c1 - c0) // 4)
+
+        def param_words(chans):
+            c0, c1 = self.in_channels(*chans)
+            cg = cfg.cols // self.k if self.depthwise and cfg.cols % self.k == 0 else c1 - c0
+            mp = chans[1] - chans[0]
+            return -(-mp // cfg.cols) * R * S * cg * cfg.cols // 4 + 3 * mp
+
+        def out_words(rows, cols, chans):
+            ep, fp = rows[1] - rows[0], cols[1] - cols[0]
+            if self.pooled:
+                ep, fp = ep // 2, fp // 2
+            return -(-ep * fp * (chans[1] - chans[0]) // 4)
+
+        bands = [(r, c) for r in row_bands for c in col_bands]
+        n = len(bands) * len(chan_bands)
+        fixed = n * 30 + sum(out_words(r, c, m) for (r, c) in bands for m in chan_bands)
+        ins = sum(in_words(r, c, m) for (r, c) in bands for m in chan_bands)
+        params = sum(param_words(m) for m in chan_bands)
+        dense_in = not self.depthwise
+        # channel groups outer: parameters once per group, inputs every pass (unless one band)
+        outer_m = fixed + params + (ins if len(bands) > 1 or not dense_in else
+                                    sum(in_words(r, c, chan_bands[0]) for r, c in bands))
+        # bands outer: inputs once per band (dense: all groups read the same input), parameters
+        # every pass (unless one group)
+        inner_ins = sum(in_words(r, c, chan_bands[0]) for r, c in bands) if dense_in else ins
+        outer_b = fixed + inner_ins + (params * len(bands) if len(chan_bands) > 1 else params)
+        return (outer_m, "channels") if outer_m <= outer_b else (outer_b, "bands")
+
+
+def _sub_layer(geo, layer, rows, cols, chans):
+    e0, e1 = rows
+    f0, f1 = cols
+    m0, m1 = chans
+    y0, y1, pt, pb = _window(e0, e1, geo.U, geo.pt, geo.R, geo.H)
+    x0, x1, pl, pr = _window(f0, f1, geo.U, geo.pl, geo.S, geo.W)
+    c0, c1 = geo.in_channels(m0, m1)
+    sub = ConvLayer(
+        x=np.ascontiguousarray(layer.x[y0:y1, x0:x1, c0:c1]),
+        w=np.ascontiguousarray(layer.w[m0:m1, :, :, c0:c1]),
+        bias=np.asarray(layer.bias)[m0:m1], multiplier=np.asarray(layer.multiplier)[m0:m1],
+        shift=np.asarray(layer.shift)[m0:m1], input_zp=int(layer.input_zp), output_zp=int(layer.output_zp),
+        stride=geo.U, padding=(pt, pb, pl, pr), act_min=int(layer.act_min), act_max=int(layer.act_max),
+        pool=layer.pool, depth_multiplier=geo.k if geo.depthwise else 0)
+    return sub, (y0, y1, x0, x1, c0, c1), (m0, m1)
+
+
+def split_layer(config: AcceleratorConfig, layer: ConvLayer, max_passes=4096) -> LayerPlan:
+    """The fewest-words set of passes that runs ``layer`` on ``config`` (one pass when it fits).
+
+    Raises ValueError (naming the value and the limit) when the layer is invalid or cannot be split
+    to fit; nothing is planned half-way.
+    """
+    if not isinstance(config, AcceleratorConfig):
+        raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+    E, F = validate_layer(config, layer)
+    geo = _Geometry(config, layer)
+    M = geo.M
+    out_shape = (E // 2, F // 2, M) if geo.pooled else (E, F, M)
+
+    n_chan_max = -(-M // geo.unit)
+    n_col_max = geo.F_used // geo.align
+    n_row_max = geo.E_used // geo.align
+    # Every limit only gets easier with smaller bands, so the finest split decides feasibility.
+    finest = geo.chan_bounds(n_chan_max)
+    def probes(total):
+        a = geo.align
+        return {(0, a), (total // a // 2 * a, total // a // 2 * a + a), (total - a, total)}
+    why = [v for m in finest[:1] + finest[-1:] for r in probes(geo.E_used) for c in probes(geo.F_used)
+           for v in geo.violations(r, c, m)]
+    if why:
+        raise ValueError(f"the layer cannot be split to fit the accelerator, even one output "
+                         f"{'2x2 window' if geo.pooled else 'pixel'} and {finest[0][1] - finest[0][0]} "
+                         f"channel(s) per pass: {'; '.join(dict.fromkeys(why))}")
+
+    def distinct(n_max, make):
+        seen = set()
+        for n in range(1, n_max + 1):
+            bands = make(n)
+            if len(bands) not in seen:
+                seen.add(len(bands))
+                yield bands
+
+    best = None
+    for chan_bands in distinct(n_chan_max, geo.chan_bounds):
+        if best is not None and len(chan_bands) > len(best[4]) + 2:
+            break
+        fitted = 0
+        for col_bands in distinct(n_col_max, lambda n: _bounds(geo.F_used, n, geo.align)):
+            if fitted >= 2:
+                break                      # more column bands only add overlap
+            if not geo.bands_fit(col_bands, chan_bands):
+                continue
+            # fewest row bands that fit (every limit is monotone in the band height): bisect
+            lo, hi = 1, n_row_max
+            if not geo.rows_fit(_bounds(geo.E_used, hi, geo.align), col_bands, chan_bands):
+                continue
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if geo.rows_fit(_bounds(geo.E_used, mid, geo.align), col_bands, chan_bands):
+                    hi = mid
+                else:
+                    lo = mid + 1
+            row_bands = _bounds(geo.E_used, lo, geo.align)
+            fitted += 1
+            if len(row_bands) * len(col_bands) * len(chan_bands) > max_passes:
+                continue
+            words, order = geo.cost(row_bands, col_bands, chan_bands)
+            if best is None or words < best[0]:
+                best = (words, order, row_bands, col_bands, chan_bands)
+    if best is None:
+        raise ValueError(f"the layer needs more than max_passes = {max_passes} passes")
+    _, order, row_bands, col_bands, chan_bands = best
+    if order == "channels":
+        grid = [(r, c, m) for m in chan_bands for r in row_bands for c in col_bands]
+    else:
+        grid = [(r, c, m) for r in row_bands for c in col_bands for m in chan_bands]
+    passes = []
+    for rows, cols, chans in grid:
+        sub, in_key, param_key = _sub_layer(geo, layer, rows, cols, chans)
+        program = plan_conv(config, sub)
+        div = 2 if geo.pooled else 1
+        passes.append(Pass(layer=sub, program=program, rows=(rows[0] // div, rows[1] // div),
+                           cols=(cols[0] // div, cols[1] // div), chans=chans,
+                           input_key=in_key, param_key=param_key))
+    return LayerPlan(layer=layer, config=config, passes=passes, out_shape=out_shape)
