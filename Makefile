@@ -18,7 +18,7 @@ all: verilog
 help:
 	@echo "make verilog              elaborate the default configuration into build/verilog/"
 	@echo "make test                 whole regression: golden + amaranth.sim unit tests, cocotb on $(SIMS)"
-	@echo "make synth BOARD=icebreaker|ulx3s-85f   bitstream + build/reports/synth-<board>.json"
+	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=tile|engine] [SEEDS=1,2,3] [DSP=auto|on|off]"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
 	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n>"
@@ -51,14 +51,15 @@ test-cocotb: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m cocotb tests
 
 synth: $(STAMP)
-	$(PY) -m boards.synth --board $(BOARD)
+	$(PY) -m boards.synth --board $(BOARD) $(if $(DESIGN),--design $(DESIGN)) \
+		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(DSP),--dsp $(DSP))
 
 # Whole layers in RTL simulation: cycles, utilisation, cycle-model check -> build/reports/bench.json
 bench: $(STAMP)
 	$(PY) -m bench.run
 
 lint: $(STAMP) verilog
-	$(PY) -m ruff check hw golden sim tb boards tests
+	$(PY) -m ruff check hw golden sim tb boards tests driver bench
 	$(PY) -m sim.lint build/verilog/*.v
 
 clean:

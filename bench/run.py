@@ -70,8 +70,9 @@ def print_table(report):
         b = r["model_breakdown"]
         target = "-" if r["target"] is None else f"{r['target']:.0%}"
         flag = "" if r["meets_target"] in (None, True) else " MISSED"
+        model = ("=" if r["model_matches"] else "!=") + str(r["model_cycles"])
         print(f"{r['layer'][:42]:42s} {r['E']:>3d}x{r['F']:<3d} {r['ideal_cycles']:8.0f} {r['cycles']:8d} "
-              f"{r['utilisation']:6.1%} {target:>6s} {('=' if r['model_matches'] else '!=') + str(r['model_cycles']):>8s} "
+              f"{r['utilisation']:6.1%} {target:>6s} {model:>8s} "
               f"{b['prologue']:6d} {b['fill_stalls']:6d} {b['output_stalls']:6d} {b['tail']:5d} "
               f"{r['sim_cycles_per_s']:9,.0f}{flag}")
     print(f"cycle model matches every layer: {report['model_matches_all']}")

@@ -261,5 +261,6 @@ def conv_from_fc(x, w_fc, **kwargs):
     flat = np.asarray(x).reshape(1, 1, -1)
     M, K = w_fc.shape
     if flat.shape[-1] != K:
-        raise ValueError(f"w_fc.shape = {w_fc.shape} does not match the flattened input length {flat.shape[-1]}")
+        raise ValueError(f"w_fc.shape = {w_fc.shape} does not match the flattened input length "
+                         f"{flat.shape[-1]}")
     return ConvLayer(x=flat, w=w_fc.reshape(M, 1, 1, K), **kwargs)

@@ -195,7 +195,6 @@ class ConvSequencer(wiring.Component):
         at_r_end = r == sh.R - 1
         at_group_end = at_c_end & at_s_end & at_r_end
         last_group = m0 + cfg.cols >= sh.M
-        at_block_end = at_group_end & last_group
 
         rows_ok = (self.rows_loaded >= need) & block_ok
         issue = Signal()

@@ -12,29 +12,46 @@ from dataclasses import fields
 from pathlib import Path
 
 from amaranth.hdl import Shape
-from amaranth.lib import wiring
+from amaranth.lib import data, wiring
 
 from sim.runner import ROOT, write_verilog
 
 from .config import AcceleratorConfig
+from .conv_engine import ConvEngine
 from .mac_tile import MacTile
 
 __all__ = ["TOPS", "generate", "main"]
 
 # Top-level components users generate, by Verilog module name.
 TOPS = {
-    "mac_tile": MacTile,
+    "conv_engine": ConvEngine,   # the accelerator: runs whole conv layers from registers
+    "mac_tile": MacTile,         # its MAC tile alone
 }
 
 
 def top_ports(component):
-    """(verilog name, direction, width) of every port of a component, clk/rst first."""
-    ports = [("clk", "input", 1), ("rst", "input", 1)]
+    """(verilog name, direction, width, fields) of every port, clk/rst first; ``fields`` lists the
+    bit ranges of struct/array payloads so a Verilog user can pack them without reading Python."""
+    ports = [("clk", "input", 1, []), ("rst", "input", 1, [])]
     for path, member, _ in component.signature.flatten(component):
         flow = member.flow
         name = "__".join(str(p) for p in path)
-        ports.append((name, "input" if flow == wiring.In else "output", Shape.cast(member.shape).width))
+        ports.append((name, "input" if flow == wiring.In else "output", Shape.cast(member.shape).width,
+                      _fields(member.shape)))
     return ports
+
+
+def _fields(shape, prefix="", offset=0):
+    """[(name, lsb, msb)] of the leaf fields of a lib.data layout (empty for plain shapes)."""
+    if not isinstance(shape, data.Layout):
+        return []
+    out = []
+    for key, field in shape:
+        name = f"{prefix}[{key}]" if isinstance(key, int) else (f"{prefix}.{key}" if prefix else key)
+        lsb = offset + field.offset
+        inner = _fields(field.shape, name, lsb)
+        out += inner or [(name, lsb, lsb + Shape.cast(field.shape).width - 1)]
+    return out
 
 
 def generate(config: AcceleratorConfig, out_dir: Path):
@@ -48,7 +65,7 @@ def generate(config: AcceleratorConfig, out_dir: Path):
         summary["tops"][name] = {
             "file": str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path),
             "modules": re.findall(r"^module\s+(\S+)\s*\(", text, re.M),
-            "ports": [{"name": n, "dir": d, "width": w} for n, d, w in top_ports(component)],
+            "ports": [{"name": n, "dir": d, "width": w, "fields": f} for n, d, w, f in top_ports(component)],
             "lines": len(text.splitlines()),
         }
     (out_dir / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
@@ -66,6 +83,12 @@ def print_summary(summary, file=sys.stdout):
         print(f"  ports of {name}:", file=file)
         for port in top["ports"]:
             print(f"    {port['dir']:6s} [{port['width']:4d}] {port['name']}", file=file)
+            fields = port["fields"]
+            if fields and len(fields) <= 24:
+                print("           " + ", ".join(f"{n} [{hi}:{lo}]" for n, lo, hi in fields), file=file)
+            elif fields:
+                print(f"           {len(fields)} fields: {fields[0][0]} [{fields[0][2]}:{fields[0][1]}] .. "
+                      f"{fields[-1][0]} [{fields[-1][2]}:{fields[-1][1]}]", file=file)
 
 
 def main(argv=None):

@@ -18,6 +18,7 @@ WAIVERS = {
     "PINCONNECTEMPTY": "unused outputs of submodules are left open on purpose",
     "UNDRIVEN": "reserved bits of packed views are not driven",
     "PROCASSINIT": "registers carry both a power-up value (FPGA init) and a synchronous reset",
+    "CASEINCOMPLETE": "Yosys emits case statements without default after a default assignment",
 }
 
 

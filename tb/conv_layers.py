@@ -139,7 +139,8 @@ def random_layer(rng, config, index):
             stride, padding, pool = 1, "VALID", "none"
         try:
             t = make_layer(rng, f"random {index}", H, W, C, M, R, S, stride=stride, padding=padding,
-                           kind=kind, k=k, pool=pool, act=(int(rng.integers(-128, -60)), int(rng.integers(40, 128))),
+                           kind=kind, k=k, pool=pool,
+                           act=(int(rng.integers(-128, -60)), int(rng.integers(40, 128))),
                            edge_quant=bool(rng.integers(0, 4) == 0))
             plan_conv(config, t.layer)
         except ValueError:

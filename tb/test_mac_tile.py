@@ -86,7 +86,8 @@ async def edge_operands(dut):
     blocks = []
     for a_val, w_val, beats in [(-128, -128, 500), (127, 127, 300), (127, -128, 300), (-128, 127, 7),
                                 (0, -128, 5), (-128, 0, 5), (-1, -1, 1), (-128, -128, 1)]:
-        blocks.append((np.full((beats, cfg.rows), a_val, np.int8), np.full((beats, cfg.cols), w_val, np.int8)))
+        blocks.append((np.full((beats, cfg.rows), a_val, np.int8),
+                       np.full((beats, cfg.cols), w_val, np.int8)))
     alternating = np.where(np.arange(64)[:, None] % 2 == 0, -128, 127).astype(np.int8)
     blocks.append((np.repeat(alternating, 1, axis=0)[:, [0] * cfg.rows],
                    np.repeat(alternating[::-1], 1, axis=0)[:, [0] * cfg.cols]))
@@ -158,11 +159,13 @@ async def int32_wraparound(dut):
         await FallingEdge(dut.clk)
     assert int(dut.o__valid.value), "no result after the last beat"
     got = sink_layout.from_bits(dut.o__payload.value.to_unsigned())
-    expected = tile_accumulate(np.full((beats, cfg.rows), -128, np.int8), np.full((beats, cfg.cols), -128, np.int8))
+    expected = tile_accumulate(np.full((beats, cfg.rows), -128, np.int8),
+                               np.full((beats, cfg.cols), -128, np.int8))
     assert expected[0, 0] == np.int32(np.int64(beats * 16384) - 2**32), "golden does not wrap like int32"
     for i in range(cfg.rows):
         for j in range(cfg.cols):
-            assert int(got[i][j]) == int(expected[i, j]), f"acc[{i}][{j}] = {int(got[i][j])}, expected {expected[i, j]}"
+            assert int(got[i][j]) == int(expected[i, j]), \
+                f"acc[{i}][{j}] = {int(got[i][j])}, expected {expected[i, j]}"
 
 
 @cocotb.test()
