@@ -1,0 +1,269 @@
+"""Core: a small multi-cycle RV32I core (machine mode only) with a CFU port for custom-0 instructions.
+
+Architecture
+------------
+A state machine over one datapath (signals carry the state they belong to as prefix: ``d_`` is
+decoded in DECODE, ``x_`` is registered at the end of DECODE and used from EXECUTE on)::
+
+    FETCH ---> DECODE ---> EXECUTE --+--> DECODE   next instruction, fetched during EXECUTE
+      ^                              +--> FETCH    taken branch, jal, jalr: fetch the target
+      |                              +--> MEM      load: data arrives, write rd --> DECODE
+      |                              +--> CFU_WAIT custom-0 accepted, wait for the response --> DECODE
+      |                              +--> HALT     ecall, ebreak, illegal, misaligned
+      +---------------- reset
+
+* FETCH puts ``pc`` on the instruction bus.
+* DECODE decodes the word that arrives, reads rs1/rs2 from the register file (block RAM, read data
+  one cycle later) and registers the decoded fields.
+* EXECUTE computes (ALU, branch condition, pc + imm, load/store address), writes rd and, speculating
+  on straight-line code, already fetches ``pc + 4``: without a jump the next cycle is DECODE again.
+  A taken branch or jump drops that word and goes through FETCH. Loads put the address on the data
+  bus and finish in MEM (the register file read ports keep the operands, so the address stays
+  valid without a register). Stores write in EXECUTE.
+
+No combinational path runs from the register file through the ALU to a bus address: the branch
+decision only picks the next state and ``pc``; the bus addresses come from ``pc``/``pc + 4`` and,
+for data, from the ALU (rs1 + imm).
+
+Cycles per instruction (from the cycle after the previous instruction retired):
+
+    ============================================================  ==========================
+    ALU reg/imm, lui, auipc, csr*, fence, store, branch not taken  2
+    branch taken, jal, jalr                                        3
+    load                                                           3
+    custom-0 (CFU)                                                 2 + cycles waiting for
+                                                                   cmd_ready + cycles from
+                                                                   acceptance to rsp_valid
+    first instruction after reset                                  +1 (FETCH)
+    ============================================================  ==========================
+
+Traps: there is no trap vector. ``ecall`` (cause 11), ``ebreak`` (3), an illegal instruction (2),
+a jump or taken branch to an address that is not a multiple of 4 (0, reported on the jump), a
+misaligned load (4) or store (6; neither touches the bus) stop the core in HALT: ``halted`` goes
+high, ``halt_cause`` holds the cause (RISC-V ``mcause`` numbering, :class:`hw.cpu.isa.Cause`) and
+``halt_pc`` the address of the trapping instruction. The trapping instruction does not retire and
+writes nothing. Only reset leaves HALT.
+
+Parameters
+----------
+reset_vector : int
+    Address of the first instruction (a multiple of 4).
+trace : bool
+    Add the retire trace port (:func:`hw.cpu.bus.trace_signature`), for testbenches.
+counter_width : int
+    Width of the cycle/instret counters, 64 or 32 (then cycleh/instreth read 0).
+
+Members
+-------
+ibus : Out(ibus_signature())
+dbus : Out(dbus_signature())
+cfu : Out(cfu_signature())
+trace : Out(trace_signature())
+    Only with ``trace=True``.
+halted : Out(1)
+halt_cause : Out(4)
+halt_pc : Out(32)
+"""
+
+from amaranth.hdl import Cat, Module, Mux, Signal
+from amaranth.lib import wiring
+from amaranth.lib.wiring import Out
+
+from .alu import Alu
+from .bus import dbus_signature, ibus_signature, trace_signature
+from .cfu_port import cfu_signature
+from .csr import CsrUnit
+from .decoder import Decoder, decoded_layout
+from .isa import Cause
+from .loadstore import LoadStore
+from .regfile import RegisterFile
+
+__all__ = ["Core"]
+
+
+class Core(wiring.Component):
+    def __init__(self, *, reset_vector=0, trace=False, counter_width=64):
+        if not isinstance(reset_vector, int) or not 0 <= reset_vector < 2**32 or reset_vector % 4:
+            raise ValueError(f"reset_vector must be a multiple of 4 in [0, 2**32), not {reset_vector!r}")
+        if counter_width not in (32, 64):
+            raise ValueError(f"counter_width must be 32 or 64, not {counter_width!r}")
+        self._reset_vector = reset_vector
+        self._trace = bool(trace)
+        self._counter_width = counter_width
+        members = {
+            "ibus": Out(ibus_signature()),
+            "dbus": Out(dbus_signature()),
+            "cfu": Out(cfu_signature()),
+            "halted": Out(1),
+            "halt_cause": Out(4),
+            "halt_pc": Out(32),
+        }
+        if self._trace:
+            members["trace"] = Out(trace_signature())
+        super().__init__(members)
+
+    @property
+    def reset_vector(self):
+        return self._reset_vector
+
+    @property
+    def has_trace(self):
+        return self._trace
+
+    def elaborate(self, platform):
+        m = Module()
+
+        m.submodules.decoder = decoder = Decoder()
+        m.submodules.regfile = regfile = RegisterFile()
+        m.submodules.alu = alu = Alu()
+        m.submodules.lsu = lsu = LoadStore()
+        m.submodules.csr = csr = CsrUnit(self._counter_width)
+
+        pc = Signal(32, init=self._reset_vector)
+        pc_next = Signal(32)      # pc + 4: the sequential successor and the link value
+        x_dec = Signal(decoded_layout)
+        x_insn = Signal(32)
+        x_rs1 = regfile.rdata1
+        x_rs2 = regfile.rdata2
+        x_target = Signal(32)     # pc + imm of branches and jal
+        x_jump_target = Signal(32)
+        halt_cause = Signal(4)
+
+        retire = Signal()         # the instruction in EXECUTE/MEM/CFU_WAIT completes this cycle
+        rd_data = Signal(32)
+
+        m.d.comb += [
+            pc_next.eq(pc + 4),
+            x_target.eq(pc + x_dec.imm),
+            x_jump_target.eq(Mux(x_dec.jalr, Cat(0, alu.result[1:32]), x_target)),
+            self.halt_pc.eq(pc),
+            self.halt_cause.eq(halt_cause),
+        ]
+
+        # Decode straight from the instruction bus; register file addresses from the same word.
+        m.d.comb += [
+            decoder.insn.eq(self.ibus.data),
+            regfile.raddr1.eq(decoder.rs1),
+            regfile.raddr2.eq(decoder.rs2),
+        ]
+
+        # Execute datapath.
+        m.d.comb += [
+            alu.a.eq(Mux(x_dec.auipc, pc, Mux(x_dec.lui, 0, x_rs1))),
+            alu.b.eq(Mux(x_dec.use_imm, x_dec.imm, x_rs2)),
+            alu.fn.eq(x_dec.alu_fn),
+            alu.sub.eq(x_dec.alu_sub),
+            alu.sra.eq(x_dec.alu_sra),
+            lsu.addr.eq(alu.result),
+            lsu.funct3.eq(x_dec.funct3),
+            lsu.store_data.eq(x_rs2),
+            lsu.rdata.eq(self.dbus.rdata),
+            csr.addr.eq(x_dec.imm[0:12]),
+            csr.retire.eq(retire),
+        ]
+
+        branch_taken = Signal()
+        m.d.comb += branch_taken.eq(
+            Mux(x_dec.funct3[2], Mux(x_dec.funct3[1], alu.ltu, alu.lt), alu.eq) ^ x_dec.funct3[0])
+
+        with m.If(x_dec.load):
+            m.d.comb += rd_data.eq(lsu.load_data)
+        with m.Elif(x_dec.cfu):
+            m.d.comb += rd_data.eq(self.cfu.rsp_payload_outputs_0)
+        with m.Elif(x_dec.jal | x_dec.jalr):
+            m.d.comb += rd_data.eq(pc_next)
+        with m.Elif(x_dec.csr):
+            m.d.comb += rd_data.eq(csr.rdata)
+        with m.Else():
+            m.d.comb += rd_data.eq(alu.result)
+
+        m.d.comb += [
+            regfile.waddr.eq(x_dec.rd),
+            regfile.wdata.eq(rd_data),
+            regfile.we.eq(retire & x_dec.rd_we),
+            self.dbus.addr.eq(alu.result[2:32]),
+            self.dbus.wdata.eq(lsu.wdata),
+            self.cfu.cmd_payload_function_id.eq(Cat(x_dec.funct3, x_dec.imm[5:12])),
+            self.cfu.cmd_payload_inputs_0.eq(x_rs1),
+            self.cfu.cmd_payload_inputs_1.eq(x_rs2),
+        ]
+
+        def fetch_next():
+            """Retire with a sequential successor: pc + 4 is fetched now, decoded next cycle."""
+            m.d.comb += [retire.eq(1), self.ibus.addr.eq(pc_next[2:32]), self.ibus.en.eq(1)]
+            m.d.sync += pc.eq(pc_next)
+            m.next = "DECODE"
+
+        def halt(cause):
+            m.d.sync += halt_cause.eq(cause)
+            m.next = "HALT"
+
+        with m.FSM(name="state"):
+            with m.State("FETCH"):
+                m.d.comb += [self.ibus.addr.eq(pc[2:32]), self.ibus.en.eq(1)]
+                m.next = "DECODE"
+
+            with m.State("DECODE"):
+                m.d.comb += regfile.ren.eq(1)
+                m.d.sync += [x_dec.eq(decoder.dec), x_insn.eq(self.ibus.data)]
+                m.next = "EXECUTE"
+
+            with m.State("EXECUTE"):
+                with m.If(x_dec.illegal):
+                    halt(Cause.ILLEGAL_INSTRUCTION)
+                with m.Elif(x_dec.ecall):
+                    halt(Cause.ECALL)
+                with m.Elif(x_dec.ebreak):
+                    halt(Cause.BREAKPOINT)
+                with m.Elif(x_dec.load):
+                    with m.If(lsu.misaligned):
+                        halt(Cause.MISALIGNED_LOAD)
+                    with m.Else():
+                        m.d.comb += self.dbus.re.eq(1)
+                        m.next = "MEM"
+                with m.Elif(x_dec.store):
+                    with m.If(lsu.misaligned):
+                        halt(Cause.MISALIGNED_STORE)
+                    with m.Else():
+                        m.d.comb += self.dbus.wmask.eq(lsu.wmask)
+                        fetch_next()
+                with m.Elif(x_dec.cfu):
+                    m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
+                    with m.If(self.cfu.cmd_ready):
+                        with m.If(self.cfu.rsp_valid):
+                            fetch_next()
+                        with m.Else():
+                            m.next = "CFU_WAIT"
+                with m.Elif(x_dec.jal | x_dec.jalr | (x_dec.branch & branch_taken)):
+                    with m.If(x_jump_target[1]):
+                        halt(Cause.MISALIGNED_FETCH)
+                    with m.Else():
+                        m.d.comb += retire.eq(1)
+                        m.d.sync += pc.eq(Cat(0, 0, x_jump_target[2:32]))
+                        m.next = "FETCH"
+                with m.Else():
+                    fetch_next()
+
+            with m.State("MEM"):
+                fetch_next()
+
+            with m.State("CFU_WAIT"):
+                m.d.comb += self.cfu.rsp_ready.eq(1)
+                with m.If(self.cfu.rsp_valid):
+                    fetch_next()
+
+            with m.State("HALT"):
+                m.d.comb += self.halted.eq(1)
+
+        if self._trace:
+            m.d.comb += [
+                self.trace.valid.eq(retire),
+                self.trace.pc.eq(pc),
+                self.trace.insn.eq(x_insn),
+                self.trace.rd.eq(Mux(x_dec.rd_we, x_dec.rd, 0)),
+                self.trace.rd_data.eq(rd_data),
+                self.trace.mem_addr.eq(alu.result),
+                self.trace.mem_wmask.eq(self.dbus.wmask),
+                self.trace.mem_wdata.eq(self.dbus.wdata),
+            ]
+        return m
