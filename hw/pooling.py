@@ -27,10 +27,11 @@ half-away-from-zero division for a power-of-two count) and clamped to [act_min, 
 The line buffer read is issued when a beat is accepted (synchronous read port, transparent to the
 write port), so its data is ready the cycle that beat's pair leaves the pair register.
 
-Pipeline (2 registers, stalled together while the output waits: ``i.ready = ~o.valid | o.ready``):
-    pair register   h, its line-buffer slot and its flags      (input -> pair)
-    output register pooled, rounded and clamped values          (pair + line buffer -> o)
-Latency: 2 cycles from accepting the beat that completes a window to ``o.valid``.
+Pipeline (3 registers, stalled together while the output waits: ``i.ready = ~o.valid | o.ready``):
+    pair register    h = op(hold, x), its line-buffer slot and flags    (input -> pair)
+    window register  op(line buffer, h), rounded for the average         (pair + line buffer -> window)
+    output register  clamp to [act_min, act_max]                          (window -> o)
+Latency: 3 cycles from accepting the beat that completes a window to ``o.valid``.
 Throughput: one input beat per cycle (outputs appear on a quarter of them).
 """
 
@@ -76,7 +77,7 @@ class Pool2x2(wiring.Component):
     """
 
     MODE = None  # "max" or "avg" in the subclasses
-    LATENCY = 2
+    LATENCY = 3  # cycles from accepting the beat that completes a window to o.valid
 
     def __init__(self, config: AcceleratorConfig | None = None, *, max_width=256, max_height=256):
         if config is None:
@@ -217,8 +218,11 @@ class Pool2x2(wiring.Component):
             wr.en.eq(advance & p_valid & p_store),
         ]
 
-        # Vertical combine, rounding (average), clamp -> output register.
-        result = Signal(pool_in_layout(cfg))
+        # Vertical combine and rounding (average) -> window register.
+        win_valid = Signal()
+        win_last = Signal()
+        win = Signal(pool_in_layout(cfg))
+        pooled = Signal(pool_in_layout(cfg))
         for k in range(lanes):
             above, here = rd.data[k], p_h[k]
             if is_avg:
@@ -231,19 +235,27 @@ class Pool2x2(wiring.Component):
                 # no special case: floor((2 total + (1 - neg) + (count - 1)) / (2 count)).
                 neg = total[-1]
                 mask = Cat(log2c > 0, log2c > 1)
-                avg = Signal(signed(w + 4), name=f"avg{k}")
-                m.d.comb += avg.eq((Cat(~neg, total).as_signed() + mask) >> (log2c + 1))
-                value = avg
+                m.d.comb += pooled[k].eq((Cat(~neg, total).as_signed() + mask) >> (log2c + 1))
             else:
-                value = Signal(signed(w), name=f"max{k}")
-                m.d.comb += value.eq(Mux(~p_lone_row & (above > here), above, here))
+                m.d.comb += pooled[k].eq(Mux(~p_lone_row & (above > here), above, here))
+        with m.If(advance):
+            m.d.sync += [
+                win_valid.eq(p_valid & p_emit),
+                win.eq(pooled),
+                win_last.eq(p_last),
+            ]
+
+        # Clamp -> output register.
+        result = Signal(pool_in_layout(cfg))
+        for k in range(lanes):
+            value = win[k]
             clamped = Mux(value > self.act_max, self.act_max, Mux(value < self.act_min, self.act_min, value))
             m.d.comb += result[k].eq(Mux(self.act_min > self.act_max, self.act_max, clamped))
         with m.If(advance):
             m.d.sync += [
-                self.o.valid.eq(p_valid & p_emit),
+                self.o.valid.eq(win_valid),
                 self.o.payload.data.eq(result),
-                self.o.payload.last.eq(p_last),
+                self.o.payload.last.eq(win_last),
             ]
 
         return m

@@ -361,12 +361,13 @@ class Requantizer(wiring.Component):
         d = self._digit
         k = self.cycles_per_element
         full = Signal()                      # the unit holds an element
+        done = Signal()                      # ... and its result is complete
         steps_left = Signal(range(k))
-        done = Signal()
+        stepping = Signal()
         take = Signal()
         load = Signal()
         m.d.comb += [
-            done.eq(full & (steps_left == 0)),
+            stepping.eq(full & ~done),
             take.eq(done & advance_back),
             load.eq(v & (~full | take)),
             advance_front.eq(~v | load),
@@ -379,29 +380,31 @@ class Requantizer(wiring.Component):
         held = {key: Signal(s[key].shape(), name=f"ser_{key}") for key in ("right", *carried)}
         mask = Signal(unsigned(31), name="ser_mask")
 
-        # One step, on the fresh operands when loading, else on the held ones.
-        h_in = Mux(load, 1 << 30, acc_h)
-        a_in = Mux(load, s["a"], mcand)
-        m_in = Mux(load, s["mult"], mrem)
+        # One step: on the held operands while stepping, otherwise on the fresh ones (the step a
+        # load performs). The operand select comes straight from flip-flops, not from ``load``.
+        h_in = Mux(stepping, acc_h, 1 << 30)
+        a_in = Mux(stepping, mcand, s["a"])
+        m_in = Mux(stepping, mrem, s["mult"])
         t = Signal(signed(33 + d + 1), name="ser_t")
         m.d.comb += t.eq(h_in + a_in * m_in[:d])
 
         with m.If(load):
             m.d.sync += [
                 full.eq(1),
+                done.eq(0),
                 steps_left.eq(k - 1),
                 mcand.eq(s["a"]),
                 mask.eq(self._mask(s["right"])),
                 *[held[key].eq(s[key]) for key in held],
             ]
         with m.Elif(take):
-            m.d.sync += full.eq(0)
-        with m.Elif(full & ~done):
-            m.d.sync += steps_left.eq(steps_left - 1)
-        with m.If(load | (full & ~done)):
+            m.d.sync += [full.eq(0), done.eq(0)]
+        with m.Elif(stepping):
+            m.d.sync += [steps_left.eq(steps_left - 1), done.eq(steps_left == 1)]
+        with m.If(load | stepping):
             m.d.sync += [
                 acc_h.eq(t >> d),
-                acc_l.eq(Cat(acc_l[d:], t[:d]) if k > 1 else t[:d]),
+                acc_l.eq(Cat(acc_l[d:], t[:d])),
                 mrem.eq(m_in >> d),
             ]
 

@@ -63,7 +63,7 @@ def simulate(dut, planes, rng, gap=0.25, stall=0.25):
                 ctx.set(dut.o.ready, ready)
                 _, _, valid, payload = await ctx.tick().sample(dut.o.valid, dut.o.payload)
                 if ready and valid:
-                    results[n].append(([int(v) for v in payload.data], int(payload.last)))
+                    results[n].append(([int(v) for v in payload.data], int(payload.last), cycle[0]))
             plane_done[n] = True
         ctx.set(dut.o.ready, 0)
         for _ in range(10):  # nothing more may come out
@@ -139,8 +139,12 @@ def test_full_rate(mode, seed):
     rng = random.Random(seed)
     dut = CLASSES[mode](max_width=8, max_height=8)
     x = random_plane(rng, 6, 8, 8)
-    accepted = check(mode, dut, [(x, False, -128, 127)], rng, gap=0.0, stall=0.0)
+    results, accepted = simulate(dut, [(x, False, -128, 127)], rng, gap=0.0, stall=0.0)
+    got = from_beats([r[0] for r in results[0]], 3, 4, 8, dut.config.cols)
+    assert np.array_equal(got, golden_pool(mode, x, False, -128, 127))
     assert accepted == list(range(accepted[0], accepted[0] + len(accepted))), "input bubbles"
+    # The first window is complete with the beat of row 1, column 1 (input beat number 8 + 1).
+    assert results[0][0][2] - accepted[8 + 1] == dut.LATENCY
 
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
