@@ -207,7 +207,7 @@ def test_parameter_errors():
 
 
 COCOTB_VARIANTS = {  # name: (tag_width, mul_cycles, random vectors)
-    "plain": (0, 1, 10000),
+    "plain": (0, 1, 6000),
     "tag3": (3, 1, 1000),
     "serial4": (2, 4, 1000),
 }
