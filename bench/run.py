@@ -2,7 +2,8 @@
 
 Runs every layer of bench/layers.py through the generated Verilog (SIM=verilator by default,
 SIM=icarus), reads the RTL counters, checks each output against golden/, compares the measured
-cycle count with golden.cycle_model, and writes ``build/reports/bench.json`` plus a printed table.
+cycle count with golden.cycle_model, and writes ``build/reports/bench.json`` (``bench-icarus.json``
+for Icarus) plus a printed table. Exits non-zero if the cycle model misses any layer.
 Ideal cycles = N*M*C*E*F*R*S / (rows*cols); utilisation = ideal / measured.
 """
 
@@ -51,7 +52,7 @@ def main(argv=None):
             "sim_cycles_per_s": entry["cycles"] / entry["wall_s"], "simulator": sim,
         })
     report = {"config": config.as_dict(), "simulator": sim, "layers": rows, "model_matches_all": model_ok}
-    out = BUILD / "reports" / "bench.json"
+    out = BUILD / "reports" / ("bench.json" if sim == "verilator" else f"bench-{sim}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2) + "\n")
     print_table(report)
