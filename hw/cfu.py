@@ -23,7 +23,6 @@ from .config import AcceleratorConfig
 from .conv_engine import ConvEngine, host_addr_width
 from .registers import (
     COMMAND,
-    COMMANDS,
     COUNTERS,
     ERROR_CODE,
     REG,
@@ -65,7 +64,8 @@ class CnnCfu(wiring.Component):
     rsp_ready: In(1)
     rsp_payload_outputs_0: Out(32)
 
-    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), product_array=None):
+    def __init__(self, config: AcceleratorConfig = None, product_array=None):
+        config = AcceleratorConfig() if config is None else config
         if not isinstance(config, AcceleratorConfig):
             raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
         self._config = config
@@ -124,7 +124,8 @@ class CnnCfu(wiring.Component):
             m.d.sync += cmd_err.eq(1)
 
         # ---- port counters ---------------------------------------------------------------
-        counters = {c.name: Signal(32, name=f"count_{c.name.lower()}") for c in COUNTERS if c.register is None}
+        counters = {c.name: Signal(32, name=f"count_{c.name.lower()}")
+                    for c in COUNTERS if c.register is None}
         clear_counters = Signal()
         idle = Signal()
         in_wait = Signal()

@@ -153,3 +153,62 @@ def random_layer(rng, config, index):
 
 def random_layers(rng, config, count):
     return [random_layer(rng, config, i) for i in range(count)]
+
+
+def multi_pass_layers(rng, config):
+    """Layers that do not fit ``config`` in one pass, each needing a different kind of split
+    (sized for a small-buffer configuration such as tests/test_cfu.py's SMALL)."""
+    L = []
+    add = L.append
+    add(make_layer(rng, "row bands: input and output memory", 16, 12, 3, 6, 3, 3, padding="SAME",
+                   edge_quant=True))
+    add(make_layer(rng, "column bands: W*C above the line", 6, 30, 4, 4, 3, 3, padding="SAME"))
+    add(make_layer(rng, "channel groups: weights", 6, 6, 4, 12, 3, 3, padding="VALID"))
+    add(make_layer(rng, "max pool, stride 2, odd sizes, rows and columns", 21, 19, 4, 8, 3, 3, stride=2,
+                   padding="SAME", pool="max"))
+    add(make_layer(rng, "avg pool, pool buffer", 10, 24, 1, 8, 3, 3, padding="SAME", pool="avg"))
+    add(make_layer(rng, "depthwise k=2, C*k above max_channels", 8, 8, 24, 0, 3, 3, padding="SAME",
+                   kind="depthwise", k=2))
+    add(make_layer(rng, "depthwise k=3 (dense fallback), channel groups", 10, 10, 6, 0, 3, 3, stride=2,
+                   padding="SAME", kind="depthwise", k=3))
+    add(make_layer(rng, "fully connected 32 -> 40 (M above max_channels)", 4, 4, 2, 40, 1, 1, kind="fc"))
+    add(make_layer(rng, "1x1 conv, 32x32 image", 32, 32, 1, 2, 1, 1))
+    add(make_layer(rng, "line-buffer span: tall kernel, stride 2, F = 1", 32, 3, 2, 3, 5, 3, stride=2))
+    add(make_layer(rng, "explicit asymmetric padding across bands", 18, 10, 3, 5, 3, 4, padding=(2, 1, 0, 2)))
+    for t in L:
+        from driver.passes import split_layer
+        assert len(split_layer(config, t.layer).passes) > 1, f"{t.name}: fits in one pass"
+    return L
+
+
+def random_multi_pass_layer(rng, config, index, max_passes=24):
+    """A random layer up to the configuration's maxima that the driver splits into 2..max_passes passes."""
+    from driver.passes import split_layer
+
+    for _ in range(200):
+        kind = rng.choice(["conv", "conv", "conv", "depthwise"])
+        R, S = int(rng.integers(1, config.max_kernel + 1)), int(rng.integers(1, config.max_kernel + 1))
+        stride = int(rng.integers(1, config.max_stride + 1))
+        H = int(rng.integers(max(1, R - 2), config.max_size + 1))
+        W = int(rng.integers(max(1, S - 2), config.max_size + 1))
+        C = int(rng.integers(1, config.max_channels + 1))
+        M = int(rng.integers(1, 2 * config.max_channels + 1))
+        padding = rng.choice(["SAME", "VALID", "explicit"])
+        if padding == "explicit":
+            padding = tuple(int(rng.integers(0, k)) for k in (R, R, S, S))
+        pool = rng.choice(["none", "none", "max", "avg"])
+        k = int(rng.integers(1, 4))
+        try:
+            act = (int(rng.integers(-128, -60)), int(rng.integers(40, 128)))
+            t = make_layer(rng, f"random multi-pass {index}", H, W, C, M, R, S, stride=stride,
+                           padding=padding, kind=kind, k=k, pool=pool, act=act,
+                           edge_quant=bool(rng.integers(0, 4) == 0))
+            passes = len(split_layer(config, t.layer).passes)
+        except ValueError:
+            continue
+        if not 2 <= passes <= max_passes:
+            continue
+        t.name = (f"random multi-pass {index}: {kind} H{H} W{W} C{t.layer.x.shape[2]} M{t.layer.w.shape[0]} "
+                  f"R{R} S{S} U{stride} pad {padding} pool {pool} ({passes} passes)")
+        return t
+    raise RuntimeError("could not draw a random multi-pass layer for the configuration")

@@ -76,7 +76,8 @@ class CpuBfm:
         limit = limit or self.limit
         f = decode(word)
         if f["opcode"] != OPCODE_CUSTOM0:
-            raise AssertionError(f"{word:#010x}: opcode {f['opcode']:#x} is not custom-0: illegal instruction")
+            raise AssertionError(f"{word:#010x}: opcode {f['opcode']:#x} is not custom-0: "
+                                 f"illegal instruction")
         fid = function_id(f["funct7"], f["funct3"])
         rs1, rs2 = self.x[f["rs1"]], self.x[f["rs2"]]
         if self.cmd_gap and rng.random() < self.cmd_gap:
@@ -232,7 +233,8 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None):
                              f"{expected[tuple(bad[0])]}")
     for i, (p, c) in enumerate(zip(program.plan.passes, counters, strict=True)):
         assert c["mac_cycles"] == p.program.beats, \
-            f"{test_layer.name} pass {i}: tile accepted {c['mac_cycles']} beats, the loop nest has {p.program.beats}"
+            (f"{test_layer.name} pass {i}: tile accepted {c['mac_cycles']} beats, the loop nest has "
+             f"{p.program.beats}")
     compute = sum(c["cycles"] for c in counters)
     ideal = sum(p.program.ideal_beats for p in program.plan.passes)
     entry = {"name": test_layer.name, **meas, "compute_cycles": compute,

@@ -31,7 +31,8 @@ def port():
 def _run(port, run_name, params, seed):
     log_dir = port.build_dir / "runs" / run_name / "layers"
     run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
-               params={"config": CONFIG.as_dict(), "seed": seed, "log_dir": str(log_dir), **params}, seed=seed)
+               params={"config": CONFIG.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
+               seed=seed)
     for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
         print_overhead(json.loads(path.read_text()))
 
