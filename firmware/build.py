@@ -111,7 +111,7 @@ def build(sources, name=None, out_dir=None, *, imem_words=4096, dmem_words=4096,
     if not ld.exists():
         ld.write_text(script)
 
-    macros = {"SOC_PRINT_ADDR": f"0x{mm.print_addr:08x}u", "SOC_FINISH_ADDR": f"0x{mm.finish_addr:08x}",
+    macros = {"SOC_PRINT_ADDR": f"0x{mm.print_addr:08x}", "SOC_FINISH_ADDR": f"0x{mm.finish_addr:08x}",
               "SOC_DMEM_BASE": f"0x{mm.dmem_base:08x}", "SOC_DMEM_SIZE": f"0x{4 * dmem_words:x}"}
     macros.update(defines or {})
     elf = out_dir / f"{name}.elf"

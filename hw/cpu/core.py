@@ -78,7 +78,24 @@ from .isa import Cause
 from .loadstore import LoadStore
 from .regfile import RegisterFile
 
-__all__ = ["Core"]
+__all__ = ["Core", "CYCLES_PER_INSTRUCTION"]
+
+#: Cycles per instruction class (the table above); the lock-step test measures them from the
+#: retire trace and fails if the core differs. CFU instructions add their handshake delays to 2.
+CYCLES_PER_INSTRUCTION = {
+    "alu reg-reg": 2,
+    "alu reg-imm": 2,
+    "lui/auipc": 2,
+    "csr read": 2,
+    "fence": 2,
+    "store": 2,
+    "branch not taken": 2,
+    "branch taken": 3,
+    "jal": 3,
+    "jalr": 3,
+    "load": 3,
+    "custom-0 (CFU)": 2,
+}
 
 
 class Core(wiring.Component):

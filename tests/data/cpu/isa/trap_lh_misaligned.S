@@ -1,0 +1,7 @@
+/* lh from an odd address: cause 4 */
+#include "trap_macros.h"
+TRAP_BEGIN
+    .globl trap_here
+trap_here:
+    lh a4, 3(s0)
+TRAP_END
