@@ -248,9 +248,12 @@ async def _run(dut, vectors, rng, gap_probability, stall_probability, name):
 async def edge_cases(dut):
     """Extreme accumulators and bias wraps for every shift, exact ties of both rounding steps for
     every shift, clamp and zero-point edges; random valid gaps and ready stalls."""
-    from .common import seeded_rng
+    from .common import seeded_rng, tb_params
     rng = seeded_rng(dut, "edge_cases")
     vectors = edge_vectors(rng)
+    sample = tb_params().get("edge_sample")
+    if sample and sample < len(vectors):  # slower variants (serial multiplier) run a random subset
+        vectors = rng.sample(vectors, sample)
     ties = [tie_kind(v) for v in vectors]
     dut._log.info(f"edge_cases: {sum('srdhm' in t for t in ties)} SRDHM ties, "
                   f"{sum('rdbpot' in t for t in ties)} RoundingDivideByPOT ties, "

@@ -206,22 +206,22 @@ def test_parameter_errors():
     gc.collect()  # the half-built components warn "never used" when collected: here, filtered
 
 
-COCOTB_VARIANTS = {  # name: (tag_width, mul_cycles, random vectors)
-    "plain": (0, 1, 6000),
-    "tag3": (3, 1, 1000),
-    "serial4": (2, 4, 1000),
+COCOTB_VARIANTS = {  # name: (tag_width, mul_cycles, random vectors, edge vectors (None = all ~7850))
+    "plain": (0, 1, 6000, None),
+    "tag3": (3, 1, 1000, None),
+    "serial4": (2, 4, 1000, 3000),
 }
 
 
 @pytest.mark.cocotb
 @pytest.mark.parametrize("variant", list(COCOTB_VARIANTS))
 def test_requantizer_cocotb(variant, seed):
-    tag_width, mul_cycles, random_count = COCOTB_VARIANTS[variant]
+    tag_width, mul_cycles, random_count, edge_sample = COCOTB_VARIANTS[variant]
     config = AcceleratorConfig()
     dut = Requantizer(config, tag_width=tag_width, mul_cycles=mul_cycles)
     design = build(dut, top="requantizer", tag=f"{config.name}_{variant}")
     run_cocotb(design, "tb.test_requantizer", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "tag_width": tag_width, "seed": seed,
                        "latency": dut.latency, "cycles_per_element": dut.cycles_per_element,
-                       "random_count": random_count},
+                       "random_count": random_count, "edge_sample": edge_sample},
                seed=seed)
