@@ -330,7 +330,8 @@ def main(argv=None):
           f"training {float_train_acc:.4f}")
     print(f"int8 accuracy (LiteRT BUILTIN_REF): held-out {int8_acc:.4f} ({round(int8_acc * len(y_te))}/"
           f"{len(y_te)}), training {int8_train_acc:.4f}")
-    print(f"golden.run_network logits bit-identical to LiteRT on all {len(y_te)} held-out images: {identical}")
+    print(f"golden.run_network logits bit-identical to LiteRT on all {len(y_te)} held-out images: "
+          f"{identical}")
     print(f"model: {len(blob)} bytes, sha256 {sha}; training took {t_train:.1f} s")
     if not identical:
         print("error: golden and LiteRT disagree", file=sys.stderr)

@@ -1,0 +1,47 @@
+"""``python -m compiler MODEL.tflite [--listing DIR]``: print the accelerator schedule of a model.
+
+Prints every engine layer (which operators it implements, shapes, passes, instructions, port cycles
+from the command table, compute cycles from golden.cycle_model, ideal cycles and MAC utilisation).
+``--listing DIR`` writes each layer's custom-0 program as RISC-V assembly (``layerN.S``) for an
+all-zero input (the input words are data: only their ``li`` values change with the input).
+Exit status 1 with the compiler's message when the model cannot run on the accelerator.
+"""
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from hw.config import AcceleratorConfig
+
+from .schedule import CompileError, compile_tflite
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(prog="python -m compiler", description=__doc__.split("\n")[0])
+    ap.add_argument("model", type=Path, help=".tflite file")
+    ap.add_argument("--listing", type=Path, default=None, help="write layerN.S assembly listings here")
+    args = ap.parse_args(argv)
+    config = AcceleratorConfig()
+    try:
+        schedule = compile_tflite(args.model, config)
+    except CompileError as exc:
+        print(f"error: {args.model}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.model}: {len(schedule.layers)} engine layer(s) on {config.name} "
+          f"({config.rows}x{config.cols} MAC tile), input {schedule.input_shape} -> output "
+          f"{schedule.output_shape}")
+    print(schedule.table())
+    if args.listing:
+        args.listing.mkdir(parents=True, exist_ok=True)
+        for layer in schedule.layers:
+            prog = layer.program(config, np.zeros(layer.in_shape, np.int8))
+            path = args.listing / f"layer{layer.index}.S"
+            path.write_text(f"# {layer.name}: {layer.describe()}\n" + prog.listing())
+            print(f"wrote {path} ({len(prog)} instructions)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
