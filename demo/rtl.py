@@ -1,0 +1,93 @@
+"""Run a .tflite network on the conv engine RTL (CFU port build of tests/test_conv_engine.py) in cocotb.
+
+``run_on_rtl(model, inputs, ...)`` writes a job file, runs tb/test_digits.py on the cached simulator
+build of ``CnnCfu(AcceleratorConfig())`` (the same build as the conv engine tests: no extra Verilator
+build when that one exists) and returns one result dict per image (output, references, per-layer
+cycles). The simulation runs in a thread; ``on_result`` is called for every image as soon as the
+testbench has written it (the demo's progress bar).
+"""
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from hw.cfu import CnnCfu
+from hw.config import AcceleratorConfig
+from sim.runner import BUILD, build, run_cocotb
+
+__all__ = ["CONFIG", "port_build", "run_on_rtl", "RtlRunError"]
+
+CONFIG = AcceleratorConfig()
+
+
+class RtlRunError(AssertionError):
+    """The simulation failed (a mismatch or a port error); ``results`` holds the images that finished."""
+
+    def __init__(self, message, results):
+        super().__init__(message)
+        self.results = results
+
+
+def port_build(config=CONFIG, sim=None):
+    """The cached simulator build of the engine with its CFU port (as tests/test_conv_engine.py)."""
+    return build(CnnCfu(config), top="cnn_cfu", tag=config.name, sim=sim)
+
+
+def _read(path):
+    if not path.exists():
+        return []
+    lines = path.read_text().splitlines()
+    return [json.loads(line) for line in lines if line.strip().endswith("}")]
+
+
+def run_on_rtl(model, inputs, expected_litert=None, ids=None, run_name="digits", require_litert=True,
+               rsp_stall=0.0, cmd_gap=0.0, seed=1, config=CONFIG, on_result=None, design=None):
+    """Run ``inputs`` (int8, [N, ...model input shape]) through ``model`` (a .tflite path) on the RTL.
+
+    Returns the per-image result dicts of tb/test_digits.py; raises RtlRunError if any output differs
+    from golden.run_network (or from ``expected_litert`` with require_litert) or the port failed.
+    """
+    design = design or port_build(config)
+    job_dir = BUILD / "digits" / design.sim / run_name
+    job_dir.mkdir(parents=True, exist_ok=True)
+    job, results = job_dir / "job.npz", job_dir / "results.jsonl"
+    arrays = {"inputs": np.asarray(inputs, np.int8)}
+    if expected_litert is not None:
+        arrays["expected_litert"] = np.asarray(expected_litert, np.int8)
+    if ids is not None:
+        arrays["ids"] = np.asarray(ids, np.int64)
+    np.savez(job, **arrays)
+    results.unlink(missing_ok=True)
+    params = {"config": config.as_dict(), "model": str(Path(model).resolve()), "job": str(job),
+              "results": str(results), "require_litert": require_litert, "rsp_stall": rsp_stall,
+              "cmd_gap": cmd_gap, "seed": seed}
+    error = []
+
+    def target():
+        try:
+            run_cocotb(design, "tb.test_digits", run_name=run_name, params=params, seed=seed)
+        except BaseException as exc:  # reported in the calling thread
+            error.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    seen = 0
+    while True:
+        alive = thread.is_alive()
+        done = _read(results)
+        for entry in done[seen:]:
+            if on_result:
+                on_result(entry)
+        seen = len(done)
+        if not alive:
+            break
+        time.sleep(0.2)
+    thread.join()
+    if error:
+        raise RtlRunError(str(error[0]), done) from error[0]
+    if len(done) != len(arrays["inputs"]):
+        raise RtlRunError(f"the testbench reported {len(done)} of {len(arrays['inputs'])} images", done)
+    return done
