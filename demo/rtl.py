@@ -8,6 +8,7 @@ testbench has written it (the demo's progress bar).
 """
 
 import json
+import sys
 import threading
 import time
 from pathlib import Path
@@ -16,7 +17,7 @@ import numpy as np
 
 from hw.cfu import CnnCfu
 from hw.config import AcceleratorConfig
-from sim.runner import BUILD, build, run_cocotb
+from sim.runner import BUILD, ROOT, build, run_cocotb
 
 __all__ = ["CONFIG", "port_build", "run_on_rtl", "RtlRunError"]
 
@@ -51,6 +52,10 @@ def run_on_rtl(model, inputs, expected_litert=None, ids=None, run_name="digits",
     from golden.run_network (or from ``expected_litert`` with require_litert) or the port failed.
     """
     design = design or port_build(config)
+    # cocotb hands the simulator's Python this process's sys.path: make sure the testbench can import
+    # compiler/, models/ and demo/ from the source tree even when they are not installed.
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
     job_dir = BUILD / "digits" / design.sim / run_name
     job_dir.mkdir(parents=True, exist_ok=True)
     job, results = job_dir / "job.npz", job_dir / "results.jsonl"
