@@ -15,6 +15,8 @@ a flat binary ``<name>.imem.bin``/``.dmem.bin`` and a word list ``<name>.imem.he
 (one 8-digit hex word per line, ``$readmemh`` format). :func:`build` returns a
 :class:`FirmwareImage` whose ``imem``/``dmem`` word lists go straight into ``SocRam(imem, dmem)``.
 
+A build is skipped when ``<name>.stamp`` shows the same command, sources and headers as before.
+
 Toolchain traps handled here (see the project's toolchain notes): ``-Wl,-Ttext`` is refused, so a
 linker script places the code; ``.eh_frame``, ``.comment`` and ``.riscv.attributes`` are discarded;
 ``-nostdlib`` links no compiler-rt, so ``lib/libc.c`` brings ``__mulsi3``/``__divsi3``/... and the
@@ -25,7 +27,9 @@ themselves; ``-g`` keeps the symbol table (zig strips it otherwise; the RAM imag
 """
 
 import argparse
+import fcntl
 import hashlib
+import json
 import string
 import subprocess
 import sys
@@ -86,6 +90,21 @@ def _place(segments, base, words, region):
     return bytes(image)
 
 
+def _include_dirs(flags):
+    flags = list(flags)
+    return [Path(flags[i + 1]) for i, flag in enumerate(flags[:-1]) if flag == "-I"]
+
+
+def _build_key(cmd, sources, include_dirs):
+    digest = hashlib.sha256(json.dumps(cmd).encode())
+    files = list(RUNTIME) + list(sources) + [FIRMWARE / "link.ld"]
+    for directory in include_dirs:
+        files += sorted(Path(directory).glob("*.h"))
+    for path in files:
+        digest.update(str(path).encode() + b"\0" + Path(path).read_bytes())
+    return digest.hexdigest()
+
+
 def build(sources, name=None, out_dir=None, *, imem_words=4096, dmem_words=4096,
           memory_map: MemoryMap = MEMORY_MAP, opt="-Os", runtime=True, defines=None, extra_flags=()):
     """Compile and link ``sources`` (C, .S) into a :class:`FirmwareImage`."""
@@ -122,11 +141,18 @@ def build(sources, name=None, out_dir=None, *, imem_words=4096, dmem_words=4096,
            + list(extra_flags)
            + [str(s) for s in (RUNTIME if runtime else []) + sources]
            + ["-o", str(elf)])
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode:
-        raise RuntimeError(f"firmware build of {name} failed:\n{' '.join(cmd)}\n{result.stderr}")
-
-    image = read_elf(elf)
+    # Rebuild only when the command, a source or a header changed (stamp next to the ELF); a lock
+    # keeps parallel test workers building the same program from racing.
+    key = _build_key(cmd, sources, [FIRMWARE / "include"] + _include_dirs(extra_flags))
+    stamp = out_dir / f"{name}.stamp"
+    with open(out_dir / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not (elf.exists() and stamp.exists() and stamp.read_text() == key):
+            result = subprocess.run(cmd, capture_output=True, text=True)
+            if result.returncode:
+                raise RuntimeError(f"firmware build of {name} failed:\n{' '.join(cmd)}\n{result.stderr}")
+            stamp.write_text(key)
+        image = read_elf(elf)
     for s in image.segments:
         in_imem = mm.imem_base <= s.addr < mm.imem_base + 4 * imem_words
         in_dmem = mm.dmem_base <= s.addr < mm.dmem_base + 4 * dmem_words

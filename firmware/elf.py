@@ -55,7 +55,7 @@ def read_elf(path_or_bytes):
             sections[name] = (sh_addr, sh_size)
         if sh_type == SHT_SYMTAB:
             for j in range(sh_size // sh_entsize):
-                st_name, st_value, _, _, _, st_shndx = struct.unpack_from("<IIIBBH", data, sh_offset + j * sh_entsize)
+                st_name, st_value = struct.unpack_from("<II", data, sh_offset + j * sh_entsize)
                 if st_name:
                     symbols[strtab(sh_link, st_name)] = st_value
     return ElfImage(e_entry, tuple(segments), symbols, sections)

@@ -48,7 +48,8 @@ async def isa_programs(dut):
     harness = CpuHarness(dut)
     failures = []
     for prog in programs:
-        result = await run_program(harness, prog["imem"], prog["dmem"], max_cycles=prog.get("max_cycles", 50_000))
+        result = await run_program(harness, prog["imem"], prog["dmem"],
+                                   max_cycles=prog.get("max_cycles", 50_000))
         expect = prog["expect"]
         name = prog["name"]
         dut._log.info(f"{name}: {result.describe()}" + (f" text={result.text!r}" if result.text else ""))
@@ -162,8 +163,10 @@ async def cfu_random(dut):
             rd, rs1, rs2 = (insn >> 7) & 31, (insn >> 15) & 31, (insn >> 20) & 31
             expected_fid = ((insn >> 25) << 3) | ((insn >> 12) & 7)
             assert fid == expected_fid, f"{where}: function_id 0x{fid:03x}, expected 0x{expected_fid:03x}"
-            assert in0 == shadow[rs1], f"{where}: inputs_0 0x{in0:08x}, {REGISTER_NAMES[rs1]} = 0x{shadow[rs1]:08x}"
-            assert in1 == shadow[rs2], f"{where}: inputs_1 0x{in1:08x}, {REGISTER_NAMES[rs2]} = 0x{shadow[rs2]:08x}"
+            assert in0 == shadow[rs1], \
+                f"{where}: inputs_0 0x{in0:08x}, {REGISTER_NAMES[rs1]} = 0x{shadow[rs1]:08x}"
+            assert in1 == shadow[rs2], \
+                f"{where}: inputs_1 0x{in1:08x}, {REGISTER_NAMES[rs2]} = 0x{shadow[rs2]:08x}"
             assert entry.rd == rd, f"{where}: trace rd x{entry.rd}, expected x{rd}"
             if rd:
                 assert entry.rd_data == out, f"{where}: rd = 0x{entry.rd_data:08x}, outputs_0 = 0x{out:08x}"

@@ -127,7 +127,7 @@ def random_program(rng, body_length):
     end_pc = address
     starts.append(end_pc)
     for index, item in enumerate(items):
-        for position, (mnemonic, ops) in enumerate(item):
+        for mnemonic, ops in item:
             resolved = []
             for op in ops:
                 if isinstance(op, tuple) and op[0] == "skip":
@@ -202,11 +202,11 @@ def compare(trace, reference, start_pc, end_pc, context=8):
         text = disassemble(entry.insn, entry.pc)
         history.append(f"  #{index} cycle {entry.cycle} 0x{entry.pc:08x}: {entry.insn:08x} {text}"
                        f"  rd=x{entry.rd} <- 0x{entry.rd_data:08x}"
-                       + (f"  mem[0x{entry.mem_addr:08x}] mask {entry.mem_wmask:04b} data 0x{entry.mem_wdata:08x}"
-                          if entry.mem_wmask else ""))
+                       + (f"  mem[0x{entry.mem_addr:08x}] mask {entry.mem_wmask:04b} "
+                          f"data 0x{entry.mem_wdata:08x}" if entry.mem_wmask else ""))
         del history[:-context]
 
-        def fail(message):
+        def fail(message, index=index):
             raise AssertionError(f"retired instruction #{index} differs: {message}\nlast retired:\n"
                                  + "\n".join(history))
 
@@ -300,7 +300,7 @@ def instruction_cycles(trace):
         redirect.append(is_taken or opcode in (Opcode.JAL, Opcode.JALR))
         if entry.rd:
             regs[entry.rd] = entry.rd_data
-    cycles = [None] + [b.cycle - a.cycle for a, b in zip(trace, trace[1:])]
+    cycles = [None] + [b.cycle - a.cycle for a, b in zip(trace, trace[1:], strict=False)]
     for i in range(1, len(trace) - 1):
         if redirect[i]:
             cycles[i] += 1

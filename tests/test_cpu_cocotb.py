@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from firmware.build import FIRMWARE
 from firmware.build import build as build_firmware
 from hw.cpu.isa import Cause
 from hw.cpu.soc_ram import SocRam
@@ -21,6 +22,7 @@ pytestmark = pytest.mark.cocotb
 
 DATA = Path(__file__).parent / "data" / "cpu"
 ISA = DATA / "isa"
+C_PROGRAMS = [FIRMWARE / "examples" / "hello.c", DATA / "libc_check.c", DATA / "counters.c"]
 
 TRAP_CAUSES = {
     "lw": Cause.MISALIGNED_LOAD, "lh": Cause.MISALIGNED_LOAD, "lhu": Cause.MISALIGNED_LOAD,
@@ -50,11 +52,18 @@ def isa_programs(out_dir):
         else:
             expect = {"finish": 0}
         programs.append({"name": source.stem, "imem": image.imem, "dmem": image.dmem, "expect": expect})
+    for source in C_PROGRAMS:
+        image = build_firmware([source], out_dir=Path(out_dir) / source.stem)
+        programs.append({"name": source.name, "imem": image.imem, "dmem": image.dmem,
+                         "expect": {"finish": 0}, "max_cycles": 200_000})
     return programs
 
 
+PROGRAMS = BUILD / "firmware" / "cpu-tests"     # cached builds of the test programs
+
+
 def test_cpu_isa_programs(tmp_path, seed):
-    programs = isa_programs(tmp_path)
+    programs = isa_programs(PROGRAMS)
     assert len(programs) >= 20
     path = tmp_path / "programs.json"
     path.write_text(json.dumps(programs))
@@ -76,7 +85,7 @@ def test_cpu_lockstep_unicorn(seed):
 
 
 def test_cpu_cfu(tmp_path, seed):
-    image = build_firmware([DATA / "cfu_check.c"], out_dir=tmp_path / "cfu_check")
+    image = build_firmware([DATA / "cfu_check.c"], out_dir=PROGRAMS / "cfu_check")
     path = tmp_path / "cfu_check.json"
     path.write_text(json.dumps({"imem": image.imem, "dmem": image.dmem}))
     run_cocotb(_design(), "tb.test_cpu", run_name=f"cfu-seed{seed}", testcase="cfu_random",

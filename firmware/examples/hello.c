@@ -1,5 +1,4 @@
-/* Smallest useful program: text, numbers and the cycle counters on the PRINT register. */
-#include "csr.h"
+/* Smallest useful program: text and numbers on the PRINT register, exit code 0. */
 #include "io.h"
 
 static const char greeting[] = "hello from rv32i\n";
@@ -8,7 +7,6 @@ static unsigned int zeroed[4];  /* .bss */
 
 int main(void)
 {
-    unsigned int c0 = rdcycle(), i0 = rdinstret();
     print_str(greeting);
     counter++;
     print_dec(counter);
@@ -23,6 +21,5 @@ int main(void)
     putchar('\n');
     print_dec(counter * 3 / 7);     /* __mulsi3, __divsi3 */
     putchar('\n');
-    unsigned int cycles = rdcycle() - c0, insns = rdinstret() - i0;
-    return cycles > insns ? 0 : 1;  /* every instruction takes at least 2 cycles */
+    return 0;
 }
