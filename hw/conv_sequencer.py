@@ -62,24 +62,40 @@ def layer_shape_layout(cfg: AcceleratorConfig):
     })
 
 
+def _out_width(cfg):
+    """Width of output-memory byte offsets (p * M, pooled offsets) with one bit of headroom."""
+    return (max(cfg.out_mem_bytes, cfg.pool_buf_words) - 1).bit_length() + 1
+
+
 def block_info_layout(cfg: AcceleratorConfig):
-    """What the output stage needs to know about each finished tile block."""
+    """What the output stage needs to know about each finished tile block.
+
+    The per-lane output offsets are kept incrementally by the sequencer, so the output stage
+    needs no multiplier: pm = p * M (NHWC offset of pixel p), and for 2x2 pooling
+    qrm = (e // 2) * (F // 2) * M and qcm = (f // 2) * M (pooled offset = qrm + qcm, row buffer
+    entry = qcm, each plus the channel)."""
     size, chan, _, _ = _widths(cfg)
     pixels = (cfg.max_size * cfg.max_size).bit_length() + 1
+    out = _out_width(cfg)
     return data.StructLayout({
         "p0": pixels,                                  # flattened output pixel of lane 0
         "m0": chan,                                    # first output channel of the group
         "e": data.ArrayLayout(size, cfg.rows),         # output row of each lane
         "f": data.ArrayLayout(size, cfg.rows),         # output column of each lane
+        "pm": data.ArrayLayout(out, cfg.rows),
+        "qrm": data.ArrayLayout(out, cfg.rows),
+        "qcm": data.ArrayLayout(out, cfg.rows),
         "lane_valid": cfg.rows,                        # lane i holds a real pixel (p0 + i < E*F)
     })
 
 
 def _lane_layout(cfg):
     size, _, coord, line = _widths(cfg)
+    out = _out_width(cfg)
     return data.StructLayout({
         "e": signed(size + 1), "f": size,
         "ye": signed(coord), "xf": signed(coord), "xfc": signed(line),
+        "pm": out, "qrm": out, "qcm": out,
     })
 
 
@@ -139,7 +155,8 @@ class ConvSequencer(wiring.Component):
         # Per-layer constants computed once at start (these are the only multiplies).
         u_c = Signal(line)            # U * C: xfc step from one output column to the next
         pl_c = Signal(line)           # pad_left * C
-        m.d.sync += [u_c.eq(sh.U * sh.C), pl_c.eq(sh.pad_left * sh.C)]
+        half_f_m = Signal(_out_width(cfg))    # (F // 2) * M: qrm step from one pooled row to the next
+        m.d.sync += [u_c.eq(sh.U * sh.C), pl_c.eq(sh.pad_left * sh.C), half_f_m.eq((sh.F >> 1) * sh.M)]
 
         # ---- S0: loop counters -------------------------------------------------------------
         running = Signal()
@@ -169,6 +186,9 @@ class ConvSequencer(wiring.Component):
                 nxt.ye.eq(Mux(wrap, lane.ye + sh.U, lane.ye)),
                 nxt.xf.eq(Mux(wrap, -sh.pad_left, lane.xf + sh.U)),
                 nxt.xfc.eq(Mux(wrap, -pl_c, lane.xfc + u_c)),
+                nxt.pm.eq(lane.pm + sh.M),
+                nxt.qcm.eq(Mux(wrap, 0, lane.qcm + Mux(lane.f[0], sh.M, 0))),
+                nxt.qrm.eq(Mux(wrap, lane.qrm + Mux(lane.e[0], half_f_m, 0), lane.qrm)),
             ]
             return nxt
 
@@ -223,6 +243,8 @@ class ConvSequencer(wiring.Component):
                 # Seed: the pixel before (0, 0); the first block is loaded in the next cycle.
                 seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
                 seed.xf.eq(0), seed.xfc.eq(0),
+                # Offsets of the pixel before (0, 0): one step later they are all 0.
+                seed.pm.eq(-sh.M), seed.qrm.eq(-half_f_m), seed.qcm.eq(0),
             ]
         with m.Elif(running & first_pending):
             m.d.sync += first_pending.eq(0)
@@ -255,7 +277,9 @@ class ConvSequencer(wiring.Component):
             self.info.lane_valid.eq(lane_valid),
         ]
         for i in range(cfg.rows):
-            m.d.comb += [self.info.e[i].eq(lanes[i].e), self.info.f[i].eq(lanes[i].f)]
+            m.d.comb += [self.info.e[i].eq(lanes[i].e), self.info.f[i].eq(lanes[i].f),
+                         self.info.pm[i].eq(lanes[i].pm), self.info.qrm[i].eq(lanes[i].qrm),
+                         self.info.qcm[i].eq(lanes[i].qcm)]
 
         # ---- S1: lane addresses and in-bounds flags ------------------------------------------
         s1_valid = Signal()

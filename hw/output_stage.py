@@ -5,7 +5,8 @@ output channel m0 + j. The stage serialises it, one element per cycle (pixel-maj
 skipping nothing in time so its timing is fixed: rows * cols cycles per block. Each element gets
 its channel's bias, multiplier and shift from the per-channel memories, goes through the
 TFLite requantizer (bias, MultiplyByQuantizedMultiplier, output zero point, activation clamp), and
-is written to the output memory in NHWC order at ``(e * F + f) * M + m``.
+is written to the output memory in NHWC order at ``(e * F + f) * M + m``. The per-pixel offsets
+come with the block (kept incrementally by the sequencer), so there is no multiplier here.
 
 With pooling (2x2 window, stride 2, VALID, as TFLite MAX_POOL_2D / AVERAGE_POOL_2D), element
 (e, f, m) is combined into a row buffer entry ``(f // 2) * M + m``: the window's first element
@@ -114,24 +115,28 @@ class OutputStage(wiring.Component):
         o1_m = Signal.like(info.m0)
         o1_e = Signal.like(info.e[0])
         o1_f = Signal.like(info.f[0])
-        o1_p = Signal.like(info.p0)
+        o1_pm = Signal.like(info.pm[0])
+        o1_qrm = Signal.like(info.qrm[0])
+        o1_qcm = Signal.like(info.qcm[0])
+
+        def lane_field(field, like):
+            return field.as_value().word_select(i, len(like))
+
         m.d.sync += [
             o1_valid.eq(held & info.lane_valid.bit_select(i, 1) & (channel < self.M)),
             o1_acc.eq(block[i].as_value().word_select(j, cfg.acc_width)),
             o1_m.eq(channel),
-            o1_e.eq(info.e.as_value().word_select(i, len(o1_e))),
-            o1_f.eq(info.f.as_value().word_select(i, len(o1_f))),
-            o1_p.eq(info.p0 + i),
+            o1_e.eq(lane_field(info.e, o1_e)),
+            o1_f.eq(lane_field(info.f, o1_f)),
+            o1_pm.eq(lane_field(info.pm, o1_pm)),
+            o1_qrm.eq(lane_field(info.qrm, o1_qrm)),
+            o1_qcm.eq(lane_field(info.qcm, o1_qcm)),
         ]
 
         # ---- O2: parameters captured, output / row-buffer addresses --------------------------
         o2_valid = Signal()
         o2 = Signal(rq.i.payload.shape())
         o2_tag = Signal(tag)
-        half_f = self.F >> 1
-        pooled_row = o1_e >> 1
-        pooled_col = o1_f >> 1
-        idx = pooled_col * self.M + o1_m
         pooling = self.pool != POOL_NONE
         m.d.sync += [
             o2_valid.eq(o1_valid),
@@ -142,17 +147,17 @@ class OutputStage(wiring.Component):
             o2.output_zero_point.eq(self.output_zp),
             o2.act_min.eq(self.act_min),
             o2.act_max.eq(self.act_max),
-            o2_tag.idx.eq(idx),
+            o2_tag.idx.eq(o1_qcm + o1_m),
             o2_tag.first.eq(~o1_e[0] & ~o1_f[0]),
             o2_tag.final.eq(o1_e[0] & o1_f[0]),
         ]
         with m.If(pooling):
             m.d.sync += [
-                o2_tag.addr.eq((pooled_row * half_f + pooled_col) * self.M + o1_m),
-                o2_tag.keep.eq((pooled_row < (self.E >> 1)) & (pooled_col < half_f)),
+                o2_tag.addr.eq(o1_qrm + o1_qcm + o1_m),
+                o2_tag.keep.eq(((o1_e >> 1) < (self.E >> 1)) & ((o1_f >> 1) < (self.F >> 1))),
             ]
         with m.Else():
-            m.d.sync += [o2_tag.addr.eq(o1_p * self.M + o1_m), o2_tag.keep.eq(1)]
+            m.d.sync += [o2_tag.addr.eq(o1_pm + o1_m), o2_tag.keep.eq(1)]
         m.d.comb += [
             rq.i.valid.eq(o2_valid & o2_tag.keep),
             rq.i.payload.eq(o2),
