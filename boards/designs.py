@@ -1,28 +1,69 @@
 """The designs ``python -m boards.synth --design NAME`` can put on a board.
 
-Each entry maps a name to a factory ``AcceleratorConfig -> wiring.Component``. The board flow only
-needs a component with a signature (BoardTop drives its inputs and observes its outputs), so the
-conv engine and the SoC plug in here later with one line each.
+Each entry maps a name to a :class:`Design`: a factory ``(config, board) -> wiring.Component`` and
+the configuration it uses when the command line gives none. The board flow only needs a component
+with a signature (BoardTop drives its inputs and observes its outputs).
+
+    engine        the conv engine (the accelerator) with the board's primitives and configuration:
+                  iCE40 -> Ice40ConvEngine (SB_MAC16 dual 8x8 products, SPRAM activations,
+                  boards.boards.ICE40_ENGINE_CONFIG); ECP5 -> ConvEngine with the default config
+    tile          rows x cols MAC tile with the board's product array (iCE40: 8 SB_MAC16 in dual
+                  8x8 mode for 4x4; ECP5: the synthesis tool's multipliers, MULT18X18D)
+    tile-generic  the tile with the generic ProductArray everywhere (the synthesis tool picks; on
+                  iCE40 Yosys uses one SB_MAC16 per product in 16x16 mode, or LUTs)
 """
+
+from dataclasses import dataclass
+from typing import Callable
 
 from hw.config import AcceleratorConfig
 from hw.mac_tile import MacTile
 
-__all__ = ["DESIGNS", "design_factory", "make_design"]
+__all__ = ["DESIGNS", "DEFAULT_DESIGN", "Design", "design_factory", "make_design", "default_config"]
+
+
+@dataclass(frozen=True)
+class Design:
+    factory: Callable          # (config, board) -> wiring.Component
+    default_config: Callable   # board -> AcceleratorConfig
+    summary: str = ""
+
 
 DESIGNS = {
-    # rows x cols MAC tile with the generic ProductArray (the synthesis tool picks the multipliers).
-    "tile": lambda config: MacTile(config),
+    "engine": Design(
+        factory=lambda config, board: board.engine(config, product_array=board.product_array),
+        default_config=lambda board: board.engine_config,
+        summary="the conv engine with the board's primitives and memory budget"),
+    "tile": Design(
+        factory=lambda config, board: MacTile(config, board.product_array),
+        default_config=lambda board: AcceleratorConfig(),
+        summary="the MAC tile with the board's product array"),
+    "tile-generic": Design(
+        factory=lambda config, board: MacTile(config),
+        default_config=lambda board: AcceleratorConfig(),
+        summary="the MAC tile with the generic ProductArray (the synthesis tool picks multipliers)"),
 }
+
+DEFAULT_DESIGN = "engine"
 
 
 def design_factory(name: str):
-    """The factory of design ``name``; unknown names raise ValueError listing the choices."""
+    """The :class:`Design` called ``name``; unknown names raise ValueError listing the choices."""
     if name not in DESIGNS:
         raise ValueError(f"design = {name!r} is not supported: must be one of {', '.join(DESIGNS)}")
     return DESIGNS[name]
 
 
-def make_design(name: str, config: AcceleratorConfig):
-    """Instantiate design ``name`` for ``config``."""
-    return design_factory(name)(config)
+def default_config(name: str, board) -> AcceleratorConfig:
+    """The configuration design ``name`` uses on ``board`` unless told otherwise."""
+    return design_factory(name).default_config(board)
+
+
+def make_design(name: str, config: AcceleratorConfig, board=None):
+    """Instantiate design ``name`` for ``config`` on ``board`` (a boards.boards.Board; default the
+    ULX3S-85F, whose primitives are the generic ones)."""
+    design = design_factory(name)
+    if board is None:
+        from .boards import BOARDS
+        board = BOARDS["ulx3s-85f"]
+    return design.factory(config, board)

@@ -1,7 +1,12 @@
 """Synthesize a design for an FPGA board and report resources and Fmax against the project's target.
 
-    python -m boards.synth --board icebreaker|ulx3s-85f [--design tile] [--rows R --cols C]
+    python -m boards.synth --board icebreaker|ulx3s-85f [--design engine|tile|tile-generic]
+                           [--rows R --cols C] [--set NAME=VALUE ...]
                            [--seed N | --seeds 1,2,3] [--dsp auto|on|off] [--build-root DIR]
+
+The design (default ``engine``, the conv engine) is built with the board's own configuration and
+primitives (boards/designs.py, boards/boards.py); ``--rows/--cols/--set`` override fields of that
+configuration.
 
 Why this flow and not just ``platform.build()``: the amaranth-boards platform renders the build
 (RTLIL, Yosys script, PCF/LPF with the clock constraint, and the tool command lines in
@@ -21,7 +26,9 @@ running Python, so the flow works without activating the venv; environment varia
 already set (``YOSYS``, ``NEXTPNR_ICE40``, ...) win.
 
 Build products go to ``build/synth/<board>-<design>/``, the report to
-``build/reports/synth-<board>.json`` (see :mod:`boards.report` for its fields).
+``build/reports/synth-<board>-<design>.json`` (see :mod:`boards.report` for its fields); the
+default design's report is also written as ``build/reports/synth-<board>.json`` (what
+``make synth BOARD=...`` leaves behind).
 """
 
 import argparse
@@ -37,11 +44,11 @@ from pathlib import Path
 from hw.config import AcceleratorConfig, check_int
 
 from .boards import BOARDS, Board, constrained_platform, get_board
-from .designs import DESIGNS, design_factory, make_design
+from .designs import DEFAULT_DESIGN, DESIGNS, default_config, design_factory, make_design
 from .report import format_table, load_json, main_clock, netlist_cells, summarize
 from .top import BoardTop
 
-__all__ = ["ROOT", "parse_seeds", "setup_tools", "synthesize", "main"]
+__all__ = ["ROOT", "parse_seeds", "parse_overrides", "report_paths", "setup_tools", "synthesize", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "top"  # base name of every build product (top.il, top.json, top.bin, ...)
@@ -62,6 +69,32 @@ def parse_seeds(text):
     for seed in seeds:
         check_int("seed", seed, 0, MAX_SEED)
     return seeds
+
+
+def parse_overrides(items, base):
+    """``["lb_line_bytes=128", ...]`` applied to AcceleratorConfig ``base`` (validated by it)."""
+    values = base.as_dict()
+    for item in items:
+        name, sep, text = item.partition("=")
+        name = name.strip()
+        if not sep or name not in values:
+            raise ValueError(f"--set {item!r} is invalid: use NAME=VALUE with NAME one of "
+                             f"{', '.join(values)}")
+        try:
+            values[name] = int(text, 0)
+        except ValueError:
+            raise ValueError(f"--set {item!r} is invalid: {name} takes an integer") from None
+    return AcceleratorConfig.from_dict(values)
+
+
+def report_paths(build_root, board_name, design):
+    """Where the report of ``design`` on ``board_name`` goes: its own file, and for the default
+    design also ``synth-<board>.json``."""
+    reports = Path(build_root) / "reports"
+    paths = [reports / f"synth-{board_name}-{design}.json"]
+    if design == DEFAULT_DESIGN:
+        paths.append(reports / f"synth-{board_name}.json")
+    return paths
 
 
 def _find_tool(executable):
@@ -134,16 +167,18 @@ def _failure_hint(board, log):
     if board.dsp_cell in over:
         hint += (f" Yosys maps every multiplier to its own {board.dsp_netlist_cell};"
                  " rebuild with --dsp auto/off (fabric multipliers) or use a design whose product array"
-                 " packs two int8 products per DSP.")
+                 " packs two int8 products per DSP (--design tile / engine on iCE40).")
     return hint
 
 
 DSP_MODES = ("auto", "on", "off")
 
 
-def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto", build_root=None,
-               verbose=False):
+def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), dsp="auto",
+               build_root=None, verbose=False):
     """Build ``design`` for board ``board_name``, write the JSON report and return it as a dict.
+
+    ``config`` defaults to the design's configuration for the board (boards/designs.py).
 
     ``seeds`` are nextpnr seeds: all are placed and routed on the same synthesized netlist and the
     bitstream comes from the one with the highest Fmax. ``dsp`` decides whether Yosys may map
@@ -155,10 +190,10 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto"
     board = get_board(board_name)
     if dsp not in DSP_MODES:
         raise ValueError(f"dsp = {dsp!r} is not supported: must be one of {', '.join(DSP_MODES)}")
-    config = AcceleratorConfig() if config is None else config
+    config = default_config(design, board) if config is None else config
     if not isinstance(config, AcceleratorConfig):
         raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
-    component = make_design(design, config)
+    component = make_design(design, config, board)
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds = [] is invalid: give at least one seed")
@@ -169,7 +204,7 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto"
     start = time.monotonic()
     setup_tools(board)
     build_dir = build_root / "synth" / f"{board.name}-{design}"
-    report_path = build_root / "reports" / f"synth-{board.name}.json"
+    report_path, *also_written = report_paths(build_root, board.name, design)
     if build_dir.exists():
         shutil.rmtree(build_dir)  # no stale reports or bitstreams from an earlier run
     report_path.parent.mkdir(parents=True, exist_ok=True)
@@ -182,7 +217,7 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto"
     def fail(log, extra=""):
         summary = {**base, "error": _errors(log) + extra, "log": str(log),
                    "build_time_s": round(time.monotonic() - start, 1), "step_times_s": steps}
-        report_path.write_text(_dumps(summary))
+        _write(summary, report_path, also_written)
         return summary
 
     def synth(use_dsp, label="synth"):
@@ -207,9 +242,10 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto"
     wanted = cells.get(board.dsp_netlist_cell, 0)
     if dsp == "auto" and wanted > board.dsp_available:
         base["dsp_inference"] = False
-        base["dsp_note"] = (f"Yosys mapped {wanted} multipliers to {board.dsp_netlist_cell} (one each),"
-                            f" the device has {board.dsp_available}: re-synthesized with fabric"
-                            f" multipliers (first attempt's log: {NAME}.dsp-attempt.rpt)")
+        base["dsp_note"] = (f"the netlist asked for {wanted} {board.dsp_netlist_cell} (instantiated ones"
+                            f" and one per inferred multiplier), the device has"
+                            f" {board.dsp_available}: re-synthesized with inferred multipliers in"
+                            f" fabric (first attempt's log: {NAME}.dsp-attempt.rpt)")
         print(f"[synth] {base['dsp_note']}", file=sys.stderr, flush=True)
         (build_dir / f"{NAME}.rpt").replace(build_dir / f"{NAME}.dsp-attempt.rpt")
         cells = synth(False, "synth-nodsp")
@@ -250,7 +286,7 @@ def synthesize(board_name, design="tile", config=None, *, seeds=(1,), dsp="auto"
         bitstream=build_dir / board.bitstream, log=build_dir / f"{NAME}.seed{best}.tim",
         synth_log=build_dir / f"{NAME}.rpt")
     summary.update({k: base[k] for k in ("dsp_mode", "dsp_inference", "dsp_note", "report") if k in base})
-    report_path.write_text(_dumps(summary))
+    _write(summary, report_path, also_written)
     return summary
 
 
@@ -258,13 +294,21 @@ def _dumps(summary):
     return json.dumps(summary, indent=2) + "\n"
 
 
+def _write(summary, path, also=()):
+    text = _dumps(summary)
+    for p in (path, *also):
+        p.write_text(text)
+
+
 def _parser():
-    defaults = AcceleratorConfig()
     p = argparse.ArgumentParser(prog="python -m boards.synth", description=__doc__.split("\n\n")[0])
     p.add_argument("--board", required=True, help=f"one of: {', '.join(BOARDS)}")
-    p.add_argument("--design", default="tile", help=f"one of: {', '.join(DESIGNS)} (default tile)")
-    p.add_argument("--rows", type=int, default=defaults.rows, help="MAC tile rows (default %(default)s)")
-    p.add_argument("--cols", type=int, default=defaults.cols, help="MAC tile cols (default %(default)s)")
+    p.add_argument("--design", default=DEFAULT_DESIGN,
+                   help=f"one of: {', '.join(DESIGNS)} (default {DEFAULT_DESIGN})")
+    p.add_argument("--rows", type=int, help="MAC tile rows (default: the design's configuration)")
+    p.add_argument("--cols", type=int, help="MAC tile cols (default: the design's configuration)")
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a field of the design's AcceleratorConfig (repeatable)")
     seeds = p.add_mutually_exclusive_group()
     seeds.add_argument("--seed", type=int, default=1, help="nextpnr seed (default 1)")
     seeds.add_argument("--seeds", help="several nextpnr seeds, e.g. 1,2,3: min/median Fmax, best kept")
@@ -282,16 +326,18 @@ def main(argv=None):
         seeds = parse_seeds(args.seeds) if args.seeds is not None else [args.seed]
         for seed in seeds:
             check_int("seed", seed, 0, MAX_SEED)
-        get_board(args.board)
+        board = get_board(args.board)
         design_factory(args.design)
-        config = AcceleratorConfig(rows=args.rows, cols=args.cols)
+        shape = [f"{k}={v}" for k, v in (("rows", args.rows), ("cols", args.cols)) if v is not None]
+        config = parse_overrides([*shape, *args.set], default_config(args.design, board))
     except ValueError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     summary = synthesize(args.board, args.design, config, seeds=seeds, dsp=args.dsp,
                          build_root=args.build_root, verbose=args.verbose)
     print(format_table(summary))
-    print(f"report: {summary.get('report', args.build_root / 'reports' / f'synth-{args.board}.json')}")
+    paths = report_paths(args.build_root, args.board, args.design)
+    print(f"report: {', '.join(str(p) for p in paths)}")
     return 0 if summary["status"] == "ok" else 1
 
 

@@ -46,7 +46,7 @@ from .config import AcceleratorConfig
 from .products import product_array_signature
 
 __all__ = ["Ice40ProductArray", "SbMac16Dual8x8Model", "SB_MAC16_DUAL_8X8_PARAMS", "dsp_pairs",
-           "PRIMITIVES"]
+           "PRIMITIVES", "ice40_primitive"]
 
 PRIMITIVES = ("auto", "instance", "model")
 
@@ -87,8 +87,22 @@ def dsp_pairs(rows, cols):
             for k in range(0, len(products), 2)]
 
 
-def _is_ice40(platform):
-    return str(getattr(platform, "device", "")).lower().startswith("ice40")
+def ice40_primitive(requested, platform, what):
+    """Resolve ``"auto"`` for an iCE40 primitive wrapper: the platform's ``ice40_primitive``
+    attribute when it has one (hw/ice40_spram.py's simulation platform says ``"model"``), else
+    ``"instance"`` on an iCE40 platform and ``"model"`` without a platform; other platforms have
+    no such primitive and are refused."""
+    if requested != "auto":
+        return requested
+    if platform is None:
+        return "model"
+    explicit = getattr(platform, "ice40_primitive", None)
+    if explicit is not None:
+        return explicit
+    if str(getattr(platform, "device", "")).lower().startswith("ice40"):
+        return "instance"
+    raise ValueError(f"{what} needs an iCE40 platform, not {type(platform).__name__} "
+                     f"(device {getattr(platform, 'device', '?')!r})")
 
 
 class SbMac16Dual8x8Model(wiring.Component):
@@ -131,8 +145,9 @@ class Ice40ProductArray(wiring.Component):
     primitive : str
         ``"instance"``: instantiate ``SB_MAC16`` (for iCE40 synthesis, or simulation with Yosys's
         cells_sim.v). ``"model"``: :class:`SbMac16Dual8x8Model` per DSP (plain Amaranth, for
-        simulation). ``"auto"`` (default): the instance when elaborated for an iCE40 platform, the
-        model without a platform; other platforms are refused (they have no SB_MAC16).
+        simulation). ``"auto"`` (default): see :func:`ice40_primitive` -- the instance when
+        elaborated for an iCE40 platform, the model without a platform; other platforms are
+        refused (they have no SB_MAC16).
 
     Attributes
     ----------
@@ -170,14 +185,7 @@ class Ice40ProductArray(wiring.Component):
 
     def primitive_for(self, platform):
         """The primitive ``elaborate(platform)`` uses (``primitive`` with "auto" resolved)."""
-        if self._primitive != "auto":
-            return self._primitive
-        if platform is None:
-            return "model"
-        if _is_ice40(platform):
-            return "instance"
-        raise ValueError(f"Ice40ProductArray needs an iCE40 platform (SB_MAC16), not "
-                         f"{type(platform).__name__} (device {getattr(platform, 'device', '?')!r})")
+        return ice40_primitive(self._primitive, platform, "Ice40ProductArray")
 
     def elaborate(self, platform):
         m = Module()

@@ -1,6 +1,7 @@
 """Fast tests of the FPGA board flow (boards/): parameter checks, report parsing, the board top.
 
-No place and route here: the one real build (iCE40, a 2x2 tile) runs only with FULL=1.
+No place and route here: the one real build (iCE40, a 2x2 tile) runs only with FULL=1. The iCE40
+engine is elaborated for the real platform (primitives checked in the RTLIL) but not synthesized.
 The report fixture tests/data/boards/nextpnr-ice40-report.json is a real nextpnr-ice40 0.11
 ``--report`` of the 4x4 tile (iCEBreaker, --no-dsp), cut down to a few cells and path segments.
 """
@@ -15,12 +16,16 @@ from amaranth.hdl import Module, Signal
 from amaranth.sim import Simulator
 
 from boards import report
-from boards.boards import BOARDS, constrained_platform, get_board
-from boards.designs import make_design
-from boards.synth import main, parse_seeds, synthesize
+from boards.boards import BOARDS, ICE40_ENGINE_CONFIG, constrained_platform, get_board
+from boards.designs import DEFAULT_DESIGN, default_config, make_design
+from boards.synth import main, parse_overrides, parse_seeds, report_paths, synthesize
 from boards.top import BoardTop, Lfsr32, xor_tree
 from hw.config import AcceleratorConfig
+from hw.conv_engine import ConvEngine
+from hw.ice40_engine import Ice40ConvEngine
+from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
+from hw.products import ProductArray
 
 DATA = Path(__file__).parent / "data" / "boards"
 SMALL = AcceleratorConfig(rows=2, cols=2)
@@ -46,7 +51,7 @@ def test_unknown_dsp_mode():
 
 
 def test_unknown_design_names_parameter_and_choices():
-    with pytest.raises(ValueError, match=r"design = 'cpu' .*tile"):
+    with pytest.raises(ValueError, match=r"design = 'cpu' .*engine, tile, tile-generic"):
         make_design("cpu", SMALL)
 
 
@@ -72,11 +77,54 @@ def test_parse_seeds():
     (["--board", "icebreaker", "--rows", "0"], "rows = 0 is out of range"),
     (["--board", "ulx3s-85f", "--seeds", "1,1"], "seeds must be distinct"),
     (["--board", "ulx3s-85f", "--seed", "-1"], "seed = -1 is out of range"),
+    (["--board", "icebreaker", "--set", "lb_lines=3"], "lb_lines = 3 is not a power of two"),
+    (["--board", "icebreaker", "--set", "colour=red"], "--set 'colour=red' is invalid: use NAME=VALUE"),
+    (["--board", "icebreaker", "--set", "rows=four"], "--set 'rows=four' is invalid: rows takes an integer"),
 ])
 def test_cli_rejects_bad_input_before_building(argv, message, capsys, tmp_path):
     assert main([*argv, "--build-root", str(tmp_path)]) == 2
     assert message in capsys.readouterr().err
     assert not any(tmp_path.iterdir())  # nothing was built
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_designs_use_the_boards_primitives_and_configs():
+    ice40, ecp5 = BOARDS["icebreaker"], BOARDS["ulx3s-85f"]
+    assert DEFAULT_DESIGN == "engine"
+    assert default_config("engine", ice40) == ICE40_ENGINE_CONFIG
+    assert default_config("engine", ecp5) == AcceleratorConfig()
+    assert default_config("tile", ice40) == AcceleratorConfig()
+    engine = make_design("engine", ICE40_ENGINE_CONFIG, ice40)
+    assert type(engine) is Ice40ConvEngine and engine.spram == ("act_in", "act_out")
+    assert engine._product_array is Ice40ProductArray
+    engine = make_design("engine", AcceleratorConfig(), ecp5)
+    assert type(engine) is ConvEngine and engine._product_array is ProductArray
+    assert make_design("tile", SMALL, ice40)._product_array is Ice40ProductArray
+    assert make_design("tile-generic", SMALL, ice40)._product_array is ProductArray
+    assert make_design("tile", SMALL, ecp5)._product_array is ProductArray
+
+
+def test_ice40_engine_config_fits_the_up5k_memories():
+    """The budget written in boards/boards.py: 4 SPRAM for the activations; the EBR memories that
+    depend only on the configuration need at most 30 blocks of 4 kbit (the info FIFO is the
+    engine's own and is counted by the real build)."""
+    cfg = ICE40_ENGINE_CONFIG
+    ebr_bits = 4096
+    lanes = cfg.rows * -(-cfg.lb_lines * cfg.lb_line_bytes * 8 // ebr_bits)
+    weights = -(-cfg.weight_mem_words * 8 * cfg.cols // ebr_bits)
+    per_channel = 2 + 2 + 1              # bias, multiplier (256 x 16 per block), shift
+    pool = -(-cfg.pool_buf_words * 16 // ebr_bits)
+    assert lanes + weights + per_channel + pool <= 30
+    assert cfg.act_mem_bytes == cfg.out_mem_bytes == 64 * 1024   # 2 SPRAM (32-bit words) each
+
+
+def test_parse_overrides_and_report_paths(tmp_path):
+    cfg = parse_overrides(["lb_line_bytes=128", "rows=2", "weight_mem_words=0x100"], ICE40_ENGINE_CONFIG)
+    assert (cfg.lb_line_bytes, cfg.rows, cfg.weight_mem_words) == (128, 2, 256)
+    assert cfg.act_mem_bytes == ICE40_ENGINE_CONFIG.act_mem_bytes
+    assert [p.name for p in report_paths(tmp_path, "icebreaker", "engine")] == [
+        "synth-icebreaker-engine.json", "synth-icebreaker.json"]
+    assert [p.name for p in report_paths(tmp_path, "ulx3s-85f", "tile")] == ["synth-ulx3s-85f-tile.json"]
 
 
 def test_constrained_platform_clock_range():
@@ -255,14 +303,29 @@ def test_board_top_prepares_for_platform_at_target_clock(board_name, constraint)
     assert board.board_clock_mhz in (12.0, 25.0)
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_ice40_engine_elaborates_with_dsp_and_spram_primitives():
+    """The whole iCEBreaker engine rendered for the real platform: 8 SB_MAC16 in dual 8x8 mode and
+    the activation memories on 4 SB_SPRAM256KA (through the platform's memory mapping)."""
+    board = BOARDS["icebreaker"]
+    top = BoardTop(make_design("engine", board.engine_config, board))
+    plan = constrained_platform(board).build(top, name="top", do_build=False,
+                                             synth_opts=list(board.synth_opts))
+    rtlil = plan.files["top.il"]
+    assert rtlil.count("cell \\SB_MAC16 ") == 8
+    assert rtlil.count("cell \\SB_SPRAM256KA ") == 4
+    assert rtlil.count("parameter \\MODE_8x8 1'1") == 8
+
+
 # -- the real thing (slow) -----------------------------------------------------------------------
 
 @pytest.mark.skipif(os.environ.get("FULL") != "1", reason="full place and route: set FULL=1")
 def test_icebreaker_build_small_tile(tmp_path):
     summary = synthesize("icebreaker", "tile", SMALL, seeds=[1, 2], build_root=tmp_path)
     assert summary["status"] == "ok", summary.get("error")
-    assert summary["dsp"]["used"] == 4  # 2x2 products, one SB_MAC16 each (16x16 mode)
+    assert summary["dsp"]["used"] == 2  # 2x2 products, two per SB_MAC16 (dual 8x8 mode)
     assert summary["fmax_mhz"] > 0 and len(summary["seeds"]) == 2
     assert Path(summary["bitstream"]).stat().st_size > 0
-    saved = json.loads((tmp_path / "reports" / "synth-icebreaker.json").read_text())
+    assert not (tmp_path / "reports" / "synth-icebreaker.json").exists()  # not the default design
+    saved = json.loads((tmp_path / "reports" / "synth-icebreaker-tile.json").read_text())
     assert saved["fmax_mhz"] == summary["fmax_mhz"]

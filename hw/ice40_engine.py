@@ -1,0 +1,68 @@
+"""Ice40ConvEngine: the conv engine with iCE40UP5K primitives (SB_MAC16 products, SPRAM memories).
+
+Nothing of the engine changes: it is :class:`hw.conv_engine.ConvEngine` with
+
+* the tile's products from :class:`hw.ice40_products.Ice40ProductArray` (8 SB_MAC16 in dual 8x8
+  mode for 4x4 int8 products), and
+* the memories named in ``spram`` (by default the input and output activation memories) placed in
+  SB_SPRAM256KA single-port RAMs by :class:`hw.ice40_spram.Ice40SpramMemory`. After the engine's
+  own elaboration, each of them is registered with ``platform.request_spram``; the platform's
+  ``get_memory`` (the :class:`hw.ice40_spram.Ice40MemoryMapping` mixin) then builds it on SPRAM.
+
+Single-port is safe for these two memories because the engine never uses both of their ports in
+the same cycle by itself: the host writes ``act_in`` only while the engine is idle (the line buffer
+reads it only while a layer runs) and reads ``act_out`` after ``done`` (the output stage writes it
+only while a layer runs). A host access to one of them during a layer returns or leaves undefined
+data (a read) or corrupts the running layer's reads (a write); the driver never does either.
+The weight memory stays in EBR: ``act_in`` + ``act_out`` at 64 KB each already take all 4 SPRAMs.
+
+Without a platform (plain simulation) the memories stay ordinary ``lib.memory`` memories; with
+:class:`hw.ice40_spram.SpramSimPlatform` they are the SPRAM behavioural models.
+"""
+
+from .config import AcceleratorConfig
+from .conv_engine import ConvEngine
+from .ice40_products import Ice40ProductArray
+
+__all__ = ["Ice40ConvEngine", "SPRAM_SAFE_MEMORIES"]
+
+# Engine memories whose two ports are never active in the same cycle (see the module docstring).
+SPRAM_SAFE_MEMORIES = ("act_in", "act_out", "weights")
+
+
+class Ice40ConvEngine(ConvEngine):
+    """:class:`ConvEngine` on iCE40 primitives.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+    product_array : callable
+        Tile product factory; default :class:`Ice40ProductArray` (primitive chosen by platform).
+    spram : tuple of str
+        Engine memories to place in SPRAM, a subset of :data:`SPRAM_SAFE_MEMORIES`.
+    """
+
+    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), *,
+                 product_array=Ice40ProductArray, spram=("act_in", "act_out")):
+        spram = tuple(spram)
+        for name in spram:
+            if name not in SPRAM_SAFE_MEMORIES:
+                raise ValueError(f"spram = {spram!r}: {name!r} cannot be single-port; choose from "
+                                 f"{', '.join(SPRAM_SAFE_MEMORIES)}")
+        self._spram = spram
+        super().__init__(config, product_array=product_array)
+
+    @property
+    def spram(self):
+        return self._spram
+
+    def elaborate(self, platform):
+        m = super().elaborate(platform)
+        if self._spram and platform is not None:
+            if not hasattr(platform, "request_spram"):
+                raise ValueError(f"spram = {self._spram!r} needs a platform with the iCE40 memory "
+                                 f"mapping (hw.ice40_spram.Ice40MemoryMapping), not "
+                                 f"{type(platform).__name__}")
+            for name in self._spram:
+                platform.request_spram(m.submodules[name])
+        return m
