@@ -11,7 +11,8 @@ BOARD  ?= icebreaker
 # Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
 SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
 
-.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report clean distclean help
+.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train clean distclean help
+N ?= 5
 
 all: verilog
 
@@ -20,6 +21,9 @@ help:
 	@echo "make test                 whole regression: golden + amaranth.sim unit tests, cocotb on $(SIMS)"
 	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=tile|engine] [SEEDS=1,2,3] [DSP=auto|on|off]"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
+	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"
+	@echo "make demo N=5             digits CNN on the RTL (simulation), build/reports/demo.png"
+	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
 	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n>"
 
@@ -58,8 +62,16 @@ synth: $(STAMP)
 bench: $(STAMP)
 	$(PY) -m bench.run
 
+# The digits CNN end to end on the conv engine RTL (simulation): N held-out images, build/reports/demo.png
+demo: $(STAMP)
+	$(PY) -m demo -n $(N)
+
+# Retrain models/digits_int8.tflite (NumPy, seeded: the same bytes every time)
+train: $(STAMP)
+	$(PY) -m models.train_digits
+
 lint: $(STAMP) verilog
-	$(PY) -m ruff check hw golden sim tb boards tests driver bench
+	$(PY) -m ruff check hw golden sim tb boards tests driver bench compiler models demo
 	$(PY) -m sim.lint build/verilog/*.v
 
 clean:
