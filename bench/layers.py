@@ -48,6 +48,7 @@ BENCH_LAYERS = [
     BenchLayer("conv1x1 16x16x16->16", 16, 16, 16, 16, 1, 1),
     BenchLayer("conv1x1 16x16x32->8", 16, 16, 32, 8, 1, 1),
     BenchLayer("conv1x1 8x8x16->4", 8, 8, 16, 4, 1, 1),
+    BenchLayer("conv1x1 8x8x1->4 (1-beat blocks)", 8, 8, 1, 4, 1, 1),
     BenchLayer("depthwise3x3 16x16x32", 16, 16, 32, 32, 3, 3, kind="depthwise"),
     BenchLayer("fully connected 256->16", 4, 4, 16, 16, 1, 1, padding="VALID", kind="fc"),
 ]

@@ -7,7 +7,9 @@ time, without any data:
    one row and the start of the next is visited twice), allowed to write row y only while
    ``y < release + lb_lines``; row y counts as loaded two cycles after its last word is read;
 2. the sequencer: one beat per cycle, a block of ``rows`` output pixels x one group of ``cols``
-   output channels taking R*S*CG beats; a block starts only when the input rows it needs are loaded;
+   output channels taking R*S*CG beats; a block starts only when the input rows it needs are
+   loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 2 cycles
+   after the block was loaded; only blocks shorter than that ever wait);
 3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
    finishes while the previous one is still being serialised holds the tile, which stalls the
    whole sequencer pipeline.
@@ -27,6 +29,12 @@ __all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY"]
 
 REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
+
+
+def LOOKAHEAD(rows):
+    """Cycles from loading a block until the next block's lanes are ready (one lane per cycle,
+    then one for its input-row window): a block with fewer beats waits at its last beat."""
+    return rows + 2
 
 
 @dataclass
@@ -82,6 +90,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     held, count = False, 0
     pending_groups = []  # (block, group) of blocks issued, in order, for the serializer
     current = None
+    lookahead_ready = rows + 1     # the seed's lookahead finishes in cycle rows + 1
     mac_cycles = 0
     first_beat = None
     last_beat = None
@@ -94,8 +103,9 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         release_eff = s1_release if s1_valid else release_reg
         can_fill = row < H and row < release_eff + L
         at_group_end = k == beats_per_group - 1
+        at_block_end = at_group_end and g == groups - 1
         rows_ok = rows_loaded >= need_reg and not first_pending
-        issue = running and not first_pending and rows_ok
+        issue = running and not first_pending and rows_ok and (not at_block_end or t >= lookahead_ready)
         at_end = held and count == ser_period - 1
         take = o_valid and (not held or at_end)
         advance = (not o_valid) or take
@@ -152,8 +162,10 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             o_valid = n_o_valid
         # Sequencer S0.
         if first_pending:
-            first_pending = False
-            need_reg, release_reg = blocks[0][0], blocks[0][1]
+            if t >= lookahead_ready:
+                first_pending = False
+                need_reg, release_reg = blocks[0][0], blocks[0][1]
+                lookahead_ready = t + LOOKAHEAD(rows)
         elif issue and advance:
             if at_group_end:
                 pending_groups.append((b, g))
@@ -164,6 +176,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             else:
                 k, g = 0, 0
                 b += 1
+                lookahead_ready = t + LOOKAHEAD(rows)
                 if b == len(blocks):
                     running = False
                 else:

@@ -192,23 +192,38 @@ class ConvSequencer(wiring.Component):
             ]
             return nxt
 
-        # The next block's lanes follow the current last lane (or the seed before block 0).
-        next_lanes = []
-        prev = lanes[cfg.rows - 1]
-        for _ in range(cfg.rows):
-            prev = step(prev)
-            next_lanes.append(prev)
-        next_valid = Cat(*[lane.e < sh.E for lane in next_lanes])
-        # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
-        last_ye = Signal(signed(coord))
-        for i, lane in enumerate(next_lanes):
-            with m.If(next_valid[i]):
-                m.d.comb += last_ye.eq(lane.ye)
+        # Lookahead: the next block's lanes follow the current last lane (or the seed before
+        # block 0), one lane per cycle so no clock period holds more than one step; then one
+        # cycle for the rows the block needs. Ready LOOKAHEAD cycles after a block is loaded; a
+        # block shorter than that waits for it at its last beat.
+        next_lanes = Signal(data.ArrayLayout(lane_layout, cfg.rows))
+        la_last = Signal(lane_layout)          # the lane the next step starts from
+        la_count = Signal(range(cfg.rows + 2))
+        la_ready = Signal()
+        next_valid = Signal(cfg.rows)
         need_next = Signal(signed(coord + 1))
-        m.d.comb += need_next.eq(Mux(last_ye + sh.R > sh.H, sh.H, last_ye + sh.R))
-        first_ye = next_lanes[0].ye
         release_next = Signal(size)
-        m.d.comb += release_next.eq(Mux(first_ye < 0, 0, first_ye))
+        block_ok_next = Signal()
+        stepped = step(la_last)
+        with m.If(la_count < cfg.rows):
+            m.d.sync += [la_last.eq(stepped), la_count.eq(la_count + 1),
+                         next_lanes.eq(Cat(next_lanes.as_value()[lane_layout.size:], stepped))]
+        with m.Elif(la_count == cfg.rows):
+            valid = Cat(*[next_lanes[i].e < sh.E for i in range(cfg.rows)])
+            # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
+            last_ye = Signal(signed(coord))
+            for i in range(cfg.rows):
+                with m.If(valid[i]):
+                    m.d.comb += last_ye.eq(next_lanes[i].ye)
+            rows_needed = Mux(last_ye + sh.R > sh.H, sh.H, last_ye + sh.R)
+            first_ye = next_lanes[0].ye
+            lowest_row = Mux(first_ye < 0, 0, first_ye)
+            m.d.sync += [
+                la_count.eq(la_count + 1), la_ready.eq(1),
+                next_valid.eq(valid), need_next.eq(rows_needed), release_next.eq(lowest_row),
+                # The lines from release to need - 1 must fit in the buffer at once.
+                block_ok_next.eq(rows_needed - lowest_row <= cfg.lb_lines),
+            ]
 
         at_c_end = c == sh.CG - 1
         at_s_end = s == sh.S - 1
@@ -217,38 +232,43 @@ class ConvSequencer(wiring.Component):
         last_group = m0 + cfg.cols >= sh.M
 
         rows_ok = (self.rows_loaded >= need) & block_ok
+        at_block_end = at_group_end & last_group
         issue = Signal()
-        m.d.comb += issue.eq(running & rows_ok & (~at_group_end | self.info_ready))
+        m.d.comb += issue.eq(running & ~first_pending & rows_ok & (~at_group_end | self.info_ready)
+                             & (~at_block_end | la_ready))
         m.d.comb += self.busy.eq(running)
 
         def load_block():
             m.d.sync += [
-                lanes.eq(Cat(*next_lanes)),
+                lanes.eq(next_lanes),
                 lane_valid.eq(next_valid),
                 need.eq(need_next),
                 release.eq(release_next),
-                # The lines from release to need - 1 must fit in the buffer at once.
-                block_ok.eq(need_next - release_next <= cfg.lb_lines),
+                block_ok.eq(block_ok_next),
+                # Start looking ahead from the new last lane.
+                la_last.eq(next_lanes[cfg.rows - 1]), la_count.eq(0), la_ready.eq(0),
             ]
             with m.If(next_valid == 0):
                 m.d.sync += running.eq(0)       # past the last output pixel: layer done
 
         with m.If(self.start):
-            seed = lanes[cfg.rows - 1]
+            seed = la_last
             m.d.sync += [
+                la_count.eq(0), la_ready.eq(0),
                 running.eq(1), self.error_span.eq(0), p0.eq(0),
                 r.eq(0), s.eq(0), c.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0), col_off.eq(0),
                 w_addr.eq(0), first_pending.eq(1), release.eq(0),
                 need.eq(0), block_ok.eq(0),
-                # Seed: the pixel before (0, 0); the first block is loaded in the next cycle.
+                # Seed: the pixel before (0, 0); block 0 is loaded when the lookahead is ready.
                 seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
                 seed.xf.eq(0), seed.xfc.eq(0),
                 # Offsets of the pixel before (0, 0): one step later they are all 0.
                 seed.pm.eq(-sh.M), seed.qrm.eq(-half_f_m), seed.qcm.eq(0),
             ]
         with m.Elif(running & first_pending):
-            m.d.sync += first_pending.eq(0)
-            load_block()            # first block of the layer
+            with m.If(la_ready):
+                m.d.sync += first_pending.eq(0)
+                load_block()        # first block of the layer
         with m.Elif(running & ~block_ok):
             m.d.sync += [running.eq(0), self.error_span.eq(1)]
         with m.Elif(issue & self.advance):
