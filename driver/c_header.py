@@ -120,6 +120,33 @@ def c_header(config: AcceleratorConfig = None):
         w("    return rd;")
         w("}")
     w("")
+    w("/* Block transfers: set the address pointer, then one instruction per 32-bit word.")
+    w(" * Return 0, or the first error code (the transfer stops there). */")
+    for s in SPACES:
+        if s.access == "w":
+            w(f"static inline uint32_t cnn_load_{s.name.lower()}(uint32_t addr, const uint32_t *words, "
+              f"uint32_t n)")
+            w("{")
+            w("    uint32_t i, rd = cnn_set_addr(addr);")
+            w(f"    for (i = 0; rd == 0 && i < n; i++) rd = cnn_write_{s.name.lower()}(words[i]);")
+            w("    return rd;")
+            w("}")
+        else:
+            w(f"static inline uint32_t cnn_fetch_{s.name.lower()}(uint32_t addr, uint32_t *words, "
+              f"uint32_t n)")
+            w("{")
+            w("    uint32_t i, rd = cnn_set_addr(addr);")
+            w(f"    for (i = 0; rd == 0 && i < n; i++) words[i] = cnn_read_{s.name.lower()}();")
+            w(f"    return rd ? rd : {PREFIX}_STATUS_ERROR(cnn_status());")
+            w("}")
+    w("")
+    w("/* Start the layer in the registers and wait for it; returns the status word. */")
+    w("static inline uint32_t cnn_run(void)")
+    w("{")
+    w("    uint32_t rd = cnn_start();")
+    w(f"    return rd ? (rd << {PREFIX}_STATUS_ERROR_LSB) : cnn_wait();")
+    w("}")
+    w("")
     w("#endif /* CNN_ACCEL_H */")
     return "\n".join(out) + "\n"
 

@@ -330,7 +330,8 @@ def _sub_layer(geo, layer, rows, cols, chans):
 
 
 def split_layer(config: AcceleratorConfig, layer: ConvLayer, max_passes=4096) -> LayerPlan:
-    """The fewest-words set of passes that runs ``layer`` on ``config`` (one pass when it fits).
+    """The passes that run ``layer`` on ``config``: one when plan_conv accepts it, else the split
+    with the fewest words over the port (estimated: inputs, weights, outputs, registers).
 
     Raises ValueError (naming the value and the limit) when the layer is invalid or cannot be split
     to fit; nothing is planned half-way.
@@ -341,6 +342,17 @@ def split_layer(config: AcceleratorConfig, layer: ConvLayer, max_passes=4096) ->
     geo = _Geometry(config, layer)
     M = geo.M
     out_shape = (E // 2, F // 2, M) if geo.pooled else (E, F, M)
+
+    # One pass whenever the layer fits: exactly what plan_conv alone runs.
+    try:
+        whole = plan_conv(config, layer)
+    except ValueError:
+        whole = None
+    if whole is not None:
+        C = layer.x.shape[2]
+        return LayerPlan(layer=layer, config=config, out_shape=out_shape, passes=[Pass(
+            layer=layer, program=whole, rows=(0, out_shape[0]), cols=(0, out_shape[1]), chans=(0, M),
+            input_key=(0, geo.H, 0, geo.W, 0, C), param_key=(0, M))])
 
     n_chan_max = -(-M // geo.unit)
     n_col_max = geo.F_used // geo.align
@@ -357,6 +369,8 @@ def split_layer(config: AcceleratorConfig, layer: ConvLayer, max_passes=4096) ->
                          f"{'2x2 window' if geo.pooled else 'pixel'} and {finest[0][1] - finest[0][0]} "
                          f"channel(s) per pass: {'; '.join(dict.fromkeys(why))}")
 
+    best = None
+
     def distinct(n_max, make):
         seen = set()
         for n in range(1, n_max + 1):
@@ -365,7 +379,6 @@ def split_layer(config: AcceleratorConfig, layer: ConvLayer, max_passes=4096) ->
                 seen.add(len(bands))
                 yield bands
 
-    best = None
     for chan_bands in distinct(n_chan_max, geo.chan_bounds):
         if best is not None and len(chan_bands) > len(best[4]) + 2:
             break

@@ -15,7 +15,7 @@ Port cycles per command (accept to response handshake, CPU always ready) are ``C
 2 for writes, 3 for reads, 4 for START / STATUS, 5 + the remaining layer cycles for WAIT.
 """
 
-from amaranth.hdl import Const, Module, Mux, ResetInserter, Signal
+from amaranth.hdl import Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
@@ -146,9 +146,8 @@ class CnnCfu(wiring.Component):
         write_spaces = [s for s in SPACES if s.access == "w"]
         read_spaces = [s for s in SPACES if s.access == "r"]
 
-        with m.FSM(name="cfu"):
+        with m.FSM(name="cfu") as fsm:
             with m.State("IDLE"):
-                m.d.comb += [self.cmd_ready.eq(1), idle.eq(1)]
                 with m.If(self.cmd_valid):
                     with m.Switch(fid):
                         with m.Case(COMMAND["REG_WRITE"].function_id):
@@ -240,7 +239,6 @@ class CnnCfu(wiring.Component):
                 respond(engine.host_rdata[8:16])
 
             with m.State("WAITING"):
-                m.d.comb += in_wait.eq(1)
                 with m.If(~engine_busy):
                     bus_read(Space.REGS, REG["STATUS"])
                     m.next = "STATUS_1"
@@ -251,25 +249,32 @@ class CnnCfu(wiring.Component):
                 m.next = "STATUS_2"
 
             with m.State("STATUS_2"):
-                fields = {f.name: f for f in STATUS_FIELDS}
                 cycles = engine.host_rdata
                 layer_err = status[8:16]
-                word = Signal(32)
-                m.d.comb += [
-                    word.bit_select(fields["BUSY"].lsb, 1).eq(status[0]),
-                    word.bit_select(fields["DONE"].lsb, 1).eq(status[1]),
-                    word.bit_select(fields["CMD_ERROR"].lsb, 1).eq(cmd_err),
-                    word.bit_select(fields["ERROR"].lsb, 8).eq(Mux(layer_err != 0, layer_err, cmd_err_code)),
-                    word.bit_select(fields["CYCLES"].lsb, 16).eq(
-                        Mux(cycles[16:] != 0, Const(0xFFFF, 16), cycles[:16])),
-                ]
+                values = {
+                    "BUSY": status[0], "DONE": status[1], "CMD_ERROR": cmd_err,
+                    "ERROR": Mux(layer_err != 0, layer_err, cmd_err_code),
+                    "CYCLES": Mux(cycles[16:] != 0, Const(0xFFFF, 16), cycles[:16]),
+                }
+                parts, bit = [], 0          # the word laid out as STATUS_FIELDS says, zeros between
+                for f in sorted(STATUS_FIELDS, key=lambda f: f.lsb):
+                    if f.lsb > bit:
+                        parts.append(Const(0, f.lsb - bit))
+                    parts.append(values[f.name][:f.width] if f.width > 1 else values[f.name])
+                    bit = f.lsb + f.width
                 m.d.sync += [cmd_err.eq(0), cmd_err_code.eq(0)]
-                respond(word)
+                respond(Cat(*parts))
 
             with m.State("RESP"):
-                m.d.comb += [self.rsp_valid.eq(1), in_resp.eq(1)]
                 with m.If(self.rsp_ready):
                     m.next = "IDLE"
 
-        m.d.comb += self.rsp_payload_outputs_0.eq(rsp_data)
+        # Port flags straight from the state register (continuous assignments: defined from time 0
+        # in every simulator, even before any input changes).
+        m.d.comb += [
+            idle.eq(fsm.ongoing("IDLE")), self.cmd_ready.eq(fsm.ongoing("IDLE")),
+            in_resp.eq(fsm.ongoing("RESP")), self.rsp_valid.eq(fsm.ongoing("RESP")),
+            in_wait.eq(fsm.ongoing("WAITING")),
+            self.rsp_payload_outputs_0.eq(rsp_data),
+        ]
         return m

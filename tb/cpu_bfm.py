@@ -21,7 +21,7 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, RisingEdge, SimTimeoutError, with_timeout
 
 from driver.program import Instruction, decode, instruction
-from hw.registers import COMMAND, OPCODE_CUSTOM0, function_id
+from hw.registers import COMMAND, COMMAND_BY_ID, OPCODE_CUSTOM0, function_id
 
 from .common import CLOCK_NS
 
@@ -105,7 +105,12 @@ class CpuBfm:
             ready = not (self.rsp_stall and rng.random() < self.rsp_stall)
             d.rsp_ready.value = int(ready)
             if valid:
-                data = int(d.rsp_payload_outputs_0.value.to_unsigned())
+                raw = d.rsp_payload_outputs_0.value
+                if not raw.is_resolvable:
+                    cmd = COMMAND_BY_ID.get(fid)
+                    raise AssertionError(f"{word:#010x} ({cmd.name if cmd else 'unknown'}): rsp_payload "
+                                         f"{raw} is not 0/1 while rsp_valid")
+                data = int(raw.to_unsigned())
                 if held is not None and data != held:
                     raise AssertionError(f"{word:#010x}: rsp_payload changed from {held:#x} to {data:#x} "
                                          f"while rsp_ready was low")

@@ -6,6 +6,7 @@ and, for layers split into passes, on one small-buffer configuration (SMALL).
 """
 
 import json
+import os
 import re
 import subprocess
 import sys
@@ -17,7 +18,6 @@ from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
-from hw.cfu import CnnCfu
 from hw.config import AcceleratorConfig
 from hw.registers import (
     COMMAND_BY_ID,
@@ -31,9 +31,9 @@ from hw.registers import (
     register_limit,
     space_depth,
 )
-from sim.runner import ROOT, build, run_cocotb
+from sim.runner import ROOT, run_cocotb
 from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
-from tests.test_conv_engine import print_overhead
+from tests.test_conv_engine import built_port, print_overhead
 
 CONFIG = AcceleratorConfig()
 # Small buffers so that ordinary layers need several passes (the only extra build of this file).
@@ -184,21 +184,37 @@ def test_header_instructions_match_driver(tmp_path):
     src = tmp_path / "calls.c"
     src.write_text('#include "cnn_accel.h"\nvoid calls(volatile uint32_t *v)\n{\n' + "\n".join(calls)
                    + "\n}\n")
-    obj, binary = tmp_path / "calls.o", tmp_path / "calls.bin"
-    res = subprocess.run(zig + ["-target", "riscv32-freestanding-none", "-mcpu=generic_rv32", "-O2", "-c",
-                                "-I", str(inc), str(src), "-o", str(obj)], capture_output=True, text=True,
-                         timeout=300)
-    assert res.returncode == 0, res.stderr
-    res = subprocess.run([sys.executable, "-m", "ziglang", "objcopy", "-O", "binary", "-j", ".text", str(obj),
-                          str(binary)], capture_output=True, text=True, timeout=300)
-    assert res.returncode == 0, res.stderr
-    words = np.frombuffer(binary.read_bytes(), "<u4")
-    custom = [int(w) for w in words if int(w) & 0x7F == OPCODE_CUSTOM0]
+    words = _text_words(zig, tmp_path, src, ["-I", str(inc)])
+    custom = [w for w in words if w & 0x7F == OPCODE_CUSTOM0]
     got = [(decode(w)["funct7"], decode(w)["funct3"]) for w in custom]
     assert got == [(c.funct7, c.funct3) for c in COMMANDS]
     for c, w in zip(COMMANDS, custom, strict=True):
         ref = decode(instruction(c.name, 1 if c.rs1 != "-" else None, 1 if c.rs2 != "-" else None).word)
         assert (ref["funct7"], ref["funct3"]) == (decode(w)["funct7"], decode(w)["funct3"])
+
+
+def _text_words(zig, tmp_path, src, extra=()):
+    obj, binary = tmp_path / f"{src.stem}.o", tmp_path / f"{src.stem}.bin"
+    res = subprocess.run(zig + ["-target", "riscv32-freestanding-none", "-mcpu=generic_rv32", "-O2", "-c",
+                                *extra, str(src), "-o", str(obj)],
+                         capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    res = subprocess.run([sys.executable, "-m", "ziglang", "objcopy", "-O", "binary", "-j", ".text", str(obj),
+                          str(binary)], capture_output=True, text=True, timeout=300)
+    assert res.returncode == 0, res.stderr
+    return [int(w) for w in np.frombuffer(binary.read_bytes(), "<u4")]
+
+
+def test_program_listing_assembles_to_the_same_words(tmp_path):
+    """The driver's listing (li + .insn per command) assembled by a real RISC-V assembler yields
+    exactly the program's instruction words, in order."""
+    zig = _zig()
+    t = edge_layers(np.random.default_rng(8), CONFIG)[3]
+    prog = program_for_layer(CONFIG, t.layer)
+    src = tmp_path / "layer.S"
+    src.write_text(".text\n.globl run_layer\nrun_layer:\n" + prog.listing() + "ret\n")
+    words = _text_words(zig, tmp_path, src)
+    assert [w for w in words if w & 0x7F == OPCODE_CUSTOM0] == [insn.word for insn in prog.instructions]
 
 
 def test_header_cli(tmp_path):
@@ -217,7 +233,7 @@ def _golden_passes(plan):
 def test_multi_pass_layers_are_bit_exact_in_golden():
     rng = np.random.default_rng(4)
     layers = multi_pass_layers(rng, SMALL) + [random_multi_pass_layer(rng, SMALL, i, max_passes=200)
-                                              for i in range(40)]
+                                              for i in range(int(os.environ.get("RANDOM_LAYERS", "30")) // 2)]
     for t in layers:
         plan = split_layer(SMALL, t.layer)
         assert len(plan.passes) > 1
@@ -304,12 +320,12 @@ def test_golden_network_layers():
 # ---- the port in RTL -------------------------------------------------------------------------
 @pytest.fixture(scope="module")
 def port():
-    return build(CnnCfu(CONFIG), top="cnn_cfu", tag=CONFIG.name)
+    return built_port(CONFIG)
 
 
 @pytest.fixture(scope="module")
 def small_port():
-    return build(CnnCfu(SMALL), top="cnn_cfu", tag=SMALL.name)
+    return built_port(SMALL)
 
 
 def _run(design, cfg, name, params, seed, testcase):

@@ -7,6 +7,7 @@ RANDOM_LAYERS sets the random count (default 30). Per-layer instructions, port c
 cycles are written to the run directory (layers.json) and printed.
 """
 
+import functools
 import json
 import os
 
@@ -23,9 +24,15 @@ RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
 SHARDS = 2
 
 
+@functools.lru_cache(maxsize=None)
+def built_port(config):
+    """The CFU-port build of ``config`` (elaborated once per process, built once per machine)."""
+    return build(CnnCfu(config), top="cnn_cfu", tag=config.name)
+
+
 @pytest.fixture(scope="module")
 def port():
-    return build(CnnCfu(CONFIG), top="cnn_cfu", tag=CONFIG.name)
+    return built_port(CONFIG)
 
 
 def _run(port, run_name, params, seed):
