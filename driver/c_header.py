@@ -180,6 +180,17 @@ def markdown(config: AcceleratorConfig = None):
         "handshake, with a CPU that takes the response at once (WAIT: plus the cycles the layer "
         "still runs); the port accepts the next command in the following cycle.",
         "",
+        "## How a layer runs",
+        "",
+        "`driver.program.program_for_layer(config, layer)` emits, per pass (a layer larger than the "
+        "buffers is split by `driver/passes.py` into row bands, column bands and output-channel groups "
+        "with identical bits): `REG_WRITE` for every layer register that changed; for every memory image "
+        "that changed `SET_ADDR 0` and one `WRITE_<space>` per 32-bit word; `START` (answers 0 or the "
+        "layer's error code); `WAIT` (status word: `DONE`, no error); optionally `PERF CYCLES` / "
+        "`PERF MAC_CYCLES`; `SET_ADDR 0` and one `READ_ACT_OUT` per output word; at the end one `STATUS` "
+        "(no command failed). `Program.listing()` prints it as RISC-V assembly (`li` + `.insn r 0x0b, ...`); "
+        "`driver.program.command_overhead(config, layer)` counts instructions and port cycles.",
+        "",
         "## Commands",
         "",
         _md_table(["function id", "funct7", "funct3", "command", "rs1", "rs2", "rd", "port cycles",
