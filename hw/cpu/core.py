@@ -21,9 +21,10 @@ decoded in DECODE, ``x_`` is registered at the end of DECODE and used from EXECU
   bus and finish in MEM (the register file read ports keep the operands, so the address stays
   valid without a register). Stores write in EXECUTE.
 
-No combinational path runs from the register file through the ALU to a bus address: the branch
-decision only picks the next state and ``pc``; the bus addresses come from ``pc``/``pc + 4`` and,
-for data, from the ALU (rs1 + imm).
+No combinational path runs from the register file through the ALU to the instruction bus or to
+a write enable: the branch decision only picks the next state and ``pc``; the instruction bus
+reads ``pc`` (FETCH) or ``pc + 4`` (every other cycle), the register file write enable and the
+instret count do not depend on branch conditions. The data bus address is the ALU's rs1 + imm.
 
 Cycles per instruction (from the cycle after the previous instruction retired):
 
@@ -147,12 +148,13 @@ class Core(wiring.Component):
         halt_cause = Signal(4)
 
         retire = Signal()         # the instruction in EXECUTE/MEM/CFU_WAIT completes this cycle
+        write_rd = Signal()       # ... and writes rd (never depends on a branch condition)
         rd_data = Signal(32)
 
         m.d.comb += [
             pc_next.eq(pc + 4),
             x_target.eq(pc + x_dec.imm),
-            x_jump_target.eq(Mux(x_dec.jalr, Cat(0, alu.result[1:32]), x_target)),
+            x_jump_target.eq(Mux(x_dec.jalr, Cat(0, alu.sum[1:32]), x_target)),
             self.halt_pc.eq(pc),
             self.halt_cause.eq(halt_cause),
         ]
@@ -166,12 +168,17 @@ class Core(wiring.Component):
 
         # Execute datapath.
         m.d.comb += [
-            alu.a.eq(Mux(x_dec.auipc, pc, Mux(x_dec.lui, 0, x_rs1))),
+            alu.a.eq(x_rs1),
             alu.b.eq(Mux(x_dec.use_imm, x_dec.imm, x_rs2)),
-            alu.fn.eq(x_dec.alu_fn),
             alu.sub.eq(x_dec.alu_sub),
             alu.sra.eq(x_dec.alu_sra),
-            lsu.addr.eq(alu.result),
+            alu.sel_sum.eq(x_dec.sel_sum),
+            alu.sel_sll.eq(x_dec.sel_sll),
+            alu.sel_sr.eq(x_dec.sel_sr),
+            alu.sel_slt.eq(x_dec.sel_slt),
+            alu.slt_unsigned.eq(x_dec.funct3[0]),
+            alu.logic_op.eq(x_dec.logic_op),
+            lsu.addr.eq(alu.sum),
             lsu.funct3.eq(x_dec.funct3),
             lsu.store_data.eq(x_rs2),
             lsu.rdata.eq(self.dbus.rdata),
@@ -183,31 +190,43 @@ class Core(wiring.Component):
         m.d.comb += branch_taken.eq(
             Mux(x_dec.funct3[2], Mux(x_dec.funct3[1], alu.ltu, alu.lt), alu.eq) ^ x_dec.funct3[0])
 
-        with m.If(x_dec.load):
-            m.d.comb += rd_data.eq(lsu.load_data)
-        with m.Elif(x_dec.cfu):
-            m.d.comb += rd_data.eq(self.cfu.rsp_payload_outputs_0)
-        with m.Elif(x_dec.jal | x_dec.jalr):
-            m.d.comb += rd_data.eq(pc_next)
-        with m.Elif(x_dec.csr):
-            m.d.comb += rd_data.eq(csr.rdata)
-        with m.Else():
-            m.d.comb += rd_data.eq(alu.result)
+        # rd value: an AND-OR of the sources, one-hot selected by registered decoder bits.
+        def source(value, select):
+            return value & select.replicate(32)
+
+        m.d.comb += rd_data.eq(
+            alu.result
+            | source(x_dec.imm, x_dec.sel_imm)
+            | source(x_target, x_dec.sel_target)
+            | source(pc_next, x_dec.sel_link)
+            | source(csr.rdata, x_dec.csr)
+            | source(lsu.load_data, x_dec.load)
+            | source(self.cfu.rsp_payload_outputs_0, x_dec.cfu))
 
         m.d.comb += [
             regfile.waddr.eq(x_dec.rd),
             regfile.wdata.eq(rd_data),
-            regfile.we.eq(retire & x_dec.rd_we),
-            self.dbus.addr.eq(alu.result[2:32]),
+            regfile.we.eq(write_rd & x_dec.rd_we),
+            self.dbus.addr.eq(alu.sum[2:32]),
             self.dbus.wdata.eq(lsu.wdata),
             self.cfu.cmd_payload_function_id.eq(Cat(x_dec.funct3, x_dec.imm[5:12])),
             self.cfu.cmd_payload_inputs_0.eq(x_rs1),
             self.cfu.cmd_payload_inputs_1.eq(x_rs2),
         ]
 
-        def fetch_next():
-            """Retire with a sequential successor: pc + 4 is fetched now, decoded next cycle."""
-            m.d.comb += [retire.eq(1), self.ibus.addr.eq(pc_next[2:32]), self.ibus.en.eq(1)]
+        # The instruction bus reads pc in FETCH and pc + 4 in every other cycle: whatever the next
+        # state is, the word it needs is on the bus (a taken jump goes through FETCH), and no
+        # branch decision reaches the RAM's address or enable.
+        m.d.comb += [
+            self.ibus.addr.eq(pc_next[2:32]),
+            self.ibus.en.eq(~self.halted),
+        ]
+
+        def fetch_next(write=True):
+            """Retire with a sequential successor: pc + 4, read this cycle, is decoded next."""
+            m.d.comb += retire.eq(1)
+            if write:
+                m.d.comb += write_rd.eq(1)
             m.d.sync += pc.eq(pc_next)
             m.next = "DECODE"
 
@@ -217,7 +236,7 @@ class Core(wiring.Component):
 
         with m.FSM(name="state"):
             with m.State("FETCH"):
-                m.d.comb += [self.ibus.addr.eq(pc[2:32]), self.ibus.en.eq(1)]
+                m.d.comb += self.ibus.addr.eq(pc[2:32])
                 m.next = "DECODE"
 
             with m.State("DECODE"):
@@ -243,7 +262,7 @@ class Core(wiring.Component):
                         halt(Cause.MISALIGNED_STORE)
                     with m.Else():
                         m.d.comb += self.dbus.wmask.eq(lsu.wmask)
-                        fetch_next()
+                        fetch_next(write=False)
                 with m.Elif(x_dec.cfu):
                     m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
                     with m.If(self.cfu.cmd_ready):
@@ -251,8 +270,17 @@ class Core(wiring.Component):
                             fetch_next()
                         with m.Else():
                             m.next = "CFU_WAIT"
-                with m.Elif(x_dec.jal | x_dec.jalr | (x_dec.branch & branch_taken)):
+                with m.Elif(x_dec.jal | x_dec.jalr):
                     with m.If(x_jump_target[1]):
+                        halt(Cause.MISALIGNED_FETCH)
+                    with m.Else():
+                        m.d.comb += [retire.eq(1), write_rd.eq(1)]
+                        m.d.sync += pc.eq(Cat(0, 0, x_jump_target[2:32]))
+                        m.next = "FETCH"
+                with m.Elif(x_dec.branch):
+                    with m.If(~branch_taken):
+                        fetch_next(write=False)
+                    with m.Elif(x_jump_target[1]):
                         halt(Cause.MISALIGNED_FETCH)
                     with m.Else():
                         m.d.comb += retire.eq(1)
@@ -279,7 +307,7 @@ class Core(wiring.Component):
                 self.trace.insn.eq(x_insn),
                 self.trace.rd.eq(Mux(x_dec.rd_we, x_dec.rd, 0)),
                 self.trace.rd_data.eq(rd_data),
-                self.trace.mem_addr.eq(alu.result),
+                self.trace.mem_addr.eq(alu.sum),
                 self.trace.mem_wmask.eq(self.dbus.wmask),
                 self.trace.mem_wdata.eq(self.dbus.wdata),
             ]

@@ -10,7 +10,9 @@ halves read 0). All CSRs are read only:
 The decoder has already rejected other CSR numbers and writes, so the multiplexer only looks at
 address bit 1 (instret vs cycle) and bit 7 (high vs low half).
 A csr instruction reads the counters as they are in its execute cycle: ``instret`` does not yet
-count the reading instruction itself.
+count the reading instruction itself. ``instret`` counts a retire one cycle late (the retire strobe
+is registered, keeping the branch decision off the counter's enable); no instruction can read it
+in between, since every instruction takes at least two cycles.
 """
 
 from amaranth.hdl import Module, Mux, Signal
@@ -49,8 +51,9 @@ class CsrUnit(wiring.Component):
         cycle = Signal(64)
         instret = Signal(64)
         width = self._counter_width
-        m.d.sync += cycle[0:width].eq(cycle[0:width] + 1)
-        with m.If(self.retire):
+        retired = Signal()
+        m.d.sync += [cycle[0:width].eq(cycle[0:width] + 1), retired.eq(self.retire)]
+        with m.If(retired):
             m.d.sync += instret[0:width].eq(instret[0:width] + 1)
 
         counter = Signal(64)

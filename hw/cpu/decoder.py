@@ -6,6 +6,10 @@ the execute cycle starts from flip-flops. Immediates are sign extended here, per
     I (OP_IMM, LOAD, JALR, SYSTEM, and OP/CUSTOM0 whose funct7 then sits in imm[11:5]),
     S (STORE), B (BRANCH), U (LUI, AUIPC), J (JAL).
 
+The value written to rd comes from exactly one source, given as one-hot select bits (``sel_*``,
+``logic_op``, ``csr``, ``load``, ``cfu``) so that the core combines the sources with an AND-OR
+instead of a priority multiplexer.
+
 The CSR number of a SYSTEM instruction is ``imm[11:0]``; the CFU ``function_id`` is
 ``{imm[11:5], funct3}`` (= {funct7, funct3}).
 
@@ -21,6 +25,7 @@ from amaranth.hdl import C, Cat, Module, Signal
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
+from .alu import LogicOp
 from .isa import Csr, Funct3, Opcode
 
 __all__ = ["Decoder", "decoded_layout"]
@@ -31,11 +36,17 @@ decoded_layout = data.StructLayout({
     "imm": 32,
     "rd_we": 1,        # writes rd (never for rd = x0)
     "use_imm": 1,      # ALU operand b is imm (else rs2)
-    "alu_fn": 3,       # ALU function (Funct3 encoding of OP); ADD for address/upper computations
     "alu_sub": 1,      # adder subtracts (sub, slt, sltu, branches)
     "alu_sra": 1,      # right shifts are arithmetic
-    "lui": 1,
-    "auipc": 1,
+    # one-hot source of the rd value (all 0 for instructions without rd)
+    "sel_sum": 1,      # ALU adder: add, addi, sub
+    "sel_sll": 1,      # shifter, left: sll, slli
+    "sel_sr": 1,       # shifter, right: srl, sra, srli, srai
+    "sel_slt": 1,      # slt, sltu, slti, sltiu (slt_unsigned = funct3[0])
+    "logic_op": 2,     # alu.LogicOp: xor, or, and (+ immediate forms)
+    "sel_imm": 1,      # lui: the U immediate
+    "sel_target": 1,   # auipc: pc + imm
+    "sel_link": 1,     # jal, jalr: pc + 4
     "jal": 1,
     "jalr": 1,
     "branch": 1,
@@ -97,9 +108,26 @@ class Decoder(wiring.Component):
             dec.rd.eq(rd),
             dec.funct3.eq(funct3),
             dec.imm.eq(imm_i),
-            dec.alu_fn.eq(Funct3.ADD),
             dec.alu_sra.eq(insn[30]),
         ]
+
+        def alu_selects():
+            """One-hot rd source of OP/OP_IMM from funct3."""
+            with m.Switch(funct3):
+                with m.Case(Funct3.ADD):
+                    m.d.comb += dec.sel_sum.eq(1)
+                with m.Case(Funct3.SLL):
+                    m.d.comb += dec.sel_sll.eq(1)
+                with m.Case(Funct3.SR):
+                    m.d.comb += dec.sel_sr.eq(1)
+                with m.Case(Funct3.SLT, Funct3.SLTU):
+                    m.d.comb += [dec.sel_slt.eq(1), dec.alu_sub.eq(1)]
+                with m.Case(Funct3.XOR):
+                    m.d.comb += dec.logic_op.eq(LogicOp.XOR)
+                with m.Case(Funct3.OR):
+                    m.d.comb += dec.logic_op.eq(LogicOp.OR)
+                with m.Case(Funct3.AND):
+                    m.d.comb += dec.logic_op.eq(LogicOp.AND)
 
         legal = Signal()
         writes_rd = Signal()
@@ -113,15 +141,15 @@ class Decoder(wiring.Component):
 
         with m.Switch(opcode):
             with m.Case(Opcode.LUI):
-                m.d.comb += [legal.eq(1), writes_rd.eq(1), dec.lui.eq(1), dec.use_imm.eq(1),
-                             dec.imm.eq(imm_u)]
+                m.d.comb += [legal.eq(1), writes_rd.eq(1), dec.sel_imm.eq(1), dec.imm.eq(imm_u)]
             with m.Case(Opcode.AUIPC):
-                m.d.comb += [legal.eq(1), writes_rd.eq(1), dec.auipc.eq(1), dec.use_imm.eq(1),
-                             dec.imm.eq(imm_u)]
+                m.d.comb += [legal.eq(1), writes_rd.eq(1), dec.sel_target.eq(1), dec.imm.eq(imm_u)]
             with m.Case(Opcode.JAL):
-                m.d.comb += [legal.eq(1), writes_rd.eq(1), dec.jal.eq(1), dec.imm.eq(imm_j)]
+                m.d.comb += [legal.eq(1), writes_rd.eq(1), dec.jal.eq(1), dec.sel_link.eq(1),
+                             dec.imm.eq(imm_j)]
             with m.Case(Opcode.JALR):
-                m.d.comb += [legal.eq(funct3 == 0), writes_rd.eq(1), dec.jalr.eq(1), dec.use_imm.eq(1)]
+                m.d.comb += [legal.eq(funct3 == 0), writes_rd.eq(1), dec.jalr.eq(1), dec.sel_link.eq(1),
+                             dec.use_imm.eq(1)]
             with m.Case(Opcode.BRANCH):
                 m.d.comb += [legal.eq(funct3[1:3] != 0b01), dec.branch.eq(1), dec.alu_sub.eq(1),
                              dec.imm.eq(imm_b)]
@@ -139,16 +167,17 @@ class Decoder(wiring.Component):
                         m.d.comb += legal.eq((funct7 == 0) | (funct7 == 0b0100000))
                     with m.Default():
                         m.d.comb += legal.eq(1)
-                m.d.comb += [writes_rd.eq(1), dec.use_imm.eq(1), dec.alu_fn.eq(funct3),
-                             dec.alu_sub.eq((funct3 == Funct3.SLT) | (funct3 == Funct3.SLTU))]
+                m.d.comb += [writes_rd.eq(1), dec.use_imm.eq(1)]
+                alu_selects()
             with m.Case(Opcode.OP):
                 m.d.comb += [
                     legal.eq((funct7 == 0) | ((funct7 == 0b0100000)
                                               & ((funct3 == Funct3.ADD) | (funct3 == Funct3.SR)))),
-                    writes_rd.eq(1), dec.alu_fn.eq(funct3),
-                    dec.alu_sub.eq((funct3 == Funct3.SLT) | (funct3 == Funct3.SLTU)
-                                   | ((funct3 == Funct3.ADD) & insn[30])),
+                    writes_rd.eq(1),
                 ]
+                alu_selects()
+                with m.If((funct3 == Funct3.ADD) & insn[30]):
+                    m.d.comb += dec.alu_sub.eq(1)
             with m.Case(Opcode.MISC_MEM):
                 # fence / fence.i: nothing to order or flush in this core -> no-op (writes no rd).
                 m.d.comb += legal.eq(funct3[1:3] == 0)

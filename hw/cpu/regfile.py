@@ -4,8 +4,9 @@ Reads are synchronous (addresses in cycle n, data in n + 1) and hold their data 
 low, which the core relies on: operands read in DECODE stay valid through EXECUTE, MEM and a CFU
 wait. Writes to x0 are dropped, and x0 starts (and stays) 0. The core never reads and writes in the
 same cycle, so the read-during-write behaviour of the RAM does not matter; the memory carries
-Yosys's ``no_rw_check`` attribute to say so (without it Yosys adds ~150 LCs of write delay and
-bypass logic to emulate "read old data" on collisions that never happen).
+Yosys's ``no_rw_check`` attribute to say so. (Without it Yosys must prove that by SAT, which it
+manages in a flattened synthesis; a hierarchical one adds ~150 LCs of write delay and bypass
+logic that emulates "read old data" on collisions that never happen.)
 
 On an iCE40 each read port becomes its own copy of the 32x32 RAM (two 256x16 EBRs each, 4 EBRs).
 """
