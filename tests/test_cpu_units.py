@@ -3,6 +3,7 @@ against an independent Python reading of the spec, parameter validation, and the
 running a C program from RAMs initialised at elaboration."""
 
 import gc
+import os
 import random
 
 import pytest
@@ -167,3 +168,46 @@ def test_hello_from_initialised_rams():
     assert "".join(out["text"]) == "hello from rv32i\n42 -1234567890 0x00c0ffee 4000000000 0\n18\n"
     assert out["finish"] == 0
     assert out["halted"] == (3, image.symbol("exit") + 12)     # li (lui, addi), sw, then ebreak
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_cfu_port_connects_to_the_accelerator():
+    """The accelerator's command port (hw/cfu.py) has exactly the flipped CFU signature."""
+    from amaranth.hdl import Module
+    from amaranth.lib import wiring
+    cfu_module = pytest.importorskip("hw.cfu")
+    from hw.cpu import cfu_signature
+    core, cfu = Core(), cfu_module.CnnCfu()
+    assert cfu.signature.members == cfu_signature().flip().members
+    m = Module()
+    m.submodules.core = core
+    m.submodules.cfu = cfu
+    wiring.connect(m, core.cfu, cfu)
+    del m, core, cfu
+    gc.collect()
+
+
+NEXTPNR_EXCERPT = """\
+Info: Device utilisation:
+Info: \t         ICESTORM_LC:    1394/   5280    26%
+Info: \t        ICESTORM_RAM:       4/     30    13%
+Info: \t               SB_IO:     311/     39   797%
+Info: Max frequency for clock 'clk$SB_IO_IN_$glb_clk': 21.07 MHz (PASS at 12.00 MHz)
+Info: Max frequency for clock 'clk$SB_IO_IN_$glb_clk': 25.04 MHz (PASS at 24.00 MHz)
+"""
+
+
+def test_synth_report_parsing():
+    from hw.cpu.synth import parse_fmax, parse_nextpnr_utilisation
+    util = parse_nextpnr_utilisation(NEXTPNR_EXCERPT)
+    assert util["ICESTORM_LC"] == (1394, 5280) and util["ICESTORM_RAM"] == (4, 30)
+    assert parse_fmax(NEXTPNR_EXCERPT) == 25.04
+    assert parse_fmax("no timing here") is None
+
+
+@pytest.mark.skipif(not os.environ.get("FULL"), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
+def test_core_logic_cells_budget(tmp_path):
+    from hw.cpu.synth import synth_core
+    report = synth_core(tmp_path)
+    assert report["logic_cells"] < 2000, report
+    assert report["ebr"] == 4, report
