@@ -2,8 +2,9 @@
 
 Architecture
 ------------
-A state machine over one datapath (signals carry the state they belong to as prefix: ``d_`` is
-decoded in DECODE, ``x_`` is registered at the end of DECODE and used from EXECUTE on)::
+A state machine over one datapath. The decoder works on the instruction bus word during DECODE;
+signals prefixed ``x_`` are registered at the end of DECODE (or come from the register file's
+read ports, which hold their data) and are used from EXECUTE on::
 
     FETCH ---> DECODE ---> EXECUTE --+--> DECODE   next instruction, fetched during EXECUTE
       ^                              +--> FETCH    taken branch, jal, jalr: fetch the target
@@ -17,6 +18,8 @@ decoded in DECODE, ``x_`` is registered at the end of DECODE and used from EXECU
   one cycle later) and registers the decoded fields.
 * EXECUTE computes (ALU, branch condition, pc + imm, load/store address), writes rd and, speculating
   on straight-line code, already fetches ``pc + 4``: without a jump the next cycle is DECODE again.
+  The value written to rd is an AND-OR of its possible sources (ALU, immediate, pc + imm, pc + 4,
+  CSR, load data, CFU response), selected by one-hot bits the decoder registered.
   A taken branch or jump drops that word and goes through FETCH. Loads put the address on the data
   bus and finish in MEM (the register file read ports keep the operands, so the address stays
   valid without a register). Stores write in EXECUTE.
@@ -143,7 +146,7 @@ class Core(wiring.Component):
         x_insn = Signal(32)
         x_rs1 = regfile.rdata1
         x_rs2 = regfile.rdata2
-        x_target = Signal(32)     # pc + imm of branches and jal
+        x_target = Signal(32)     # pc + imm: branch and jal targets, the auipc result
         x_jump_target = Signal(32)
         halt_cause = Signal(4)
 
