@@ -8,58 +8,19 @@ the RAMs through the loader port, so changing a program never rebuilds the simul
 
 import json
 import os
-from pathlib import Path
 
 import pytest
 
-from firmware.build import FIRMWARE
 from firmware.build import build as build_firmware
-from hw.cpu.isa import Cause
 from hw.cpu.soc_ram import SocRam
 from sim.runner import BUILD, build, run_cocotb
+from tb.test_cpu_programs import DATA, PROGRAMS, isa_programs
 
 pytestmark = pytest.mark.cocotb
-
-DATA = Path(__file__).parent / "data" / "cpu"
-ISA = DATA / "isa"
-C_PROGRAMS = [FIRMWARE / "examples" / "hello.c", DATA / "libc_check.c", DATA / "counters.c"]
-
-TRAP_CAUSES = {
-    "lw": Cause.MISALIGNED_LOAD, "lh": Cause.MISALIGNED_LOAD, "lhu": Cause.MISALIGNED_LOAD,
-    "sw": Cause.MISALIGNED_STORE, "sh": Cause.MISALIGNED_STORE,
-    "jal": Cause.MISALIGNED_FETCH, "jalr": Cause.MISALIGNED_FETCH, "branch": Cause.MISALIGNED_FETCH,
-    "ecall": Cause.ECALL, "ebreak": Cause.BREAKPOINT, "illegal": Cause.ILLEGAL_INSTRUCTION,
-}
-
-
-def trap_cause(name):
-    """trap_<kind>_... -> the halt cause the program expects."""
-    kind = name.split("_")[1]
-    return TRAP_CAUSES[kind]
 
 
 def _design():
     return build(SocRam(loader=True, trace=True), top="cpu_soc_ram", tag="rv32i")
-
-
-def isa_programs(out_dir):
-    programs = []
-    for source in sorted(ISA.glob("*.S")):
-        image = build_firmware([source], runtime=False, out_dir=Path(out_dir) / source.stem,
-                               extra_flags=["-I", str(ISA)])
-        if source.stem.startswith("trap_"):
-            expect = {"cause": int(trap_cause(source.stem)), "pc": image.symbol("trap_here")}
-        else:
-            expect = {"finish": 0}
-        programs.append({"name": source.stem, "imem": image.imem, "dmem": image.dmem, "expect": expect})
-    for source in C_PROGRAMS:
-        image = build_firmware([source], out_dir=Path(out_dir) / source.stem)
-        programs.append({"name": source.name, "imem": image.imem, "dmem": image.dmem,
-                         "expect": {"finish": 0}, "max_cycles": 200_000})
-    return programs
-
-
-PROGRAMS = BUILD / "firmware" / "cpu-tests"     # cached builds of the test programs
 
 
 def test_cpu_isa_programs(tmp_path, seed):

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from firmware.build import FIRMWARE, build
-from tests.test_cpu_cocotb import DATA, ISA, PROGRAMS, isa_programs, trap_cause
+from tb.test_cpu_programs import DATA, ISA, PROGRAMS, isa_programs, trap_cause
 
 pytest.importorskip("ziglang")
 
