@@ -11,7 +11,7 @@ BOARD  ?= icebreaker
 # Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
 SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
 
-.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train clean distclean help
+.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware clean distclean help
 N ?= 5
 
 all: verilog
@@ -66,12 +66,22 @@ bench: $(STAMP)
 demo: $(STAMP)
 	$(PY) -m demo -n $(N)
 
+# The RV32I core: ISA tests, lock-step with unicorn; its size on the iCE40; the example firmware
+cpu-test: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) tests/test_cpu_asm.py tests/test_cpu_units.py tests/test_cpu_firmware.py tests/test_cpu_cocotb.py
+
+cpu-synth: $(STAMP)
+	$(PY) -m hw.cpu.synth
+
+firmware: $(STAMP)
+	$(PY) -m firmware.build firmware/examples/hello.c
+
 # Retrain models/digits_int8.tflite (NumPy, seeded: the same bytes every time)
 train: $(STAMP)
 	$(PY) -m models.train_digits
 
 lint: $(STAMP) verilog
-	$(PY) -m ruff check hw golden sim tb boards tests driver bench compiler models demo
+	$(PY) -m ruff check hw golden sim tb boards tests driver bench compiler models demo firmware
 	$(PY) -m sim.lint build/verilog/*.v
 
 clean:
