@@ -15,6 +15,7 @@ payload must not change. Every command has a cycle limit: a port that does not a
 test, never hangs it.
 """
 
+import functools
 import random
 
 from cocotb.simtime import get_sim_time
@@ -253,3 +254,47 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None):
     if log is not None:
         log.append(entry)
     return entry
+
+
+# ---- shared by the cocotb modules (tb/test_conv_engine.py, tb/test_cfu.py, ...) -------------------
+async def setup_port(dut, rng, rsp_stall=None, cmd_gap=None):
+    """Clock, idle port, reset; a CPU model with the stall/gap probabilities from TB_PARAMS."""
+    from .common import reset, start_clock, tb_params
+
+    params = tb_params()
+    await start_clock(dut)
+    bfm = CpuBfm(dut, rng, rsp_stall=params.get("rsp_stall", 0.2) if rsp_stall is None else rsp_stall,
+                 cmd_gap=params.get("cmd_gap", 0.1) if cmd_gap is None else cmd_gap)
+    await reset(dut)
+    return bfm
+
+
+def save_log(log, name):
+    """Write a run's per-layer log as <log_dir>/<name>.json (log_dir from TB_PARAMS)."""
+    import json
+    import os
+
+    from .common import tb_params
+
+    out = tb_params().get("log_dir")
+    if out:
+        os.makedirs(out, exist_ok=True)
+        with open(os.path.join(out, f"{name}.json"), "w") as f:
+            json.dump(log, f, indent=1)
+
+
+# ---- runner side (pytest): the build and the printed overhead table -----------------------------
+@functools.lru_cache(maxsize=None)
+def built_port(config):
+    """The CnnCfu simulator build of ``config`` (elaborated once per process, built once per machine)."""
+    from hw.cfu import CnnCfu
+    from sim.runner import build
+
+    return build(CnnCfu(config), top="cnn_cfu", tag=config.name)
+
+
+def print_overhead(log):
+    print(f"\n{'layer':58s} {'pass':>4s} {'instr':>7s} {'port cyc':>9s} {'compute':>9s} {'port/comp':>9s}")
+    for e in log:
+        print(f"{e['name'][:58]:58s} {e['passes']:4d} {e['instructions']:7d} {e['port_cycles']:9d} "
+              f"{e['compute_cycles']:9d} {e['port_per_compute']:9.2f}")

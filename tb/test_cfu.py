@@ -27,8 +27,7 @@ from hw.registers import (
 
 from .common import reset, seeded_rng, tb_params
 from .conv_layers import edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
-from .cpu_bfm import layer_wait_limit, run_layer
-from .test_conv_engine import save_log, setup_port
+from .cpu_bfm import layer_wait_limit, run_layer, save_log, setup_port
 
 
 def _config():

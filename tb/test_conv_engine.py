@@ -7,9 +7,6 @@ output words are compared with golden/. The port's own counters are checked agai
 table's cycle costs, and instructions / port cycles / compute cycles are logged per layer.
 """
 
-import json
-import os
-
 import cocotb
 import numpy as np
 
@@ -17,31 +14,13 @@ from driver.program import program_for_layer
 from hw.config import AcceleratorConfig
 from hw.registers import ERROR_CODE, REG, StatusWord, register_limit
 
-from .common import reset, seeded_rng, start_clock, tb_params
+from .common import seeded_rng, tb_params
 from .conv_layers import edge_layers, random_layers
-from .cpu_bfm import CpuBfm, run_layer
+from .cpu_bfm import run_layer, save_log, setup_port
 
 
 def _config():
     return AcceleratorConfig.from_dict(tb_params()["config"])
-
-
-async def setup_port(dut, rng, rsp_stall=None, cmd_gap=None):
-    """Clock, idle port, reset; a CPU model with the stall/gap probabilities from TB_PARAMS."""
-    params = tb_params()
-    await start_clock(dut)
-    bfm = CpuBfm(dut, rng, rsp_stall=params.get("rsp_stall", 0.2) if rsp_stall is None else rsp_stall,
-                 cmd_gap=params.get("cmd_gap", 0.1) if cmd_gap is None else cmd_gap)
-    await reset(dut)
-    return bfm
-
-
-def save_log(log, name):
-    out = tb_params().get("log_dir")
-    if out:
-        os.makedirs(out, exist_ok=True)
-        with open(os.path.join(out, f"{name}.json"), "w") as f:
-            json.dump(log, f, indent=1)
 
 
 @cocotb.test()

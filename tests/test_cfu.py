@@ -33,7 +33,7 @@ from hw.registers import (
 )
 from sim.runner import ROOT, run_cocotb
 from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
-from tests.test_conv_engine import built_port, print_overhead
+from tb.cpu_bfm import built_port, print_overhead
 
 CONFIG = AcceleratorConfig()
 # Small buffers so that ordinary layers need several passes (the only extra build of this file).

@@ -7,27 +7,20 @@ RANDOM_LAYERS sets the random count (default 30). Per-layer instructions, port c
 cycles are written to the run directory (layers.json) and printed.
 """
 
-import functools
 import json
 import os
 
 import pytest
 
-from hw.cfu import CnnCfu
 from hw.config import AcceleratorConfig
-from sim.runner import build, run_cocotb
+from sim.runner import run_cocotb
+from tb.cpu_bfm import built_port, print_overhead
 
 pytestmark = pytest.mark.cocotb
 
 CONFIG = AcceleratorConfig()
 RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
 SHARDS = 2
-
-
-@functools.lru_cache(maxsize=None)
-def built_port(config):
-    """The CFU-port build of ``config`` (elaborated once per process, built once per machine)."""
-    return build(CnnCfu(config), top="cnn_cfu", tag=config.name)
 
 
 @pytest.fixture(scope="module")
@@ -42,13 +35,6 @@ def _run(port, run_name, params, seed):
                seed=seed)
     for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
         print_overhead(json.loads(path.read_text()))
-
-
-def print_overhead(log):
-    print(f"\n{'layer':58s} {'pass':>4s} {'instr':>7s} {'port cyc':>9s} {'compute':>9s} {'port/comp':>9s}")
-    for e in log:
-        print(f"{e['name'][:58]:58s} {e['passes']:4d} {e['instructions']:7d} {e['port_cycles']:9d} "
-              f"{e['compute_cycles']:9d} {e['port_per_compute']:9.2f}")
 
 
 def test_edge_set(port, seed):
