@@ -11,7 +11,7 @@ BOARD  ?= icebreaker
 # Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
 SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
 
-.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware clean distclean help
+.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs clean distclean help
 N ?= 5
 
 all: verilog
@@ -24,6 +24,7 @@ help:
 	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"
 	@echo "make demo N=5             digits CNN on the RTL (simulation), build/reports/demo.png"
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
+	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
 	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n>"
 
@@ -75,6 +76,10 @@ cpu-synth: $(STAMP)
 
 firmware: $(STAMP)
 	$(PY) -m firmware.build firmware/examples/hello.c
+
+# The command map, generated from hw/registers.py: the Markdown table and the C header
+docs: $(STAMP)
+	$(PY) -m driver.c_header --markdown docs/commands.md --header build/include/cnn_accel.h
 
 # Retrain models/digits_int8.tflite (NumPy, seeded: the same bytes every time)
 train: $(STAMP)

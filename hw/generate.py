@@ -16,6 +16,7 @@ from amaranth.lib import data, wiring
 
 from sim.runner import ROOT, write_verilog
 
+from .cfu import CnnCfu
 from .config import AcceleratorConfig
 from .conv_engine import ConvEngine
 from .mac_tile import MacTile
@@ -24,6 +25,7 @@ __all__ = ["TOPS", "generate", "main"]
 
 # Top-level components users generate, by Verilog module name.
 TOPS = {
+    "cnn_cfu": CnnCfu,           # the accelerator behind the RISC-V CFU command port (custom-0)
     "conv_engine": ConvEngine,   # the accelerator: runs whole conv layers from registers
     "mac_tile": MacTile,         # its MAC tile alone
 }
