@@ -237,10 +237,19 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None):
         raise AssertionError(f"{test_layer.name}: {len(bad)} of {got.size} outputs differ, first at "
                              f"(e, f, m) = {tuple(bad[0])}: RTL {got[tuple(bad[0])]}, golden "
                              f"{expected[tuple(bad[0])]}")
+    from golden.cycle_model import conv_engine_cycles
+
     for i, (p, c) in enumerate(zip(program.plan.passes, counters, strict=True)):
         assert c["mac_cycles"] == p.program.beats, \
             (f"{test_layer.name} pass {i}: tile accepted {c['mac_cycles']} beats, the loop nest has "
              f"{p.program.beats}")
+        # The cycle model predicts every pass's CYCLES counter exactly.
+        r = p.program.registers
+        model = conv_engine_cycles(cfg, r["H"], r["W"], r["C"], r["M"], r["R"], r["S"], r["U"],
+                                   r["PAD_TOP"], r["E"], r["F"], r["CG"], r["POOL"])
+        assert (c["cycles"], c["mac_cycles"]) == (model.cycles, model.mac_cycles), \
+            (f"{test_layer.name} pass {i}: CYCLES/MAC_CYCLES {c['cycles']}/{c['mac_cycles']}, "
+             f"golden.cycle_model predicts {model.cycles}/{model.mac_cycles}")
     compute = sum(c["cycles"] for c in counters)
     ideal = sum(p.program.ideal_beats for p in program.plan.passes)
     entry = {"name": test_layer.name, **meas, "compute_cycles": compute,

@@ -19,8 +19,10 @@ from tb.cpu_bfm import built_port, print_overhead
 pytestmark = pytest.mark.cocotb
 
 CONFIG = AcceleratorConfig()
-RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
-SHARDS = 2
+# FULL=1: the exhaustive sweep (200 random layers in 8 parallel runs) instead of the quick 30.
+FULL = os.environ.get("FULL", "0") not in ("", "0")
+RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "200" if FULL else "30"))
+SHARDS = 8 if FULL else 2
 
 
 @pytest.fixture(scope="module")
