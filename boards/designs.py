@@ -11,13 +11,23 @@ with a signature (BoardTop drives its inputs and observes its outputs).
                   8x8 mode for 4x4; ECP5: the synthesis tool's multipliers, MULT18X18D)
     tile-generic  the tile with the generic ProductArray everywhere (the synthesis tool picks; on
                   iCE40 Yosys uses one SB_MAC16 per product in 16x16 mode, or LUTs)
+
+The engine's parts on their own, with the board's engine configuration, to measure each one's
+size and critical path in isolation (the whole engine's timing report names only its single worst
+path): ``sequencer``, ``line-buffer``, ``output-stage`` (with its requantizer), ``requantizer``
+(pipelined 4 x 16x16 multiplier) and ``requantizer-serial4`` (``mul_cycles=4``, the digit-serial
+multiplier meant for iCE40).
 """
 
 from dataclasses import dataclass
 from typing import Callable
 
 from hw.config import AcceleratorConfig
+from hw.conv_sequencer import ConvSequencer
+from hw.line_buffer import LineBuffer
 from hw.mac_tile import MacTile
+from hw.output_stage import OutputStage
+from hw.requantizer import Requantizer
 
 __all__ = ["DESIGNS", "DEFAULT_DESIGN", "Design", "design_factory", "make_design", "default_config"]
 
@@ -43,6 +53,22 @@ DESIGNS = {
         default_config=lambda board: AcceleratorConfig(),
         summary="the MAC tile with the generic ProductArray (the synthesis tool picks multipliers)"),
 }
+
+
+def _part(summary, factory):
+    return Design(factory=lambda config, board: factory(config),
+                  default_config=lambda board: board.engine_config, summary=summary)
+
+
+DESIGNS.update({
+    "sequencer": _part("the engine's loop-nest sequencer",
+                       lambda c: ConvSequencer(c, LineBuffer(c).addr_width)),
+    "line-buffer": _part("the engine's line buffer", LineBuffer),
+    "output-stage": _part("the engine's output stage (requantizer, pooling)", OutputStage),
+    "requantizer": _part("the requantizer, pipelined multiplier", Requantizer),
+    "requantizer-serial4": _part("the requantizer, digit-serial multiplier (mul_cycles=4)",
+                                 lambda c: Requantizer(c, mul_cycles=4)),
+})
 
 DEFAULT_DESIGN = "engine"
 

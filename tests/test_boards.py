@@ -51,7 +51,7 @@ def test_unknown_dsp_mode():
 
 
 def test_unknown_design_names_parameter_and_choices():
-    with pytest.raises(ValueError, match=r"design = 'cpu' .*engine, tile, tile-generic"):
+    with pytest.raises(ValueError, match=r"design = 'cpu' .*engine, tile, tile-generic, sequencer"):
         make_design("cpu", SMALL)
 
 
