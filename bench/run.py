@@ -50,6 +50,9 @@ def main(argv=None):
             "meets_target": None if layer.target is None else util >= layer.target,
             "model_cycles": model.cycles, "model_matches": match, "model_breakdown": model.as_dict(),
             "sim_cycles_per_s": entry["cycles"] / entry["wall_s"], "simulator": sim,
+            "port_instructions": entry["port"]["instructions"],
+            "port_cycles": entry["port"]["port_cycles"],
+            "port_per_compute": entry["port"]["port_cycles"] / entry["cycles"],
         })
     report = {"config": config.as_dict(), "simulator": sim, "layers": rows, "model_matches_all": model_ok}
     out = BUILD / "reports" / ("bench.json" if sim == "verilator" else f"bench-{sim}.json")
@@ -64,7 +67,8 @@ def print_table(report):
     cfg = report["config"]
     print(f"conv engine {cfg['rows']}x{cfg['cols']} tile, simulator {report['simulator']}")
     head = f"{'layer':42s} {'E x F':>7s} {'ideal':>8s} {'cycles':>8s} {'util':>6s} {'target':>6s} " \
-           f"{'model':>8s} {'prolog':>6s} {'fill':>6s} {'out':>6s} {'tail':>5s} {'cyc/s':>9s}"
+           f"{'model':>8s} {'prolog':>6s} {'fill':>6s} {'out':>6s} {'tail':>5s} {'cyc/s':>9s} " \
+           f"{'insns':>6s} {'port':>6s} {'p/c':>5s}"
     print(head)
     print("-" * len(head))
     for r in report["layers"]:
@@ -75,8 +79,13 @@ def print_table(report):
         print(f"{r['layer'][:42]:42s} {r['E']:>3d}x{r['F']:<3d} {r['ideal_cycles']:8.0f} {r['cycles']:8d} "
               f"{r['utilisation']:6.1%} {target:>6s} {model:>8s} "
               f"{b['prologue']:6d} {b['fill_stalls']:6d} {b['output_stalls']:6d} {b['tail']:5d} "
-              f"{r['sim_cycles_per_s']:9,.0f}{flag}")
+              f"{r['sim_cycles_per_s']:9,.0f} {r['port_instructions']:6d} {r['port_cycles']:6d} "
+              f"{r['port_per_compute']:5.2f}{flag}")
     print(f"cycle model matches every layer: {report['model_matches_all']}")
+    print("prolog: cycles before the first beat (first input rows); fill: gaps waiting for rows or the "
+          "next block; out: output stage holding the tile; tail: last beat to done.\n"
+          "insns / port: custom-0 instructions and CFU-port cycles to load, run and read the layer "
+          "(CPU always ready); p/c: port cycles per compute cycle.")
 
 
 if __name__ == "__main__":

@@ -14,6 +14,7 @@ from cocotb.triggers import RisingEdge, with_timeout
 
 from bench.layers import BenchLayer
 from driver.conv_layer import plan_conv
+from driver.program import command_overhead
 from hw.config import AcceleratorConfig
 from hw.registers import REG, Space
 
@@ -48,9 +49,14 @@ async def bench_layers(dut):
         out = program.unpack_output(await bus.read_many(Space.ACT_OUT, range(program.out_words())))
         assert np.array_equal(out, t.expected), f"{b.name}: output differs from golden"
         regs = program.registers
+        # What the same layer costs on the RISC-V command port (static model, checked against the
+        # port's hardware counters by tests/test_conv_engine.py).
+        port = command_overhead(cfg, t.layer)
         results.append({"layer": spec, "registers": regs, "cycles": cycles, "mac_cycles": macs,
                         "stall_cycles": stalls, "ideal_cycles": program.ideal_beats,
-                        "beats": program.beats, "wall_s": wall, "outputs": int(out.size)})
+                        "beats": program.beats, "wall_s": wall, "outputs": int(out.size),
+                        "port": {k: port[k] for k in ("instructions", "port_cycles", "passes",
+                                                      "words_written", "words_read")}})
         dut._log.info(f"{b.name}: {cycles} cycles, ideal {program.ideal_beats:.0f}, "
                       f"utilisation {program.ideal_beats / cycles:.1%}, {cycles / wall:,.0f} cycles/s")
     with open(os.path.join(params["log_dir"], "bench.json"), "w") as f:
