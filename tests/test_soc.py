@@ -34,3 +34,13 @@ def test_soc_tiny_layer(seed):
     rng = np.random.default_rng(seed)
     layer = make_layer(rng, "soc 4x4x2 -> 4, 3x3 SAME", 4, 4, 2, 4, 3, 3, padding="SAME")
     _check(run_layer(layer, f"tiny-seed{seed}", seed, max_cycles=2_000_000))
+
+
+def test_soc_multi_pass_layer(seed):
+    """A layer the driver splits into two row-band passes (the line buffer cannot hold one block's
+    window): the generated firmware reloads the input per pass and assembles the output windows."""
+    rng = np.random.default_rng(seed)
+    layer = make_layer(rng, "soc 12x5x2 -> 4, 5x5 stride 2", 12, 5, 2, 4, 5, 5, stride=2)
+    report = run_layer(layer, f"multipass-seed{seed}", seed, max_cycles=5_000_000)
+    assert "passes 2" in report["uart_text"]
+    _check(report)
