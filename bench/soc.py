@@ -50,8 +50,10 @@ def main(argv=None):
                      "bit_exact": bool(rep["pass"]), "sim_seconds": round(time.time() - t0, 1)})
     out = BUILD / "reports" / ("soc_bench.json" if sim == "verilator" else f"soc_bench-{sim}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(json.dumps({"config": config.as_dict(), "simulator": sim, "layers": rows}, indent=1) + "\n")
-    head = f"{'layer':24} {'MACs':>7} {'SW cycles':>11} {'accel cycles':>13} {'engine':>7} {'speedup':>8} exact"
+    report = {"config": config.as_dict(), "simulator": sim, "layers": rows}
+    out.write_text(json.dumps(report, indent=1) + "\n")
+    head = (f"{'layer':24} {'MACs':>7} {'SW cycles':>11} {'accel cycles':>13} {'engine':>7} "
+            f"{'speedup':>8} exact")
     print(head)
     print("-" * len(head))
     for r in rows:

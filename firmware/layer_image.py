@@ -165,7 +165,8 @@ def build_layer_firmware(config: AcceleratorConfig, layer, expected, name="conv_
     out_dir = Path(out_dir) if out_dir else ROOT / "build" / "firmware" / name
     inc = out_dir / "include"
     inc.mkdir(parents=True, exist_ok=True)
-    for fname, text in (("cnn_accel.h", c_header(config)), ("layer_data.h", layer_header(config, layer, expected))):
+    headers = {"cnn_accel.h": c_header(config), "layer_data.h": layer_header(config, layer, expected)}
+    for fname, text in headers.items():
         path = inc / fname
         if not path.exists() or path.read_text() != text:
             path.write_text(text)

@@ -113,11 +113,13 @@ async def soc_conv_layer(dut):
     if p.get("result_path"):
         with open(p["result_path"], "w") as f:
             json.dump(report, f, indent=1)
-    assert halted, f"the SoC did not halt within {p['max_cycles']} cycles (trigger {trig}); text so far:\n{text}"
+    assert halted, (f"the SoC did not halt within {p['max_cycles']} cycles (trigger {trig}); "
+                    f"text so far:\n{text}")
     assert cause == 3, f"halt cause {cause} (expected 3, ebreak)"
     assert not uart_errors, uart_errors
     assert not report["uart_overflow"], "a byte was stored to the UART while it was busy"
-    assert text == report["print_text"], f"UART text != PRINT register text:\n{text!r}\n{report['print_text']!r}"
+    assert text == report["print_text"], \
+        f"UART text != PRINT register text:\n{text!r}\n{report['print_text']!r}"
     if not p.get("check", True):
         return
     expected = p["expected"]
@@ -129,7 +131,8 @@ async def soc_conv_layer(dut):
         f"software checksum {report.get('checksum_sw'):#x} != golden {p['checksum']:#x}"
     assert report["outputs"], "no OUT lines"
     for i, (acc, sw) in report["outputs"].items():
-        assert acc == expected[i] and sw == expected[i], f"output {i}: accel {acc} sw {sw} golden {expected[i]}"
+        assert acc == expected[i] and sw == expected[i], \
+            f"output {i}: accel {acc} sw {sw} golden {expected[i]}"
     assert report.get("mismatch_accel") == 0 and report.get("mismatch_sw") == 0
     assert report["pass"] and not report["fail"], "the firmware did not print PASS"
     assert finish_code == 0, f"finish code {finish_code}"

@@ -21,7 +21,8 @@ def _check(report):
     assert report["pass"] and report["accel_rc"] == 0
     assert report["checksum_accel"] == report["checksum_sw"] == report["checksum_expected"]
     print(f"accelerator path {report['accel_cycles']} cycles (engine {report['accel_compute_cycles']}), "
-          f"software {report['sw_cycles']} cycles: speedup {report['sw_cycles'] / report['accel_cycles']:.1f}x")
+          f"software {report['sw_cycles']} cycles: "
+          f"speedup {report['sw_cycles'] / report['accel_cycles']:.1f}x")
 
 
 def test_soc_conv_layer(seed):
