@@ -11,7 +11,7 @@ BOARD  ?= icebreaker
 # Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
 SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
 
-.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs clean distclean help
+.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs bench-soc clean distclean help
 N ?= 5
 
 all: verilog
@@ -22,6 +22,7 @@ help:
 	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=tile|engine] [SEEDS=1,2,3] [DSP=auto|on|off]"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
 	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"
+	@echo "make bench-soc            SoC: firmware runs layers on the accelerator and in C, speedup"
 	@echo "make demo N=5             digits CNN on the RTL (simulation), build/reports/demo.png"
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
 	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
@@ -62,6 +63,10 @@ synth: $(STAMP)
 # Whole layers in RTL simulation: cycles, utilisation, cycle-model check -> build/reports/bench.json
 bench: $(STAMP)
 	$(PY) -m bench.run
+
+# The SoC: a conv layer on the accelerator vs plain C on the RV32I core -> build/reports/soc_bench.json
+bench-soc: $(STAMP)
+	$(PY) -m bench.soc
 
 # The digits CNN end to end on the conv engine RTL (simulation): N held-out images, build/reports/demo.png
 demo: $(STAMP)
