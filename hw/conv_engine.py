@@ -16,7 +16,7 @@ Illegal register values answer start with an error code in STATUS, never a hang.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, fifo, memory, wiring
+from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from .config import AcceleratorConfig
