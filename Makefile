@@ -60,9 +60,11 @@ synth: $(STAMP)
 	$(PY) -m boards.synth --board $(BOARD) $(if $(DESIGN),--design $(DESIGN)) \
 		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(DSP),--dsp $(DSP))
 
-# Whole layers in RTL simulation: cycles, utilisation, cycle-model check -> build/reports/bench.json
+# Whole layers in RTL simulation: cycles, utilisation, cycle-model check -> build/reports/bench.json;
+# then the SoC: accelerator vs software on the RV32I core -> build/reports/soc_bench.json
 bench: $(STAMP)
 	$(PY) -m bench.run
+	$(PY) -m bench.soc
 
 # The SoC: a conv layer on the accelerator vs plain C on the RV32I core -> build/reports/soc_bench.json
 bench-soc: $(STAMP)
