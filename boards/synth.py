@@ -172,6 +172,12 @@ def _failure_hint(board, log):
 
 
 DSP_MODES = ("auto", "on", "off")
+YOSYS_ASSERT_WORKAROUND = "proc; splitnets"
+
+
+def _yosys_assertion(log):
+    """Whether a Yosys log ends in an internal assertion failure (a Yosys bug, not ours)."""
+    return log.exists() and "ERROR: Assert `" in log.read_text(errors="replace")
 
 
 def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), dsp="auto",
@@ -220,14 +226,27 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         _write(summary, report_path, also_written)
         return summary
 
-    def synth(use_dsp, label="synth"):
-        """Render the platform's build for these synth options, run Yosys; the netlist's cells."""
+    def synth(use_dsp, label="synth", workaround=False):
+        """Render the platform's build for these synth options, run Yosys; the netlist's cells.
+
+        Yosys 0.70's abc9 sometimes dies on an internal assertion (``Assert `count_id(...)``` or
+        ``GetSize(conn.first) == GetSize(conn.second)`` in ABC_OPS_REINTEGRATE; YosysHQ/yosys
+        #4349, #4451, #5274) depending on the netlist; running ``proc; splitnets`` right after
+        reading the RTLIL avoids it, so a failure with an assertion is retried once that way.
+        """
+        extra = {"script_after_read": YOSYS_ASSERT_WORKAROUND} if workaround else {}
         plan = constrained_platform(board).build(
             BoardTop(component), name=NAME, do_build=False,
-            synth_opts=list(board.synth_opts if use_dsp else board.nodsp_opts))
+            synth_opts=list(board.synth_opts if use_dsp else board.nodsp_opts), **extra)
         plan.extract(build_dir)
         ok, seconds = _run(synth_cmd(), build_dir, label, verbose)
         steps["synth"] = round(steps["synth"] + seconds, 1)
+        if not ok and not workaround and _yosys_assertion(build_dir / f"{NAME}.rpt"):
+            base["yosys_workaround"] = YOSYS_ASSERT_WORKAROUND
+            print(f"[{label}] Yosys assertion: retrying with '{YOSYS_ASSERT_WORKAROUND}' after "
+                  f"read_rtlil", file=sys.stderr, flush=True)
+            (build_dir / f"{NAME}.rpt").replace(build_dir / f"{NAME}.assert.rpt")
+            return synth(use_dsp, f"{label}-retry", workaround=True)
         return netlist_cells(load_json(build_dir / f"{NAME}.json")) if ok else None
 
     def commands():
@@ -285,7 +304,8 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         seed=best, runs=runs, build_time_s=time.monotonic() - start, step_times_s=steps,
         bitstream=build_dir / board.bitstream, log=build_dir / f"{NAME}.seed{best}.tim",
         synth_log=build_dir / f"{NAME}.rpt")
-    summary.update({k: base[k] for k in ("dsp_mode", "dsp_inference", "dsp_note", "report") if k in base})
+    summary.update({k: base[k] for k in ("dsp_mode", "dsp_inference", "dsp_note", "yosys_workaround",
+                                         "report") if k in base})
     _write(summary, report_path, also_written)
     return summary
 

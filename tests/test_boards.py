@@ -18,7 +18,15 @@ from amaranth.sim import Simulator
 from boards import report
 from boards.boards import BOARDS, ICE40_ENGINE_CONFIG, constrained_platform, get_board
 from boards.designs import DEFAULT_DESIGN, default_config, make_design
-from boards.synth import main, parse_overrides, parse_seeds, report_paths, synthesize
+from boards.synth import (
+    YOSYS_ASSERT_WORKAROUND,
+    _yosys_assertion,
+    main,
+    parse_overrides,
+    parse_seeds,
+    report_paths,
+    synthesize,
+)
 from boards.top import BoardTop, Lfsr32, xor_tree
 from hw.config import AcceleratorConfig
 from hw.conv_engine import ConvEngine
@@ -131,6 +139,21 @@ def test_parse_overrides_and_report_paths(tmp_path):
     assert [p.name for p in report_paths(tmp_path, "icebreaker", "engine")] == [
         "synth-icebreaker-engine.json", "synth-icebreaker.json"]
     assert [p.name for p in report_paths(tmp_path, "ulx3s-85f", "tile")] == ["synth-ulx3s-85f-tile.json"]
+
+
+def test_yosys_assertion_workaround(tmp_path):
+    """A Yosys internal assertion is recognised, and the retry's script runs the workaround."""
+    log = tmp_path / "top.rpt"
+    log.write_text("2.46.17.7. Executing ABC_OPS_REINTEGRATE pass\n"
+                   "ERROR: Assert `count_id(wire->name) == 0' failed in kernel/rtlil.cc:2872.\n")
+    assert _yosys_assertion(log)
+    log.write_text("ERROR: Module `x' not found\n")
+    assert not _yosys_assertion(log) and not _yosys_assertion(tmp_path / "missing.rpt")
+    board = BOARDS["ulx3s-85f"]
+    plan = constrained_platform(board).build(BoardTop(MacTile(SMALL)), name="top", do_build=False,
+                                             script_after_read=YOSYS_ASSERT_WORKAROUND)
+    script = plan.files["top.ys"]
+    assert script.index("read_rtlil") < script.index(YOSYS_ASSERT_WORKAROUND) < script.index("synth_ecp5")
 
 
 def test_constrained_platform_clock_range():
