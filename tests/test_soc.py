@@ -11,10 +11,16 @@ One simulator build of the SoC (with the RAM load port) serves every seed and la
 import numpy as np
 import pytest
 
+from sim.runner import simulator_name
 from tb.conv_layers import make_layer
 from tb.test_soc_host import run_layer
 
 pytestmark = pytest.mark.cocotb
+
+# The software half of these layers is millions of RV32I cycles (every product calls the multiply
+# helper): seconds on Verilator, most of an hour on Icarus. Icarus runs the tiny layer only.
+verilator_only = pytest.mark.skipif(simulator_name() == "icarus",
+                                    reason="millions of simulated cycles: too slow on Icarus")
 
 
 def _check(report):
@@ -25,6 +31,7 @@ def _check(report):
           f"speedup {report['sw_cycles'] / report['accel_cycles']:.1f}x")
 
 
+@verilator_only
 def test_soc_conv_layer(seed):
     rng = np.random.default_rng(seed)
     layer = make_layer(rng, "soc 8x8x4 -> 8, 3x3", 8, 8, 4, 8, 3, 3)
@@ -37,6 +44,7 @@ def test_soc_tiny_layer(seed):
     _check(run_layer(layer, f"tiny-seed{seed}", seed, max_cycles=2_000_000))
 
 
+@verilator_only
 def test_soc_multi_pass_layer(seed):
     """A layer the driver splits into two row-band passes (the line buffer cannot hold one block's
     window): the generated firmware reloads the input per pass and assembles the output windows."""
