@@ -161,6 +161,7 @@ def test_constrained_platform_clock_range():
         constrained_platform(BOARDS["icebreaker"], 0)
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_lfsr_seed_zero_rejected():
     with pytest.raises(ValueError, match="seed = 0"):
         Lfsr32(0)
