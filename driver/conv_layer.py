@@ -26,7 +26,7 @@ from hw.config import AcceleratorConfig
 from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.registers import REG, Space
 
-__all__ = ["ConvLayer", "LayerProgram", "plan_conv", "conv_from_depthwise", "conv_from_fc",
+__all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "conv_from_depthwise", "conv_from_fc",
            "layer_blocks", "POOL_MODES"]
 
 POOL_MODES = {"none": POOL_NONE, "max": POOL_MAX, "avg": POOL_AVG}
@@ -128,8 +128,8 @@ def layer_blocks(E, F, rows):
     return blocks
 
 
-def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
-    cfg = config
+def layer_shape(layer: ConvLayer):
+    """(H, W, C, M, R, S) of a layer after checking its tensors' types, ranks and C agreement."""
     x, w = layer.x, layer.w
     if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 3:
         raise ValueError(f"x must be an int8 array [H][W][C], not {getattr(x, 'dtype', type(x))} "
@@ -141,6 +141,13 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     M, R, S, Cw = w.shape
     if Cw != C:
         raise ValueError(f"w.shape = {w.shape} does not match x.shape = {x.shape}: C must be equal")
+    return H, W, C, M, R, S
+
+
+def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
+    cfg = config
+    x, w = layer.x, layer.w
+    H, W, C, M, R, S = layer_shape(layer)
     _check("H", H, 1, cfg.max_size)
     _check("W", W, 1, cfg.max_size)
     _check("C", C, 1, cfg.max_channels)

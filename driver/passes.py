@@ -30,7 +30,7 @@ import numpy as np
 
 from hw.config import AcceleratorConfig
 
-from .conv_layer import POOL_MODES, ConvLayer, LayerProgram, plan_conv
+from .conv_layer import POOL_MODES, ConvLayer, LayerProgram, layer_shape, plan_conv
 
 __all__ = ["Pass", "LayerPlan", "split_layer", "validate_layer"]
 
@@ -82,16 +82,7 @@ def validate_layer(config: AcceleratorConfig, layer: ConvLayer):
     """Everything about ``layer`` that no split can fix; raises ValueError naming the value."""
     cfg = config
     x, w = layer.x, layer.w
-    if not isinstance(x, np.ndarray) or x.dtype != np.int8 or x.ndim != 3:
-        raise ValueError(f"x must be an int8 array [H][W][C], not {getattr(x, 'dtype', type(x))} "
-                         f"with shape {getattr(x, 'shape', None)}")
-    if not isinstance(w, np.ndarray) or w.dtype != np.int8 or w.ndim != 4:
-        raise ValueError(f"w must be an int8 array [M][R][S][C], not {getattr(w, 'dtype', type(w))} "
-                         f"with shape {getattr(w, 'shape', None)}")
-    H, W, C = x.shape
-    M, R, S, Cw = w.shape
-    if Cw != C:
-        raise ValueError(f"w.shape = {w.shape} does not match x.shape = {x.shape}: C must be equal")
+    H, W, C, M, R, S = layer_shape(layer)
     if min(H, W, C, M) < 1:
         raise ValueError(f"empty tensors: x.shape = {x.shape}, w.shape = {w.shape}")
     _int("R", R, 1, cfg.max_kernel)
