@@ -26,8 +26,8 @@ from hw.config import AcceleratorConfig
 from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.registers import REG, Space
 
-__all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "conv_from_depthwise", "conv_from_fc",
-           "layer_blocks", "POOL_MODES"]
+__all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
+           "conv_from_depthwise", "conv_from_fc", "layer_blocks", "POOL_MODES"]
 
 POOL_MODES = {"none": POOL_NONE, "max": POOL_MAX, "avg": POOL_AVG}
 
@@ -144,6 +144,62 @@ def layer_shape(layer: ConvLayer):
     return H, W, C, M, R, S
 
 
+def validate_layer(config: AcceleratorConfig, layer: ConvLayer):
+    """Everything about ``layer`` that no split can fix; raises ValueError naming the value."""
+    cfg = config
+    x, w = layer.x, layer.w
+    H, W, C, M, R, S = layer_shape(layer)
+    if min(H, W, C, M) < 1:
+        raise ValueError(f"empty tensors: x.shape = {x.shape}, w.shape = {w.shape}")
+    _check("R", R, 1, cfg.max_kernel)
+    _check("S", S, 1, cfg.max_kernel)
+    _check("stride", layer.stride, 1, cfg.max_stride)
+    pt, pb, pl, pr = layer.resolved_padding()
+    _check("pad_top", pt, 0, R - 1)
+    _check("pad_bottom", pb, 0, R - 1)
+    _check("pad_left", pl, 0, S - 1)
+    _check("pad_right", pr, 0, S - 1)
+    E, F = layer.output_hw()
+    if E < 1 or F < 1:
+        raise ValueError(f"the layer has no output: E, F = {E}, {F} for H, W = {H}, {W}, R, S = {R}, {S}")
+    _check("input_zp", layer.input_zp, -128, 127)
+    _check("output_zp", layer.output_zp, -128, 127)
+    _check("act_min", layer.act_min, -128, 127)
+    _check("act_max", layer.act_max, layer.act_min, 127)
+    if layer.pool not in POOL_MODES:
+        raise ValueError(f"pool = {layer.pool!r} is not supported: choose one of {', '.join(POOL_MODES)}")
+    if layer.pool != "none" and (E < 2 or F < 2):
+        raise ValueError(f"2x2 pooling needs E, F >= 2, not {E}, {F}")
+    for name, arr, lo, hi in (("bias", layer.bias, -2**31, 2**31 - 1),
+                              ("multiplier", layer.multiplier, 0, 2**31 - 1),
+                              ("shift", layer.shift, -31, 30)):
+        arr = np.asarray(arr)
+        if arr.shape != (M,):
+            raise ValueError(f"{name}.shape = {arr.shape} must be ({M},) (one per output channel)")
+        if not np.issubdtype(arr.dtype, np.integer):
+            raise ValueError(f"{name} must be integers, not {arr.dtype}")
+        bad = np.flatnonzero((arr < lo) | (arr > hi))
+        if bad.size:
+            raise ValueError(f"{name}[{bad[0]}] = {int(arr[bad[0]])} is out of range [{lo}, {hi}]")
+    mult = np.asarray(layer.multiplier, np.int64)
+    bad = np.flatnonzero((mult != 0) & (mult < 2**30))
+    if bad.size:
+        raise ValueError(f"multiplier[{bad[0]}] = {int(mult[bad[0]])} is not normalised: must be 0 or in "
+                         f"[2^30, 2^31 - 1] (QuantizeMultiplier's range)")
+    if layer.depth_multiplier:
+        k = _check("depth_multiplier", layer.depth_multiplier, 1, M)
+        if C * k != M:
+            raise ValueError(f"depth_multiplier = {k} needs M = C * k = {C * k}, not {M}")
+        diag = np.zeros(w.shape, bool)
+        for mm in range(M):
+            diag[mm, :, :, mm // k] = True
+        if np.any(w[~diag]):
+            raise ValueError("depth_multiplier is set but w has weights outside the depthwise diagonal")
+    else:
+        _check("C (input channels of a dense layer: cannot be split)", C, 1, cfg.max_channels)
+    return E, F
+
+
 def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     cfg = config
     x, w = layer.x, layer.w
@@ -152,41 +208,16 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     _check("W", W, 1, cfg.max_size)
     _check("C", C, 1, cfg.max_channels)
     _check("M", M, 1, cfg.max_channels)
-    _check("R", R, 1, cfg.max_kernel)
-    _check("S", S, 1, cfg.max_kernel)
-    U = _check("stride", layer.stride, 1, cfg.max_stride)
+    E, F = validate_layer(cfg, layer)
+    U = layer.stride
     pt, pb, pl, pr = layer.resolved_padding()
-    _check("pad_top", pt, 0, R - 1)
-    _check("pad_left", pl, 0, S - 1)
-    _check("pad_bottom", pb, 0, R - 1)
-    _check("pad_right", pr, 0, S - 1)
-    E, F = layer.output_hw()
-    if E < 1 or F < 1:
-        raise ValueError(f"the layer has no output: E, F = {E}, {F} for H, W = {H}, {W}, R, S = {R}, {S}")
     _check("E", E, 1, cfg.max_size)
     _check("F", F, 1, cfg.max_size)
-    _check("input_zp", layer.input_zp, -128, 127)
-    _check("output_zp", layer.output_zp, -128, 127)
-    _check("act_min", layer.act_min, -128, 127)
-    _check("act_max", layer.act_max, layer.act_min, 127)
-    if layer.pool not in POOL_MODES:
-        raise ValueError(f"pool = {layer.pool!r} is not supported: choose one of {', '.join(POOL_MODES)}")
-    for name, arr, lo, hi in (("bias", layer.bias, -2**31, 2**31 - 1),
-                              ("multiplier", layer.multiplier, 0, 2**31 - 1),
-                              ("shift", layer.shift, -31, 30)):
-        arr = np.asarray(arr)
-        if arr.shape != (M,):
-            raise ValueError(f"{name}.shape = {arr.shape} must be ({M},) (one per output channel)")
-        bad = np.flatnonzero((arr < lo) | (arr > hi))
-        if bad.size:
-            raise ValueError(f"{name}[{bad[0]}] = {int(arr[bad[0]])} is out of range [{lo}, {hi}]")
     # Rows keep their word alignment in the line buffer: an unaligned row needs 3 spare bytes.
     _check("W * C (line buffer line)", W * C, 1, cfg.lb_line_bytes - (3 if (W * C) % 4 else 0))
     _check("H * W * C (input memory)", H * W * C, 1, cfg.act_mem_bytes)
     pooled = layer.pool != "none"
     out_e, out_f = (E // 2, F // 2) if pooled else (E, F)
-    if pooled and (out_e < 1 or out_f < 1):
-        raise ValueError(f"2x2 pooling needs E, F >= 2, not {E}, {F}")
     _check("E' * F' * M (output memory)", out_e * out_f * M, 1, cfg.out_mem_bytes)
     if pooled:
         _check("(F // 2) * M (pool row buffer)", (F // 2) * M, 1, cfg.pool_buf_words)

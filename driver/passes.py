@@ -30,15 +30,9 @@ import numpy as np
 
 from hw.config import AcceleratorConfig
 
-from .conv_layer import POOL_MODES, ConvLayer, LayerProgram, layer_shape, plan_conv
+from .conv_layer import ConvLayer, LayerProgram, plan_conv, validate_layer
 
 __all__ = ["Pass", "LayerPlan", "split_layer", "validate_layer"]
-
-
-def _int(name, value, lo, hi):
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not lo <= value <= hi:
-        raise ValueError(f"{name} = {value!r} is out of range: must be an integer in [{lo}, {hi}]")
-    return int(value)
 
 
 @dataclass
@@ -76,62 +70,6 @@ class LayerPlan:
 def _is_depthwise(layer):
     k = layer.depth_multiplier
     return bool(k) and layer.x.shape[2] * k == layer.w.shape[0]
-
-
-def validate_layer(config: AcceleratorConfig, layer: ConvLayer):
-    """Everything about ``layer`` that no split can fix; raises ValueError naming the value."""
-    cfg = config
-    x, w = layer.x, layer.w
-    H, W, C, M, R, S = layer_shape(layer)
-    if min(H, W, C, M) < 1:
-        raise ValueError(f"empty tensors: x.shape = {x.shape}, w.shape = {w.shape}")
-    _int("R", R, 1, cfg.max_kernel)
-    _int("S", S, 1, cfg.max_kernel)
-    _int("stride", layer.stride, 1, cfg.max_stride)
-    pt, pb, pl, pr = layer.resolved_padding()
-    _int("pad_top", pt, 0, R - 1)
-    _int("pad_bottom", pb, 0, R - 1)
-    _int("pad_left", pl, 0, S - 1)
-    _int("pad_right", pr, 0, S - 1)
-    E, F = layer.output_hw()
-    if E < 1 or F < 1:
-        raise ValueError(f"the layer has no output: E, F = {E}, {F} for H, W = {H}, {W}, R, S = {R}, {S}")
-    _int("input_zp", layer.input_zp, -128, 127)
-    _int("output_zp", layer.output_zp, -128, 127)
-    _int("act_min", layer.act_min, -128, 127)
-    _int("act_max", layer.act_max, layer.act_min, 127)
-    if layer.pool not in POOL_MODES:
-        raise ValueError(f"pool = {layer.pool!r} is not supported: choose one of {', '.join(POOL_MODES)}")
-    if layer.pool != "none" and (E < 2 or F < 2):
-        raise ValueError(f"2x2 pooling needs E, F >= 2, not {E}, {F}")
-    for name, arr, lo, hi in (("bias", layer.bias, -2**31, 2**31 - 1),
-                              ("multiplier", layer.multiplier, 0, 2**31 - 1),
-                              ("shift", layer.shift, -31, 30)):
-        arr = np.asarray(arr)
-        if arr.shape != (M,):
-            raise ValueError(f"{name}.shape = {arr.shape} must be ({M},) (one per output channel)")
-        if not np.issubdtype(arr.dtype, np.integer):
-            raise ValueError(f"{name} must be integers, not {arr.dtype}")
-        bad = np.flatnonzero((arr < lo) | (arr > hi))
-        if bad.size:
-            raise ValueError(f"{name}[{bad[0]}] = {int(arr[bad[0]])} is out of range [{lo}, {hi}]")
-    mult = np.asarray(layer.multiplier, np.int64)
-    bad = np.flatnonzero((mult != 0) & (mult < 2**30))
-    if bad.size:
-        raise ValueError(f"multiplier[{bad[0]}] = {int(mult[bad[0]])} is not normalised: must be 0 or in "
-                         f"[2^30, 2^31 - 1] (QuantizeMultiplier's range)")
-    if layer.depth_multiplier:
-        k = _int("depth_multiplier", layer.depth_multiplier, 1, M)
-        if C * k != M:
-            raise ValueError(f"depth_multiplier = {k} needs M = C * k = {C * k}, not {M}")
-        diag = np.zeros(w.shape, bool)
-        for mm in range(M):
-            diag[mm, :, :, mm // k] = True
-        if np.any(w[~diag]):
-            raise ValueError("depth_multiplier is set but w has weights outside the depthwise diagonal")
-    else:
-        _int("C (input channels of a dense layer: cannot be split)", C, 1, cfg.max_channels)
-    return E, F
 
 
 @lru_cache(maxsize=4096)
