@@ -185,6 +185,10 @@ def run_cocotb(design: BuiltDesign, test_module, run_name, params=None, testcase
 
     if design.sim == "verilator":
         setup_verilator()
+    # The simulator's Python gets this process's sys.path as PYTHONPATH: put this checkout first so
+    # the testbench imports its own tb/, golden/ and driver/ (not another checkout's editable install).
+    if sys.path[:1] != [str(ROOT)]:
+        sys.path.insert(0, str(ROOT))
     test_dir = design.build_dir / "runs" / run_name
     if test_dir.exists():
         shutil.rmtree(test_dir)
