@@ -94,6 +94,10 @@ class Conv2D(_Layer):
     def __post_init__(self):
         check_array("weights", self.weights, np.int8, 4)
         m = self.weights.shape[0]
+        self._check_common(m)
+
+    def _check_common(self, m):
+        """Checks shared by every conv-type layer with ``m`` output channels."""
         if self.bias is not None:
             check_array("bias", self.bias, np.int32, 1, (m,))
         self.weight_scales = _scales("weight_scales", self.weight_scales, m)
@@ -149,13 +153,7 @@ class DepthwiseConv2D(Conv2D):
                 f"weights.shape = {self.weights.shape}: last axis must be a multiple of "
                 f"depth_multiplier = {self.depth_multiplier}"
             )
-        if self.bias is not None:
-            check_array("bias", self.bias, np.int32, 1, (m,))
-        self.weight_scales = _scales("weight_scales", self.weight_scales, m)
-        self.stride = check_pair("stride", self.stride, 1, 1 << 20)
-        self.dilation = check_pair("dilation", self.dilation, 1, 1 << 20)
-        self.padding = _check_padding(self.padding)
-        activation_range(self.activation, self.output.scale, self.output.zero_point)
+        self._check_common(m)
 
     @property
     def out_channels(self):
