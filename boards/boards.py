@@ -40,7 +40,7 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 #   SPRAM (2/4): output activations 64 KB (2 blocks side by side for 32-bit words); the other
 #                pair is left for the CPU's RAM.
 #   EBR: input activations 4 KB (8 EBR); line buffer 4 lanes x 8 lines x 128 B (8 EBR); weights
-#        256 words x 32 bit (2 EBR); bias / multiplier (2 + 2 EBR) and shift (1 EBR) for 64
+#        512 words x 32 bit (4 EBR); bias / multiplier (2 + 2 EBR) and shift (1 EBR) for 64
 #        channels; pooling row buffer 256 x 10 bit (1 EBR). No block-info FIFO (block_info_fifo=0:
 #        the output stage walks the block order itself).
 #   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); the requantizer's multiply is
@@ -48,10 +48,11 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 #          element per 4 cycles) instead of four 16x16 LUT multipliers.
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
 # input row; H * W * C <= 4 KB; E * F * M <= 64 KB; (F // 2) * M <= 256 with pooling;
-# R * S * CG * ceil(M / 4) weight words per pass <= 256 (the driver splits bigger layers).
+# R * S * CG <= 512 weight words per channel group (the driver splits bigger layers into passes;
+# 26 of the 30 EBR are the engine's).
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
-    act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=256, pool_buf_words=256,
+    act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512, pool_buf_words=256,
     acc_width=26, requant_mul_cycles=4, block_info_fifo=0, output_block_copy=0)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()

@@ -386,7 +386,8 @@ class Requantizer(wiring.Component):
 
         H accumulates in units of 2^(d*step): T = H + a*digit; the d low bits of T are final and
         shift into L, H = T >> d. H starts at 2^30 (the rounding constant). After k steps
-        a*M + 2^30 = H * 2^(d*k) + L, so q = {H, L}[31:63]. |H| < 2^32 throughout.
+        a*M + 2^30 = H * 2^(d*k) + L, so q = {H, L}[31:63]. |H| < 2^32 throughout. Bits >= 31
+        of L all lie in its last digit (d*(k-1) < 31), the only part of L kept.
         """
         d = self._digit
         k = self.cycles_per_element
@@ -404,7 +405,9 @@ class Requantizer(wiring.Component):
         ]
 
         acc_h = Signal(signed(33), name="ser_h")
-        acc_l = Signal(unsigned(d * k), name="ser_l")
+        # Only the last digit's low bits reach q (bits >= 31 of the d*k-bit L), so L keeps just
+        # the digit shifted in last.
+        acc_l = Signal(unsigned(d), name="ser_l")
         mcand = Signal(signed(32), name="ser_a")
         mrem = Signal(unsigned(d * k), name="ser_m")
         held = {key: Signal(s[key].shape(), name=f"ser_{key}") for key in ("right", *carried)}
@@ -434,9 +437,9 @@ class Requantizer(wiring.Component):
         with m.If(load | stepping):
             m.d.sync += [
                 acc_h.eq(t >> d),
-                acc_l.eq(Cat(acc_l[d:], t[:d])),
+                acc_l.eq(t[:d]),
                 mrem.eq(m_in >> d),
             ]
 
-        q = Cat(acc_l, acc_h)[31:63].as_signed()
+        q = Cat(acc_l[d - (d * k - 31):], acc_h)[:32].as_signed()
         return done, {"q": q, "mask": mask, **held}
