@@ -340,14 +340,15 @@ def test_board_top_prepares_for_platform_at_target_clock(board_name, constraint)
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_ice40_engine_elaborates_with_dsp_and_spram_primitives():
     """The whole iCEBreaker engine rendered for the real platform: 8 SB_MAC16 in dual 8x8 mode and
-    the activation memories on 4 SB_SPRAM256KA (through the platform's memory mapping)."""
+    the output activation memory on 2 SB_SPRAM256KA (through the platform's memory mapping; the
+    other 2 are left for the SoC's CPU RAM)."""
     board = BOARDS["icebreaker"]
     top = BoardTop(make_design("engine", board.engine_config, board))
     plan = constrained_platform(board).build(top, name="top", do_build=False,
                                              synth_opts=list(board.synth_opts))
     rtlil = plan.files["top.il"]
     assert rtlil.count("cell \\SB_MAC16 ") == 8
-    assert rtlil.count("cell \\SB_SPRAM256KA ") == 4
+    assert rtlil.count("cell \\SB_SPRAM256KA ") == 2
     assert rtlil.count("parameter \\MODE_8x8 1'1") == 8
 
 
