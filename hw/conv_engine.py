@@ -13,6 +13,12 @@ with out-of-image taps reading the input zero point and B' = B - input_zp * sum 
 driver (the tile multiplies raw int8 x int8, so the iCE40 DSPs' 8x8 mode fits). The register map
 and address spaces are in hw/registers.py. Performance counters: CYCLES, MAC_CYCLES, STALL_CYCLES.
 Illegal register values answer start with an error code in STATUS, never a hang.
+
+Area options for small FPGAs (AcceleratorConfig fields, all off by default; docs/up5k.md):
+``requant_mul_cycles`` (digit-serial requantizer), ``block_info_fifo = 0`` (the output stage walks
+the block order itself), ``output_block_copy = 0`` (the output stage serialises from the tile), and
+an ``acc_width`` down to :func:`exact_acc_width`. The zero point and clamps reach the requantizer
+as layer constants (registers), not with every element.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
