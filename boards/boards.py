@@ -50,6 +50,10 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 # input row; H * W * C <= 4 KB; E * F * M <= 64 KB; (F // 2) * M <= 256 with pooling;
 # R * S * CG <= 512 weight words per channel group (the driver splits bigger layers into passes;
 # 26 of the 30 EBR are the engine's).
+# Measured fit (`python -m boards.synth --board icebreaker --design engine`): 6159/5280 LCs, 26/30
+# EBR, 2/4 SPRAM, 8/8 DSP -- still over capacity (was 12217 LCs, 46 EBR); with
+# requant_mul_cycles=31 5538 LCs. The remaining logic is mostly the sequencer; docs/up5k.md has
+# the per-option savings, the output rate and the digits CNN's cycles on this configuration.
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
     act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512, pool_buf_words=256,
