@@ -17,6 +17,15 @@ time, without any data:
 After the last block has been serialised, the tail is a fixed latency: parameter read (1), address
 stage (1), requantizer (10), pooling/write stage (1), and the done check (1).
 
+With the digit-serial requantizer (``config.requant_mul_cycles`` = k > 1, see ``requant_cycles``)
+the output stage is slower: the requantizer takes one element per ``requant_cycles(config)``
+cycles, and the serializer and its two stages (O1, O2) advance only when the requantizer takes
+O2's element (elements outside the layer or the pooled region pass without it). The model then
+steps those stages and the serial unit (bias, lshift, the unit, then round/rshift/zp/clamp and
+the pooling stage) cycle by cycle too, and the tail is the cycle that pipeline is empty.
+Without the output stage's block copy (``config.output_block_copy`` = 0) the serializer reads the
+tile's output register, which stays occupied (holding the tile) until the block's last element.
+
     cycles = prologue (rows for the first block) + beats + fill stalls + output stalls + tail
 
 ``conv_engine_cycles`` returns these parts separately, so a report can say where the cycles went.
@@ -25,10 +34,20 @@ Loop-nest notation: N M C H W R S E F U (see README); CG = input channels per ou
 
 from dataclasses import dataclass
 
-__all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY"]
+__all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles"]
 
 REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
+
+
+def requant_cycles(config):
+    """Cycles per element of the output stage's requantizer (hw/requantizer.py
+    ``cycles_per_element``): 1, or ceil(31 / ceil(31 / k)) for the digit-serial multiplier."""
+    k = getattr(config, "requant_mul_cycles", 1)
+    if k == 1:
+        return 1
+    digit = -(-31 // k)
+    return -(-31 // digit)
 
 
 def LOOKAHEAD(rows):
@@ -98,6 +117,25 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     tail_end = None
     t = 0
     ser_period = rows * cols
+    # Digit-serial requantizer: O1/O2 as (valid, needs the requantizer), its front stages and unit.
+    serial_k = requant_cycles(cfg)
+    serial = serial_k > 1
+    copy = bool(getattr(cfg, "output_block_copy", 1))
+    o1 = o2 = (False, False)
+    rq_bias = rq_lshift = unit_full = unit_done = False
+    unit_steps = 0
+    out_busy_until = -1   # last cycle an element is in round..clamp or the pooling stage
+
+    def element_flags(block_group, n):
+        """(valid, kept) of element n of a block: a real lane and channel, inside the pool."""
+        bb, gg = block_group
+        i, j = divmod(n, cols)
+        _, _, lanes_ok, p0_b = blocks[bb]
+        if not (lanes_ok[i] and gg * cols + j < M):
+            return False, False
+        e, f = divmod(p0_b + i, F)
+        return True, (not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1)))
+
     while True:
         # ---- combinational values of cycle t ----
         release_eff = s1_release if s1_valid else release_reg
@@ -106,8 +144,21 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         at_block_end = at_group_end and g == groups - 1
         rows_ok = rows_loaded >= need_reg and not first_pending
         issue = running and not first_pending and rows_ok and (not at_block_end or t >= lookahead_ready)
-        at_end = held and count == ser_period - 1
-        take = o_valid and (not held or at_end)
+        if serial:
+            unit_load = rq_lshift and (not unit_full or unit_done)
+            rq_ready = not rq_lshift or unit_load
+            out_adv = not o2[1] or rq_ready
+        else:
+            out_adv = True
+        if copy:
+            at_end = held and count == ser_period - 1
+            take = o_valid and (not held or (at_end and out_adv))
+        else:
+            # No block copy: the serializer works on the tile's output register itself.
+            held = o_valid
+            current = pending_groups[0] if held else None
+            at_end = held and count == ser_period - 1
+            take = at_end and out_adv
         advance = (not o_valid) or take
         if s2_valid and advance:
             mac_cycles += 1
@@ -141,11 +192,35 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             wr_valid = False
         rows_loaded = n_rows_loaded
 
+        # Output side of the digit-serial requantizer (uses this cycle's values).
+        if serial:
+            if unit_done:
+                out_busy_until = t + 5   # round, rshift, zp, clamp, pooling stage
+            if unit_load:
+                unit_full, unit_done, unit_steps = True, False, serial_k - 1
+            elif unit_done:
+                unit_full = unit_done = False
+            elif unit_full:
+                unit_done = unit_steps == 1
+                unit_steps -= 1
+            if rq_ready:
+                rq_lshift, rq_bias = rq_bias, o2[1]
+            if out_adv:
+                o2 = o1
+                o1 = element_flags(current, count) if held else (False, False)
         # Serializer (uses this cycle's take / at_end).
-        if take:
+        if not copy:
+            if held and out_adv:
+                if at_end:
+                    pending_groups.pop(0)
+                    held, count = False, 0
+                    tail_end = (t, current)
+                else:
+                    count += 1
+        elif take:
             current = pending_groups.pop(0)
             held, count = True, 0
-        elif held:
+        elif held and out_adv:
             if at_end:
                 held = False
                 tail_end = (t, current)
@@ -189,6 +264,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             and not pending_groups
             and tail_end is not None
             and not (s1_valid or s2_valid or t1_valid or t2_valid)
+            and not (serial and (o1[0] or o2[0] or rq_bias or rq_lshift or unit_full
+                                 or out_busy_until >= t))
         ):
             break
         if t > 50_000_000:
@@ -200,7 +277,10 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     X, (last_b, last_g) = tail_end
     _, _, lane_valid, p0 = blocks[last_b]
     done = X + 1
-    for n in range(ser_period):
+    if serial:
+        # The loop stopped in the first cycle (t) with the output pipeline empty: done is set then.
+        done = t
+    for n in range(ser_period if not serial else 0):
         i, j = divmod(n, cols)
         issued = X - (ser_period - 1) + n
         if not (lane_valid[i] and last_g * cols + j < M):

@@ -28,6 +28,10 @@ def check_multiple(name, value, step, lo, hi):
                          f"in [{lo}, {hi}])")
 
 
+# Fields added after configuration names were first published, with their defaults (see ``name``).
+_LATER_FIELDS = {"requant_mul_cycles": 1, "block_info_fifo": 1, "output_block_copy": 1}
+
+
 @dataclass(frozen=True)
 class AcceleratorConfig:
     """Parameters of the generated accelerator.
@@ -63,6 +67,23 @@ class AcceleratorConfig:
         Weight memory depth in words of ``cols`` int8 weights.
     pool_buf_words : int
         Pooling row buffer entries, >= (F // 2) * M for layers with pooling.
+    requant_mul_cycles : int
+        1 (default): the output stage's requantizer multiplies with four pipelined 16x16
+        multipliers (DSPs on ECP5) and takes one element per cycle. 2..31: the digit-serial
+        multiplier (hw/requantizer.py, ``mul_cycles``), for FPGAs whose DSPs are all in the MAC
+        tile (iCE40UP5K): ~2200 LCs smaller, one element per ``ceil(31 / ceil(31 / k))`` cycles;
+        the output stage then waits for it and golden/cycle_model.py models the slower rate.
+    block_info_fifo : int
+        1 (default): the sequencer's per-block lane offsets reach the output stage through a
+        16-entry FIFO (rows x 5 offsets per entry). False: the output stage follows the block
+        order itself (the same raster walk, one lane step per serialised lane) and there is no
+        FIFO, which saves its memory (19 EBR on iCE40) and registers. Same timing either way.
+    output_block_copy : int
+        1 (default): the output stage copies each finished tile block (rows * cols * acc_width
+        flip-flops), so the tile can compute the next block while this one is serialised. 0: it
+        serialises straight from the tile's output register, which then holds the tile (and the
+        sequencer) until the block's last element is out: fewer registers, but a block with fewer
+        beats than its serialisation takes waits (golden/cycle_model.py models both).
     """
 
     rows: int = 4
@@ -80,6 +101,9 @@ class AcceleratorConfig:
     out_mem_bytes: int = 16384
     weight_mem_words: int = 4096
     pool_buf_words: int = 1024
+    requant_mul_cycles: int = 1
+    block_info_fifo: int = 1
+    output_block_copy: int = 1
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -98,6 +122,9 @@ class AcceleratorConfig:
         check_multiple("out_mem_bytes", self.out_mem_bytes, 4, 4, 1 << 24)
         check_int("weight_mem_words", self.weight_mem_words, 1, 1 << 22)
         check_int("pool_buf_words", self.pool_buf_words, 1, 1 << 22)
+        check_int("requant_mul_cycles", self.requant_mul_cycles, 1, 31)
+        check_int("block_info_fifo", self.block_info_fifo, 0, 1)
+        check_int("output_block_copy", self.output_block_copy, 0, 1)
 
     @property
     def macs(self):
@@ -114,7 +141,11 @@ class AcceleratorConfig:
         """Short, filesystem-safe tag used for build directories and reports (tile shape + a hash
         of the other parameters, so two configurations never share a build)."""
         import hashlib
-        digest = hashlib.sha1(repr(sorted(self.as_dict().items())).encode()).hexdigest()[:6]
+        # Fields added later count only when they differ from their default, so configurations
+        # that do not use them keep the names (build directories, docs) they always had.
+        values = {k: v for k, v in self.as_dict().items()
+                  if not (k in _LATER_FIELDS and v == _LATER_FIELDS[k])}
+        digest = hashlib.sha1(repr(sorted(values.items())).encode()).hexdigest()[:6]
         return f"r{self.rows}c{self.cols}_{digest}"
 
     def as_dict(self):

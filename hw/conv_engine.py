@@ -13,6 +13,12 @@ with out-of-image taps reading the input zero point and B' = B - input_zp * sum 
 driver (the tile multiplies raw int8 x int8, so the iCE40 DSPs' 8x8 mode fits). The register map
 and address spaces are in hw/registers.py. Performance counters: CYCLES, MAC_CYCLES, STALL_CYCLES.
 Illegal register values answer start with an error code in STATUS, never a hang.
+
+Area options for small FPGAs (AcceleratorConfig fields, all off by default; docs/up5k.md):
+``requant_mul_cycles`` (digit-serial requantizer), ``block_info_fifo = 0`` (the output stage walks
+the block order itself), ``output_block_copy = 0`` (the output stage serialises from the tile), and
+an ``acc_width`` down to :func:`exact_acc_width`. The zero point and clamps reach the requantizer
+as layer constants (registers), not with every element.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -27,7 +33,18 @@ from .output_stage import OutputStage
 from .products import ProductArray
 from .registers import ERROR_CODE, REG, Space
 
-__all__ = ["ConvEngine", "host_addr_width"]
+__all__ = ["ConvEngine", "host_addr_width", "exact_acc_width"]
+
+
+def exact_acc_width(cfg: AcceleratorConfig):
+    """Smallest signed accumulator width that never wraps for any layer the registers accept.
+
+    One output sums at most R * S * CG <= max_kernel^2 * max_channels int8 x int8 products, each
+    of magnitude <= 2^14, so that many times 2^14 must fit (the bias is added later, in the
+    requantizer's 32-bit adder). An accumulator of at least this width gives exactly the int32
+    result, so ``acc_width`` may be narrowed to it (fewer tile and output-stage flip-flops)."""
+    worst = cfg.max_kernel ** 2 * cfg.max_channels * 2 ** (cfg.act_width + cfg.weight_width - 2)
+    return min(32, worst.bit_length() + 1)
 
 
 def host_addr_width(cfg: AcceleratorConfig):
@@ -56,10 +73,14 @@ class ConvEngine(wiring.Component):
         if config.cols % 4:
             raise ValueError(f"cols = {config.cols} is not supported by the conv engine: weight rows are "
                              f"written as 32-bit words, so cols must be a multiple of 4")
-        if config.act_width != 8 or config.weight_width != 8 or config.acc_width != 32:
-            raise ValueError("the conv engine implements TFLite int8: act_width = weight_width = 8 and "
-                             f"acc_width = 32 are required, not {config.act_width}/{config.weight_width}/"
-                             f"{config.acc_width}")
+        if config.act_width != 8 or config.weight_width != 8:
+            raise ValueError("the conv engine implements TFLite int8: act_width = weight_width = 8 are "
+                             f"required, not {config.act_width}/{config.weight_width}")
+        if not exact_acc_width(config) <= config.acc_width <= 32:
+            raise ValueError(f"acc_width = {config.acc_width} is out of range for the conv engine: must be "
+                             f"in [{exact_acc_width(config)}, 32] (int32 results; the lower bound is the "
+                             f"width no layer of max_kernel = {config.max_kernel}, max_channels = "
+                             f"{config.max_channels} can overflow)")
         self._config = config
         self._product_array = product_array
         super().__init__({
@@ -85,10 +106,11 @@ class ConvEngine(wiring.Component):
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         m.submodules.output = out = OutputStage(cfg)
-        # At most ~6 groups are in flight (pipeline + tile output register), so 16 entries never
-        # fill: the FIFO never stalls the sequencer (the cycle model relies on it).
-        m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
-            width=block_info_layout(cfg).size, depth=16)
+        if cfg.block_info_fifo:
+            # At most ~6 groups are in flight (pipeline + tile output register), so 16 entries
+            # never fill: the FIFO never stalls the sequencer (the cycle model relies on it).
+            m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
+                width=block_info_layout(cfg).size, depth=16)
 
         # ---- registers -----------------------------------------------------------------------
         shape = Signal(layer_shape_layout(cfg))
@@ -204,23 +226,28 @@ class ConvEngine(wiring.Component):
             tile.i.payload.first.eq(seq.beat_first),
             tile.i.payload.last.eq(seq.beat_last),
         ]
-        m.d.comb += [
-            info_fifo.w_data.eq(seq.info),
-            info_fifo.w_en.eq(seq.info_valid),
-            seq.info_ready.eq(info_fifo.w_rdy),
-        ]
         wiring.connect(m, tile.o, out.blocks)
-        m.d.comb += [
-            out.info.payload.eq(info_fifo.r_data),
-            out.info.valid.eq(info_fifo.r_rdy),
-            info_fifo.r_en.eq(out.info.ready),
-        ]
+        if cfg.block_info_fifo:
+            m.d.comb += [
+                info_fifo.w_data.eq(seq.info),
+                info_fifo.w_en.eq(seq.info_valid),
+                seq.info_ready.eq(info_fifo.w_rdy),
+                out.info.payload.eq(info_fifo.r_data),
+                out.info.valid.eq(info_fifo.r_rdy),
+                info_fifo.r_en.eq(out.info.ready),
+            ]
+            info_pending = info_fifo.r_rdy
+        else:
+            # The output stage follows the block order itself (AcceleratorConfig.block_info_fifo).
+            m.d.comb += seq.info_ready.eq(1)
+            info_pending = Const(0, 1)
         bias_rp = bias.read_port()
         mult_rp = mult.read_port()
         shift_rp = shift.read_port()
         for rp in (bias_rp, mult_rp, shift_rp):
-            m.d.comb += [rp.addr.eq(out.param_addr), rp.en.eq(1)]
+            m.d.comb += [rp.addr.eq(out.param_addr), rp.en.eq(out.param_en)]
         m.d.comb += [
+            out.start.eq(start),
             out.M.eq(shape.M), out.E.eq(shape.E), out.F.eq(shape.F), out.pool.eq(pool),
             out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
             out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
@@ -233,8 +260,9 @@ class ConvEngine(wiring.Component):
         ]
 
         # ---- completion and counters -------------------------------------------------------
-        blocks_issued = Signal(32)
-        blocks_done = Signal(32)
+        # Compared for equality only and at most ~6 groups are in flight: 8-bit counters suffice.
+        blocks_issued = Signal(8)
+        blocks_done = Signal(8)
         with m.If(start):
             m.d.sync += [blocks_issued.eq(0), blocks_done.eq(0)]
         with m.Else():
@@ -246,7 +274,7 @@ class ConvEngine(wiring.Component):
             with m.If(seq.error_span):
                 m.d.sync += [busy.eq(0), done.eq(1), error.eq(ERROR_CODE["LINE_BUFFER_SPAN"])]
             with m.Elif(~seq.busy & (blocks_issued == blocks_done) & out.idle & ~tile.o.valid
-                        & ~info_fifo.r_rdy):
+                        & ~info_pending):
                 m.d.sync += [busy.eq(0), done.eq(1)]
         m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
 

@@ -16,7 +16,7 @@ that very beat (acc = product, no bubble); ``last`` hands the finished block dow
 
 Pipeline (3 stages, all stalled together while a finished block waits on ``o``):
   stage 1: operand registers; stage 2: products (the replaceable ProductArray);
-  stage 3: accumulators, and the output register loaded on ``last``.
+  stage 3: accumulators, which are also the output (valid after ``last`` until taken).
 Input gaps (``i.valid`` low) are bubbles that leave the accumulators untouched.
 """
 
@@ -132,11 +132,14 @@ class MacTile(wiring.Component):
                 with m.Else():
                     m.d.comb += acc_next[i][j].eq(acc[i][j] + products.product[i][j])
 
+        # The finished block is the accumulators themselves: o.valid is set in the same edge that
+        # writes the block's last sums into ``acc``, and while o.valid is high the pipeline stands
+        # still (or the block is being taken), so ``acc`` holds exactly the block; no separate
+        # rows x cols x acc_width output register is needed.
         with m.If(advance):
             with m.If(s2_valid):
                 m.d.sync += acc.eq(acc_next)
             m.d.sync += self.o.valid.eq(s2_valid & s2_last)
-            with m.If(s2_valid & s2_last):
-                m.d.sync += self.o.payload.eq(acc_next)
+        m.d.comb += self.o.payload.eq(acc)
 
         return m

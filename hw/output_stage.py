@@ -16,8 +16,15 @@ Average pooling rounds sum / 4 half away from zero, as the TFLite reference does
 odd last row or column are dropped (VALID).
 
 Pipeline: serializer -> O1 (per-channel parameter read) -> O2 (output address) -> requantizer ->
-P0 (row-buffer read) -> P1 (combine, write row buffer / output memory). It never stalls: only the
-serializer waits for blocks, and it accepts a new one in the cycle it issues the last element.
+P0 (row-buffer read) -> P1 (combine, write row buffer / output memory). With the default
+requantizer it never stalls: only the serializer waits for blocks, and it accepts a new one in the
+cycle it issues the last element. With the digit-serial requantizer (``requant_mul_cycles`` > 1)
+the serializer, O1 and O2 advance only when the requantizer takes O2's element (elements outside
+the layer or the pooled region skip it), so a block then takes longer than rows * cols cycles.
+
+The per-lane offsets come with each block from the sequencer (``info``), or, with
+``block_info_fifo = 0``, the stage walks the same raster order itself from ``start`` (one lane step
+per serialised lane, the next block's lane 0 after the last channel group) and ``info`` is unused.
 """
 
 from amaranth.hdl import Module, Mux, Signal, signed
@@ -41,8 +48,10 @@ class OutputStage(wiring.Component):
     -------
     blocks : In(stream)        finished tile blocks
     info : In(stream)          block_info_layout, one per block, in the same order
-    M, E, F, pool, output_zp, act_min, act_max : In   layer registers
-    param_addr : Out / bias, multiplier, shift : In   per-channel memories (1-cycle read)
+    start : In(1)              pulse: a layer starts (resets the block walk without ``info``)
+    M, E, F, pool, output_zp, act_min, act_max : In   layer registers (constant while a layer runs)
+    param_addr, param_en : Out / bias, multiplier, shift : In   per-channel memories (1-cycle read,
+                               enabled by ``param_en``; the data must hold while it is low)
     out_addr, out_data, out_en : Out                  output memory byte write
     idle : Out(1)                                     nothing held or in flight
     blocks_done : Out(1)                              pulse: a block's last element was issued
@@ -54,7 +63,11 @@ class OutputStage(wiring.Component):
         size = cfg.max_size.bit_length() + 1
         chan = cfg.max_channels.bit_length() + 1
         self._out_addr_width = max(1, (cfg.out_mem_bytes - 1).bit_length())
+        self._track = not cfg.block_info_fifo
+        self._off_width = block_info_layout(cfg)["pm"].shape.elem_shape   # offsets pm, qrm, qcm
         super().__init__({
+            "start": In(1),
+            "param_en": Out(1),
             "blocks": In(stream.Signature(tile_result_layout(cfg))),
             "info": In(stream.Signature(block_info_layout(cfg))),
             "M": In(chan), "E": In(size), "F": In(size), "pool": In(2),
@@ -79,85 +92,158 @@ class OutputStage(wiring.Component):
             "first": 1, "final": 1,    # first / last element of its 2x2 window
             "keep": 1,                 # inside the pooled region (or no pooling)
         })
-        m.submodules.requant = rq = Requantizer(cfg, tag_width=tag.size)
+        m.submodules.requant = rq = Requantizer(cfg, tag_width=tag.size,
+                                                mul_cycles=cfg.requant_mul_cycles, constant_clamps=True)
+        m.d.comb += [rq.output_zero_point.eq(self.output_zp), rq.act_min.eq(self.act_min),
+                     rq.act_max.eq(self.act_max)]
+
+        # ``advance`` moves the serializer, O1 and O2 together: always, with the one-element-per-cycle
+        # requantizer; with the digit-serial one (requant_mul_cycles > 1) only while the requantizer
+        # takes O2's element (or O2 holds nothing it needs). The parameter memories are read only
+        # while advancing (``param_en``), so a stalled O1 keeps its element's parameters.
+        advance = Signal()
+        o2_valid = Signal()
+        o2_tag = Signal(tag)
+        if rq.serial:
+            m.d.comb += advance.eq(~(o2_valid & o2_tag.keep) | rq.i.ready)
+        else:
+            m.d.comb += advance.eq(1)
+        m.d.comb += self.param_en.eq(advance)
 
         # ---- serializer ----------------------------------------------------------------------
+        # With ``output_block_copy`` the stage copies each block (so the tile can finish the next
+        # one meanwhile); without, it reads the tile's output register, acknowledged at the end.
+        copy = bool(cfg.output_block_copy)
         held = Signal()
-        block = Signal(tile_result_layout(cfg))
-        info = Signal(block_info_layout(cfg))
+        block = Signal(tile_result_layout(cfg)) if copy else self.blocks.payload
         i = Signal(range(cfg.rows))
         j = Signal(range(cfg.cols))
         at_end = (i == cfg.rows - 1) & (j == cfg.cols - 1)
         take = Signal()
+        last_out = held & at_end & advance       # the block's last element moves to O1
+        if self._track:
+            # No block info: follow the sequencer's block order (pixel blocks of ``rows`` lanes in
+            # raster order, channel groups of ``cols`` inside each) from the layer start. ``base``
+            # is lane 0 of the block held (or next), ``lane`` the lane being serialised.
+            info_valid = 1
+            lane_l = data.StructLayout({"e": len(self.E), "f": len(self.F), "pm": self._off_width,
+                                        "qrm": self._off_width, "qcm": self._off_width})
+            base = Signal(lane_l)
+            lane = Signal(lane_l)
+            m0 = Signal(len(self.M))
+
+            def step(cur):
+                """The lane one output pixel further in raster order (as the sequencer steps).
+                At a row end f = F - 1, so (F // 2) * M = qcm + (M if F is even)."""
+                nxt = Signal(lane_l)
+                wrap = cur.f + 1 == self.F
+                half_f_m = cur.qcm + Mux(self.F[0], 0, self.M)
+                m.d.comb += [
+                    nxt.e.eq(Mux(wrap, cur.e + 1, cur.e)),
+                    nxt.f.eq(Mux(wrap, 0, cur.f + 1)),
+                    nxt.pm.eq(cur.pm + self.M),
+                    nxt.qcm.eq(Mux(wrap, 0, cur.qcm + Mux(cur.f[0], self.M, 0))),
+                    nxt.qrm.eq(Mux(wrap, cur.qrm + Mux(cur.e[0], half_f_m, 0), cur.qrm)),
+                ]
+                return nxt
+
+            stepped = step(lane)
+            with m.If(self.start):
+                m.d.sync += [base.eq(0), lane.eq(0), m0.eq(0)]
+            with m.Elif(last_out):
+                with m.If(m0 + cfg.cols >= self.M):
+                    m.d.sync += [base.eq(stepped), lane.eq(stepped), m0.eq(0)]
+                with m.Else():
+                    m.d.sync += [lane.eq(base), m0.eq(m0 + cfg.cols)]
+            with m.Elif(held & advance & (j == cfg.cols - 1)):
+                m.d.sync += lane.eq(stepped)
+            cur_e, cur_f, cur_pm, cur_qrm, cur_qcm = lane.e, lane.f, lane.pm, lane.qrm, lane.qcm
+            cur_valid = lane.e < self.E
+            cur_m0 = m0
+        else:
+            info_valid = self.info.valid
+            if copy:
+                info = Signal(block_info_layout(cfg))
+                with m.If(take):
+                    m.d.sync += info.eq(self.info.payload)
+            else:
+                info = self.info.payload
+
+            def lane_field(field):
+                return field.as_value().word_select(i, len(field[0]))
+
+            cur_e, cur_f, cur_pm = lane_field(info.e), lane_field(info.f), lane_field(info.pm)
+            cur_qrm, cur_qcm = lane_field(info.qrm), lane_field(info.qcm)
+            cur_valid = info.lane_valid.bit_select(i, 1)
+            cur_m0 = info.m0
+        step_ij = held & advance
+        if copy:
+            m.d.comb += take.eq(self.blocks.valid & info_valid & (~held | (at_end & advance)))
+            with m.If(take):
+                m.d.sync += [held.eq(1), block.eq(self.blocks.payload), i.eq(0), j.eq(0)]
+            with m.Elif(step_ij & at_end):
+                m.d.sync += held.eq(0)
+            step_ij = step_ij & ~take
+        else:
+            m.d.comb += [held.eq(self.blocks.valid & info_valid), take.eq(last_out)]
+            with m.If(step_ij & at_end):
+                m.d.sync += [i.eq(0), j.eq(0)]
         m.d.comb += [
-            take.eq(self.blocks.valid & self.info.valid & (~held | at_end)),
             self.blocks.ready.eq(take),
             self.info.ready.eq(take),
-            self.block_done.eq(held & at_end),
+            self.block_done.eq(last_out),
         ]
-        with m.If(take):
-            m.d.sync += [held.eq(1), block.eq(self.blocks.payload), info.eq(self.info.payload),
-                         i.eq(0), j.eq(0)]
-        with m.Elif(held):
-            with m.If(at_end):
-                m.d.sync += held.eq(0)
-            with m.Elif(j == cfg.cols - 1):
+        with m.If(step_ij & ~at_end):
+            with m.If(j == cfg.cols - 1):
                 m.d.sync += [j.eq(0), i.eq(i + 1)]
             with m.Else():
                 m.d.sync += j.eq(j + 1)
 
-        channel = info.m0 + j
+        channel = cur_m0 + j
         m.d.comb += self.param_addr.eq(channel)
 
         # ---- O1: element, its pixel and channel; parameters are being read -------------------
         o1_valid = Signal()
         o1_acc = Signal(signed(cfg.acc_width))
-        o1_m = Signal.like(info.m0)
-        o1_e = Signal.like(info.e[0])
-        o1_f = Signal.like(info.f[0])
-        o1_pm = Signal.like(info.pm[0])
-        o1_qrm = Signal.like(info.qrm[0])
-        o1_qcm = Signal.like(info.qcm[0])
-
-        def lane_field(field, like):
-            return field.as_value().word_select(i, len(like))
-
-        m.d.sync += [
-            o1_valid.eq(held & info.lane_valid.bit_select(i, 1) & (channel < self.M)),
-            o1_acc.eq(block[i].as_value().word_select(j, cfg.acc_width)),
-            o1_m.eq(channel),
-            o1_e.eq(lane_field(info.e, o1_e)),
-            o1_f.eq(lane_field(info.f, o1_f)),
-            o1_pm.eq(lane_field(info.pm, o1_pm)),
-            o1_qrm.eq(lane_field(info.qrm, o1_qrm)),
-            o1_qcm.eq(lane_field(info.qcm, o1_qcm)),
-        ]
+        o1_m = Signal.like(cur_m0)
+        o1_e = Signal(len(cur_e))
+        o1_f = Signal(len(cur_f))
+        o1_pm = Signal(len(cur_pm))
+        o1_qrm = Signal(len(cur_qrm))
+        o1_qcm = Signal(len(cur_qcm))
+        with m.If(advance):
+            m.d.sync += [
+                o1_valid.eq(held & cur_valid & (channel < self.M)),
+                o1_acc.eq(block[i].as_value().word_select(j, cfg.acc_width)),
+                o1_m.eq(channel),
+                o1_e.eq(cur_e),
+                o1_f.eq(cur_f),
+                o1_pm.eq(cur_pm),
+                o1_qrm.eq(cur_qrm),
+                o1_qcm.eq(cur_qcm),
+            ]
 
         # ---- O2: parameters captured, output / row-buffer addresses --------------------------
-        o2_valid = Signal()
         o2 = Signal(rq.i.payload.shape())
-        o2_tag = Signal(tag)
         pooling = self.pool != POOL_NONE
-        m.d.sync += [
-            o2_valid.eq(o1_valid),
-            o2.acc.eq(o1_acc),
-            o2.bias.eq(self.bias),
-            o2.multiplier.eq(self.multiplier),
-            o2.shift.eq(self.shift),
-            o2.output_zero_point.eq(self.output_zp),
-            o2.act_min.eq(self.act_min),
-            o2.act_max.eq(self.act_max),
-            o2_tag.idx.eq(o1_qcm + o1_m),
-            o2_tag.first.eq(~o1_e[0] & ~o1_f[0]),
-            o2_tag.final.eq(o1_e[0] & o1_f[0]),
-        ]
-        with m.If(pooling):
+        with m.If(advance):
             m.d.sync += [
-                o2_tag.addr.eq(o1_qrm + o1_qcm + o1_m),
-                o2_tag.keep.eq(((o1_e >> 1) < (self.E >> 1)) & ((o1_f >> 1) < (self.F >> 1))),
+                o2_valid.eq(o1_valid),
+                o2.acc.eq(o1_acc),
+                o2.bias.eq(self.bias),
+                o2.multiplier.eq(self.multiplier),
+                o2.shift.eq(self.shift),
+                o2_tag.idx.eq(o1_qcm + o1_m),
+                o2_tag.first.eq(~o1_e[0] & ~o1_f[0]),
+                o2_tag.final.eq(o1_e[0] & o1_f[0]),
             ]
-        with m.Else():
-            m.d.sync += [o2_tag.addr.eq(o1_pm + o1_m), o2_tag.keep.eq(1)]
+            with m.If(pooling):
+                m.d.sync += [
+                    o2_tag.addr.eq(o1_qrm + o1_qcm + o1_m),
+                    o2_tag.keep.eq(((o1_e >> 1) < (self.E >> 1)) & ((o1_f >> 1) < (self.F >> 1))),
+                ]
+            with m.Else():
+                m.d.sync += [o2_tag.addr.eq(o1_pm + o1_m), o2_tag.keep.eq(1)]
         m.d.comb += [
             rq.i.valid.eq(o2_valid & o2_tag.keep),
             rq.i.payload.eq(o2),

@@ -12,7 +12,8 @@ rounding", NOT the TFLITE_SINGLE_ROUNDING build):
     out = min(max(y, act_min), act_max)
 
 All parameters (bias, M, shift, zero point, clamps) travel with each element, so the engine can
-feed per-channel values. Every int32 wraps like the compiled C++ reference (two's complement);
+feed per-channel values (with ``constant_clamps`` the zero point and clamps are ports instead:
+layer constants read by the last two stages). Every int32 wraps like the compiled C++ reference (two's complement);
 nothing saturates. SRDHM's only saturating case (a == M == INT32_MIN) cannot occur because M is
 an unsigned 31-bit field (M <= 2^31 - 1).
 
@@ -94,19 +95,25 @@ def _check_tag_width(tag_width):
         raise ValueError(f"tag_width = {tag_width!r} is out of range: must be an integer in [0, 64]")
 
 
-def requant_in_layout(config: AcceleratorConfig, tag_width=0):
-    """Payload of one input beat: an accumulator and the parameters of its output channel."""
+def requant_in_layout(config: AcceleratorConfig, tag_width=0, constant_clamps=False):
+    """Payload of one input beat: an accumulator and the parameters of its output channel.
+
+    With ``constant_clamps`` the zero point and clamps are not part of the beat (they are ports
+    of the requantizer, see :class:`Requantizer`)."""
     _check_tag_width(tag_width)
     fields = {
         "acc": signed(config.acc_width),               # int32 accumulator (sign-extended if narrower)
         "bias": signed(BIAS_WIDTH),                    # int32 bias, added with int32 wrap
         "multiplier": unsigned(MULTIPLIER_WIDTH),      # 0 or [2^30, 2^31 - 1]
         "shift": signed(SHIFT_WIDTH),                  # [-31, 30], positive = left shift
-        "output_zero_point": signed(config.act_width),
-        "act_min": signed(config.act_width),
-        "act_max": signed(config.act_width),
-        "last": 1,                                     # passed through unchanged
     }
+    if not constant_clamps:
+        fields.update({
+            "output_zero_point": signed(config.act_width),
+            "act_min": signed(config.act_width),
+            "act_max": signed(config.act_width),
+        })
+    fields["last"] = 1                                 # passed through unchanged
     if tag_width:
         fields["tag"] = unsigned(tag_width)            # passed through unchanged
     return data.StructLayout(fields)
@@ -141,15 +148,21 @@ class Requantizer(wiring.Component):
         ``d = ceil(31 / mul_cycles)`` bits per cycle by one 32 x d LUT multiplier and a 34+d-bit
         adder, so an element takes ``cycles_per_element = ceil(31 / d)`` cycles and the
         stages mul/mid/sum/high are replaced by the serial unit (see :attr:`latency`).
+    constant_clamps : bool
+        False (default): zero point and clamps travel with every beat. True: they are the ports
+        ``output_zero_point``, ``act_min``, ``act_max``, read by the zp and clamp stages directly,
+        for a user whose values are layer constants (the conv engine: its registers cannot change
+        while a layer runs). This saves carrying 3 x act_width bits through every stage.
 
     Members
     -------
-    i : In(stream.Signature(requant_in_layout(config, tag_width)))
+    i : In(stream.Signature(requant_in_layout(config, tag_width, constant_clamps)))
     o : Out(stream.Signature(requant_out_layout(config, tag_width)))
+    output_zero_point, act_min, act_max : In(signed(act_width))   only with ``constant_clamps``
     """
 
     def __init__(self, config: AcceleratorConfig | None = None, *, tag_width=0, registers=STAGES,
-                 mul_cycles=1):
+                 mul_cycles=1, constant_clamps=False):
         if config is None:
             config = AcceleratorConfig()
         if not isinstance(config, AcceleratorConfig):
@@ -165,15 +178,22 @@ class Requantizer(wiring.Component):
         if unknown:
             raise ValueError(f"registers = {unknown!r} names unknown stages (allowed: {', '.join(STAGES)})")
         check_int("mul_cycles", mul_cycles, 1, MULTIPLIER_WIDTH)
+        if not isinstance(constant_clamps, bool):
+            raise TypeError(f"constant_clamps = {constant_clamps!r} must be a bool")
+        self._constant_clamps = constant_clamps
         self._config = config
         self._tag_width = tag_width
         self._registers = registers | {"clamp"}
         self._mul_cycles = mul_cycles
         self._digit = -(-MULTIPLIER_WIDTH // mul_cycles)
-        super().__init__({
-            "i": In(stream.Signature(requant_in_layout(config, tag_width))),
+        members = {
+            "i": In(stream.Signature(requant_in_layout(config, tag_width, constant_clamps))),
             "o": Out(stream.Signature(requant_out_layout(config, tag_width))),
-        })
+        }
+        if constant_clamps:
+            members.update({name: In(signed(config.act_width))
+                            for name in ("output_zero_point", "act_min", "act_max")})
+        super().__init__(members)
 
     @property
     def config(self):
@@ -182,6 +202,10 @@ class Requantizer(wiring.Component):
     @property
     def tag_width(self):
         return self._tag_width
+
+    @property
+    def constant_clamps(self):
+        return self._constant_clamps
 
     @property
     def serial(self):
@@ -245,7 +269,11 @@ class Requantizer(wiring.Component):
         passthrough = {"last": p.last}
         if self._tag_width:
             passthrough["tag"] = p.tag
-        clamps = {"zp": p.output_zero_point, "act_min": p.act_min, "act_max": p.act_max}
+        if self._constant_clamps:
+            clamps = {}
+            consts = {"zp": self.output_zero_point, "act_min": self.act_min, "act_max": self.act_max}
+        else:
+            clamps = {"zp": p.output_zero_point, "act_min": p.act_min, "act_max": p.act_max}
 
         # bias: x = wrap32(acc + bias); split the shift into a left and a right amount.
         x = Signal(signed(32))
@@ -284,13 +312,15 @@ class Requantizer(wiring.Component):
         v, s = stage("rshift", v, {"r": r, **keep}, advance_back)
 
         # zp: y = wrap32(r + output_zero_point).
-        keep = {k: s[k] for k in ("act_min", "act_max", *passthrough)}
+        keep = {k: s[k] for k in (*clamps, *passthrough) if k != "zp"}
         y = Signal(signed(32))
-        m.d.comb += y.eq((s["r"] + s["zp"])[:32])
+        zp = consts["zp"] if self._constant_clamps else s["zp"]
+        m.d.comb += y.eq((s["r"] + zp)[:32])
         v, s = stage("zp", v, {"y": y, **keep}, advance_back)
 
         # clamp: min(max(y, act_min), act_max) like numpy.clip (act_max wins if act_min > act_max).
-        lo, hi, yv = s["act_min"], s["act_max"], s["y"]
+        bounds = consts if self._constant_clamps else s
+        lo, hi, yv = bounds["act_min"], bounds["act_max"], s["y"]
         value = Signal(signed(w))
         with m.If((lo > hi) | (yv > hi)):
             m.d.comb += value.eq(hi)
@@ -356,7 +386,8 @@ class Requantizer(wiring.Component):
 
         H accumulates in units of 2^(d*step): T = H + a*digit; the d low bits of T are final and
         shift into L, H = T >> d. H starts at 2^30 (the rounding constant). After k steps
-        a*M + 2^30 = H * 2^(d*k) + L, so q = {H, L}[31:63]. |H| < 2^32 throughout.
+        a*M + 2^30 = H * 2^(d*k) + L, so q = {H, L}[31:63]. |H| < 2^32 throughout. Bits >= 31
+        of L all lie in its last digit (d*(k-1) < 31), the only part of L kept.
         """
         d = self._digit
         k = self.cycles_per_element
@@ -374,7 +405,9 @@ class Requantizer(wiring.Component):
         ]
 
         acc_h = Signal(signed(33), name="ser_h")
-        acc_l = Signal(unsigned(d * k), name="ser_l")
+        # Only the last digit's low bits reach q (bits >= 31 of the d*k-bit L), so L keeps just
+        # the digit shifted in last.
+        acc_l = Signal(unsigned(d), name="ser_l")
         mcand = Signal(signed(32), name="ser_a")
         mrem = Signal(unsigned(d * k), name="ser_m")
         held = {key: Signal(s[key].shape(), name=f"ser_{key}") for key in ("right", *carried)}
@@ -404,9 +437,9 @@ class Requantizer(wiring.Component):
         with m.If(load | stepping):
             m.d.sync += [
                 acc_h.eq(t >> d),
-                acc_l.eq(Cat(acc_l[d:], t[:d])),
+                acc_l.eq(t[:d]),
                 mrem.eq(m_in >> d),
             ]
 
-        q = Cat(acc_l, acc_h)[31:63].as_signed()
+        q = Cat(acc_l[d - (d * k - 31):], acc_h)[:32].as_signed()
         return done, {"q": q, "mask": mask, **held}

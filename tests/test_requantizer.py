@@ -29,11 +29,16 @@ from tb.test_requantizer import (
 
 def simulate(dut, vectors, rng, gap=0.3, stall=0.3, tags=None):
     """Stream ``vectors`` through ``dut``; returns (values, lasts, tags, accept cycles, output cycles)."""
-    in_layout = requant_in_layout(dut.config, dut.tag_width)
+    in_layout = requant_in_layout(dut.config, dut.tag_width, dut.constant_clamps)
     lasts = [rng.randrange(2) for _ in vectors]
     tags = tags or [rng.getrandbits(dut.tag_width) if dut.tag_width else None for _ in vectors]
-    payloads = [in_layout.const(to_payload(v, last, tag))
-                for v, last, tag in zip(vectors, lasts, tags, strict=True)]
+    payloads = [in_layout.const({k: v for k, v in to_payload(vec, last, tag).items()
+                                 if k in in_layout.members})
+                for vec, last, tag in zip(vectors, lasts, tags, strict=True)]
+    if dut.constant_clamps:
+        # Layer constants: one value for the whole run (the caller's vectors must agree).
+        consts = {(v["output_zero_point"], v["act_min"], v["act_max"]) for v in vectors}
+        assert len(consts) == 1, "constant_clamps needs one zero point / clamp pair per run"
     got, accepted, delivered = [], [], []
     cycle = [0]
 
@@ -42,6 +47,11 @@ def simulate(dut, vectors, rng, gap=0.3, stall=0.3, tags=None):
             cycle[0] += 1
 
     async def producer(ctx):
+        if dut.constant_clamps:
+            zp, lo, hi = vectors[0]["output_zero_point"], vectors[0]["act_min"], vectors[0]["act_max"]
+            ctx.set(dut.output_zero_point, zp)
+            ctx.set(dut.act_min, lo)
+            ctx.set(dut.act_max, hi)
         for payload in payloads:
             while rng.random() < gap:
                 await ctx.tick()
@@ -189,6 +199,20 @@ def test_serial_rate_and_latency(mul_cycles, registers, seed):
     assert delivered[0] - accepted[0] == dut.latency
 
 
+@pytest.mark.parametrize("mul_cycles", [1, 4])
+def test_constant_clamps(mul_cycles, seed):
+    """constant_clamps (the conv engine's choice): zero point and clamps as ports, bit-exact for
+    several (zero point, clamp) settings, each held for a whole run as the engine's registers are."""
+    rng = random.Random(seed)
+    pool = random_vectors(rng, 120) + rng.sample(edge_vectors(rng), 120)
+    for zp, lo, hi in [(0, -128, 127), (-128, -128, 127), (127, -128, 127), (5, -3, 90), (-20, 0, 0)]:
+        vectors = [{**v, "output_zero_point": zp, "act_min": lo, "act_max": hi}
+                   for v in rng.sample(pool, 60)]
+        dut = Requantizer(mul_cycles=mul_cycles, constant_clamps=True, tag_width=3)
+        assert "output_zero_point" not in requant_in_layout(dut.config, 3, True).members
+        check_against_golden(dut, vectors, rng, gap=0.2, stall=0.2)
+
+
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_parameter_errors():
     with pytest.raises(TypeError, match="AcceleratorConfig"):
@@ -197,6 +221,8 @@ def test_parameter_errors():
         Requantizer(AcceleratorConfig(acc_width=40))
     with pytest.raises(ValueError, match="tag_width = -1"):
         Requantizer(tag_width=-1)
+    with pytest.raises(TypeError, match="constant_clamps = 1"):
+        Requantizer(constant_clamps=1)
     with pytest.raises(ValueError, match="unknown stages"):
         Requantizer(registers=("mul", "mult"))
     with pytest.raises(TypeError, match="string"):

@@ -1,0 +1,106 @@
+"""The iCE40UP5K engine configuration (boards.boards.ICE40_ENGINE_CONFIG, docs/up5k.md) on the RTL.
+
+Its area options (digit-serial requantizer, no block-info FIFO, no block copy in the output stage)
+change the engine's logic and timing, so the engine layer tests of tests/test_conv_engine.py (edge
+set + random layers, through the CFU port, bit-exact, CYCLES == golden.cycle_model) and the digits
+CNN end to end (tests/test_digits.py) run here once more with that configuration. The iCE40
+primitives themselves (SB_MAC16, SPRAM) with this configuration: tests/test_ice40_spram.py.
+Plus fast checks of the options' validation and of the cycle model's slower output rate.
+"""
+
+import dataclasses
+import json
+import os
+
+import numpy as np
+import pytest
+
+from boards.boards import ICE40_ENGINE_CONFIG
+from golden.cycle_model import conv_engine_cycles, requant_cycles
+from hw.config import AcceleratorConfig
+
+CONFIG = ICE40_ENGINE_CONFIG
+RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
+
+
+@pytest.mark.parametrize("field, value, message", [
+    ("requant_mul_cycles", 0, r"requant_mul_cycles = 0 is out of range: must be an integer in \[1, 31\]"),
+    ("requant_mul_cycles", 32, r"requant_mul_cycles = 32 is out of range"),
+    ("block_info_fifo", 2, r"block_info_fifo = 2 is out of range: must be an integer in \[0, 1\]"),
+    ("output_block_copy", -1, r"output_block_copy = -1 is out of range: must be an integer in \[0, 1\]"),
+])
+def test_option_validation(field, value, message):
+    with pytest.raises(ValueError, match=message):
+        AcceleratorConfig(**{field: value})
+
+
+def test_default_names_unchanged_by_new_fields():
+    """Fields at their defaults do not enter the configuration name (build dirs, docs/commands.md)."""
+    base = AcceleratorConfig()
+    assert base.name == dataclasses.replace(base, requant_mul_cycles=1, block_info_fifo=1,
+                                            output_block_copy=1).name
+    assert base.name != dataclasses.replace(base, requant_mul_cycles=4).name
+
+
+def test_cycle_model_output_rate():
+    """The serial requantizer's rate in the model: one element per requant_cycles (8 bits/cycle ->
+    4 cycles); a 1x1 conv with few beats per block is output-bound, so it takes ~4x the default."""
+    assert requant_cycles(AcceleratorConfig()) == 1
+    assert requant_cycles(CONFIG) == 4
+    assert requant_cycles(AcceleratorConfig(requant_mul_cycles=31)) == 31
+    layer = dict(H=8, W=8, C=4, M=8, R=1, S=1, U=1, pad_top=0, E=8, F=8, CG=4)
+    fast = conv_engine_cycles(dataclasses.replace(CONFIG, requant_mul_cycles=1, output_block_copy=1), **layer)
+    slow = conv_engine_cycles(CONFIG, **layer)
+    elements = 8 * 8 * 8
+    assert fast.mac_cycles == slow.mac_cycles == 8 * 8 // 4 * 2 * 4
+    assert fast.cycles < elements + 100
+    assert 4 * elements <= slow.cycles < 4 * elements + 100
+
+
+# ---- RTL: engine layers and the digits CNN with the UP5K configuration -------------------------
+
+@pytest.fixture(scope="module")
+def port():
+    from tb.cpu_bfm import built_port
+    return built_port(CONFIG)
+
+
+def _run(port, run_name, params, seed):
+    from sim.runner import run_cocotb
+    from tb.cpu_bfm import print_overhead
+    log_dir = port.build_dir / "runs" / run_name / "layers"
+    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
+               params={"config": CONFIG.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
+               seed=seed)
+    for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
+        print_overhead(json.loads(path.read_text()))
+
+
+@pytest.mark.cocotb
+def test_up5k_edge_set(port, seed):
+    _run(port, f"up5k-edge-{seed}", {"part": "edge"}, seed)
+
+
+@pytest.mark.cocotb
+def test_up5k_random_layers(port, seed):
+    _run(port, f"up5k-random-{seed}", {"part": "random", "random": RANDOM_LAYERS, "shard": 0}, seed)
+
+
+@pytest.mark.cocotb
+def test_up5k_digits(port, seed):
+    """The digits CNN (8x8x1 -> 16 -> 32, 3x3, pools, 2x2x32 -> 10) on the UP5K configuration,
+    every logit bit-identical to LiteRT and golden."""
+    from demo.rtl import run_on_rtl
+    from models.digits import MODEL_PATH, LiteRTModel, load_split, model_bytes, quantise_images
+    _, _, x_te, _ = load_split()
+    pick = np.random.default_rng(seed).choice(len(x_te), size=2, replace=False)
+    xq = quantise_images(x_te[pick])
+    litert = LiteRTModel(model_bytes()).logits(xq)
+    results = run_on_rtl(MODEL_PATH, xq, litert, ids=pick, run_name=f"up5k-digits-{seed}", seed=seed,
+                         config=CONFIG, design=port)
+    assert len(results) == 2
+    for r in results:
+        assert r["match_litert"] and r["match_golden"] and r["output"] == r["litert"] == r["golden"]
+    for layer in results[0]["layers"]:
+        print(f"{layer['name'][:40]:40s} {layer['compute_cycles']:8.0f} cycles")
+    print(f"cycles per inference: {results[0]['cycles']} (port + engine)")
