@@ -296,24 +296,30 @@ def build_network_firmware(schedule: Schedule, out_dir, *, clocks_per_bit, imem_
         path = inc / fname
         if not path.exists() or path.read_text() != body:
             path.write_text(body)
-    # Link with generous RAMs first, so the sizes it really needs can be named in the error.
-    big = 1 << 22
-    image = build(NET_SOURCES, name=f"{name}_sizes", out_dir=out_dir, imem_words=big, dmem_words=big, opt=opt,
-                  defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit))},
-                  extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])
     mm = MEMORY_MAP
-    code_bytes = 4 * len(image.imem)
-    data_bytes = image.symbol("__bss_end") - mm.dmem_base
-    need = data_bytes + STACK_RESERVE
-    if code_bytes > 4 * imem_words or need > 4 * dmem_words:
+    flags = dict(opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit))},
+                 extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])
+    try:
+        image = build(NET_SOURCES, name=name, out_dir=out_dir, imem_words=imem_words,
+                      dmem_words=dmem_words, **flags)
+    except (ValueError, RuntimeError):
+        image = None              # does not link into these RAMs: measure with large ones below
+    if image is not None:
+        code_bytes = 4 * len(image.imem)
+        data_bytes = image.symbol("__bss_end") - mm.dmem_base
+    if image is None or data_bytes + STACK_RESERVE > 4 * dmem_words:
+        big = 1 << 22
+        probe = build(NET_SOURCES, name=f"{name}_sizes", out_dir=out_dir, imem_words=big, dmem_words=big,
+                      **flags)
+        code_bytes = 4 * len(probe.imem)
+        data_bytes = probe.symbol("__bss_end") - mm.dmem_base
+        need = data_bytes + STACK_RESERVE
         raise FirmwareSizeError(
             f"the firmware of {name} does not fit the SoC: it needs {code_bytes} bytes of IMEM "
             f"(imem_words = {imem_words} holds {4 * imem_words}) and {data_bytes} bytes of DMEM data "
             f"(weights, parameters, activation buffers) + {STACK_RESERVE} bytes of stack = {need} bytes "
             f"(dmem_words = {dmem_words} holds {4 * dmem_words}); build the SoC with "
             f"imem_words >= {_pow2_words(code_bytes)} and dmem_words >= {_pow2_words(need)}")
-    image = build(NET_SOURCES, name=name, out_dir=out_dir, imem_words=imem_words, dmem_words=dmem_words,
-                  opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit))},
-                  extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])
+    need = data_bytes + STACK_RESERVE
     return NetFirmware(image=image, plan=plan, io_addr=image.symbol("net_io"), dmem_base=mm.dmem_base,
                        dmem_bytes=need)

@@ -39,7 +39,8 @@ class SocRunError(AssertionError):
 
 
 def network_firmware(model, config=CONFIG, schedule=None, name=None):
-    """The network firmware of ``model`` (.tflite path) for the SoC of tb/test_soc_host.py."""
+    """The network firmware of ``model`` (.tflite path; or an already compiled ``schedule`` and a
+    ``name``) for the SoC of tb/test_soc_host.py."""
     schedule = schedule or compile_tflite(model, config)
     name = name or Path(model).stem
     return build_network_firmware(schedule, BUILD / "firmware" / f"net-{name}", clocks_per_bit=CLOCKS_PER_BIT,
@@ -70,7 +71,8 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
     job.write_text(json.dumps({
         "imem": fw.image.imem, "dmem_base": fw.dmem_base, "clocks_per_bit": CLOCKS_PER_BIT,
         "max_cycles": max_cycles,
-        "images": [{"id": i, "dmem": fw.dmem_with_input(x, flags)} for i, x in zip(ids, inputs, strict=True)]}))
+        "images": [{"id": i, "dmem": fw.dmem_with_input(x, flags)}
+                   for i, x in zip(ids, inputs, strict=True)]}))
     results.unlink(missing_ok=True)
     error = []
 
