@@ -25,7 +25,7 @@ from sim.runner import BUILD, ROOT, run_cocotb
 from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
 
 __all__ = ["CONFIG", "FLAG_ACCEL", "FLAG_SW", "SocRunError", "network_firmware", "run_images",
-           "compare"]
+           "compare", "soc_design"]
 
 CONFIG = AcceleratorConfig()
 
@@ -57,22 +57,24 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
                design=None, on_result=None):
     """Run every input (int8, [N, ...input shape]) through the firmware ``fw`` on the SoC RTL.
 
-    Returns the per-image reports of tb/test_soc_net.py; raises SocRunError when the run failed
-    (no halt, a firmware error code, UART problems)."""
+    ``flags``: one value for every image, or a list with one per image (e.g. the plain-C run on the
+    first image only). Returns the per-image reports of tb/test_soc_net.py; raises SocRunError when
+    the run failed (no halt, a firmware error code, UART problems)."""
     config = fw.plan.schedule.config
     design = design or soc_design(config)[1]
     if str(ROOT) not in sys.path:
         sys.path.append(str(ROOT))
     inputs = np.asarray(inputs, np.int8)
     ids = list(range(len(inputs))) if ids is None else [int(i) for i in ids]
+    flags = [int(flags)] * len(inputs) if np.ndim(flags) == 0 else [int(f) for f in flags]
     job_dir = BUILD / "soc_net" / design.sim / run_name
     job_dir.mkdir(parents=True, exist_ok=True)
     job, results = job_dir / "job.json", job_dir / "results.jsonl"
     job.write_text(json.dumps({
         "imem": fw.image.imem, "dmem_base": fw.dmem_base, "clocks_per_bit": CLOCKS_PER_BIT,
         "max_cycles": max_cycles,
-        "images": [{"id": i, "dmem": fw.dmem_with_input(x, flags)}
-                   for i, x in zip(ids, inputs, strict=True)]}))
+        "images": [{"id": i, "dmem": fw.dmem_with_input(x, f)}
+                   for i, x, f in zip(ids, inputs, flags, strict=True)]}))
     results.unlink(missing_ok=True)
     error = []
 
