@@ -9,9 +9,10 @@ images); the logits come back over the UART pin. Every logit must be bit-identic
 firmware) must equal golden.cycle_model's prediction.
 
 Reuses the SoC simulator build of tests/test_soc.py (same configuration and RAM sizes).
-``test_lowerings_firmware`` runs the other lowering rules (a layer split into 5 passes, so the
-firmware gathers input windows and scatters output windows; a standalone pool; depthwise; both
-FULLY_CONNECTED lowerings) through the same firmware flow, against golden.run_network.
+``test_lowerings_firmware`` runs the other lowering rules (layers split into column-band and
+row-band passes, so the firmware gathers input windows and scatters output windows; a standalone
+pool; depthwise; both FULLY_CONNECTED lowerings) through the same firmware flow, against
+golden.run_network.
 ``test_lowerings_on_rtl`` runs the lowering rules through the CPU bus-functional model instead
 (random response stalls and command gaps on the CFU port, which the core never produces).
 DIGITS_IMAGES sets the image count (default 3). The firmware tests are Verilator-only (see below).
@@ -82,17 +83,23 @@ def test_digits_firmware_on_soc(seed):
 
 
 def _lowering_net(rng):
-    """Conv split into 5 row-band passes (21x5 input, 5x5 stride 2: one block of 4 output pixels needs
-    11 input rows > lb_lines 8), RESHAPE, standalone max pool, depthwise, conv, FC over 3x3x8 (a 3x3
-    conv) and FC over 12 values (a 1x1 conv)."""
+    """A conv split into 2 column-band passes (W = 130 > max_size, W*C = 1040 > one line-buffer line:
+    the firmware gathers input windows byte by byte and scatters output windows), a conv split into 15
+    row-band passes (64x5 input, 5x5 stride 2: a block of 4 output pixels needs 11 input rows > lb_lines
+    8; its bands are whole rows, sent in place), RESHAPEs, a standalone max pool, depthwise, a conv with
+    a fused max pool whose RELU6 is folded into the clamp, FC over 2x3x8 (a 2x3 conv) and FC over 12
+    values (a 1x1 conv)."""
     q0 = QuantParams(float(np.float32(0.05)), 3)
-    c0, qa = conv(rng, q0, 2, 8, 5, 5, stride=2, padding="VALID", activation="RELU")
-    dw, q1 = conv(rng, qa, 2, 0, 3, 3, depthwise=2)
-    c1, q2 = conv(rng, q1, 4, 8, 3, 3, activation="RELU")
-    f1, q3 = fc(rng, q2, 3 * 3 * 8, 12, activation="RELU")
+    c0, qa = conv(rng, q0, 8, 10, 3, 3, padding="VALID", activation="RELU")
+    c1, qb = conv(rng, qa, 4, 8, 5, 5, stride=2, padding="VALID", activation="RELU")
+    dw, q1 = conv(rng, qb, 2, 0, 3, 3, depthwise=2)
+    c2, q2 = conv(rng, q1, 4, 8, 3, 3, activation="RELU")
+    f1, q3 = fc(rng, q2, 2 * 3 * 8, 12, activation="RELU")
     f2, _ = fc(rng, q3, 12, 10)
-    return Network((1, 21, 5, 2), q0, [c0, Reshape((1, 6, 6, 2), qa), MaxPool2D((2, 2), (2, 2), "VALID", qa),
-                                       dw, c1, Reshape((1, 72), q2), f1, f2])
+    return Network((1, 3, 130, 8), q0, [
+        c0, Reshape((1, 64, 5, 4), qa), c1, Reshape((1, 10, 12, 2), qb),
+        MaxPool2D((2, 2), (2, 2), "VALID", qb), dw, c2, MaxPool2D((2, 2), (2, 2), "VALID", q2, "RELU6"),
+        Reshape((1, 48), q2), f1, f2])
 
 
 @verilator_only
@@ -100,10 +107,11 @@ def test_lowerings_firmware(seed):
     rng = np.random.default_rng(seed)
     net = _lowering_net(rng)
     schedule = compile_network(net, CONFIG)
-    assert [layer.passes for layer in schedule.layers] == [5, 1, 1, 1, 1, 1]
-    assert [layer.kind for layer in schedule.layers] == ["conv", "pool", "depthwise", "conv", "fc", "fc"]
+    assert [layer.passes for layer in schedule.layers] == [2, 15, 1, 1, 1, 1, 1]
+    assert [layer.kind for layer in schedule.layers] == ["conv", "conv", "pool", "depthwise", "conv", "fc",
+                                                         "fc"]
     fw = network_firmware(None, CONFIG, schedule=schedule, name="lowerings")
-    x = rng.integers(-128, 128, (1, 1, 21, 5, 2)).astype(np.int8)
+    x = rng.integers(-128, 128, (1, 1, 3, 130, 8)).astype(np.int8)
     results = run_images(fw, x, run_name=f"lowerings-fw-{seed}", seed=seed)
     for r, xi in zip(results, x, strict=True):
         gold = run_network(net, xi).reshape(-1)

@@ -53,16 +53,28 @@ static uint32_t load_image(const net_image_t *img)
     }
 }
 
-/* The pass's input window of in[H][W][C], packed 4 bytes per word (byte k = bits 8k..8k+7). */
+/* The pass's input window of in[H][W][C], packed 4 bytes per word (byte k = bits 8k..8k+7).
+ * No multiplications in the loops: RV32I has no M, every product would be a __mulsi3 call. */
 static const uint32_t *gather(const net_layer_t *l, const net_pass_t *p, const int8_t *in)
 {
     if (p->y0 == 0 && p->y1 == l->H && p->x0 == 0 && p->x1 == l->W && p->c0 == 0 && p->c1 == l->C)
         return (const uint32_t *)in;          /* the whole tensor: already in word order */
+    int row = l->W * l->C, cols = p->x1 - p->x0, chans = p->c1 - p->c0;
+    const int8_t *line = in + p->y0 * row + p->x0 * l->C + p->c0;
+    if (p->x0 == 0 && p->x1 == l->W && p->c0 == 0 && p->c1 == l->C) {
+        /* a band of whole rows: contiguous bytes, sent in place when word aligned */
+        if (((uintptr_t)line & 3u) == 0)
+            return (const uint32_t *)line;
+        int8_t *dst = (int8_t *)pass_in;
+        for (int i = (p->y1 - p->y0) * row; i > 0; i--)
+            *dst++ = *line++;
+        return pass_in;
+    }
     uint32_t word = 0, k = 0, n = 0;
-    for (int y = p->y0; y < p->y1; y++)
-        for (int x = p->x0; x < p->x1; x++) {
-            const int8_t *src = in + (y * l->W + x) * l->C;
-            for (int c = p->c0; c < p->c1; c++) {
+    for (int y = p->y0; y < p->y1; y++, line += row) {
+        const int8_t *src = line;
+        for (int x = 0; x < cols; x++, src += l->C)
+            for (int c = 0; c < chans; c++) {
                 word |= (uint32_t)(uint8_t)src[c] << (8 * k);
                 if (++k == 4) {
                     pass_in[n++] = word;
@@ -70,7 +82,7 @@ static const uint32_t *gather(const net_layer_t *l, const net_pass_t *p, const i
                     k = 0;
                 }
             }
-        }
+    }
     if (k)
         pass_in[n] = word;
     return pass_in;
@@ -79,12 +91,14 @@ static const uint32_t *gather(const net_layer_t *l, const net_pass_t *p, const i
 /* out[E'][F'][M] <- the pass's output window [e0,e1) x [f0,f1) x [m0,m1). */
 static void scatter(const net_layer_t *l, const net_pass_t *p, const int8_t *src, int8_t *out)
 {
-    for (int e = p->e0; e < p->e1; e++)
-        for (int f = p->f0; f < p->f1; f++) {
-            int8_t *o = out + (e * l->F + f) * l->M;
-            for (int m = p->m0; m < p->m1; m++)
+    int row = l->F * l->M, cols = p->f1 - p->f0, chans = p->m1 - p->m0;
+    int8_t *line = out + p->e0 * row + p->f0 * l->M + p->m0;
+    for (int e = p->e0; e < p->e1; e++, line += row) {
+        int8_t *o = line;
+        for (int f = 0; f < cols; f++, o += l->M)
+            for (int m = 0; m < chans; m++)
                 o[m] = *src++;
-        }
+    }
 }
 
 /* The network on the accelerator: 0, or the first failing response (status words | 1 << 31). */
