@@ -5,7 +5,7 @@ Measures, with the network firmware (compiler/firmware.py + firmware/net/net.c) 
 
 * accuracy on the held-out split (450 images): float (the training script's number), int8 LiteRT
   (BUILTIN_REF, all 450 images, run here) and the hardware's on the first N held-out images
-  (default 50: the RTL simulation takes several seconds per image; ``--images 450`` runs them all),
+  (default 100: the RTL simulation takes ~5 s per image; ``--images 450`` runs them all),
   with every logit checked bit-identical to LiteRT and golden.run_network;
 * cycles per inference on the accelerator: rdcycle around the firmware's whole inference (the core
   issuing every command, gathering / scattering the activations) and per engine layer the same
@@ -44,8 +44,8 @@ __all__ = ["main"]
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.digits", description=__doc__.split("\n")[0])
-    ap.add_argument("--images", type=int, default=50,
-                    help="held-out images for the hardware accuracy (default 50, at most 450)")
+    ap.add_argument("--images", type=int, default=100,
+                    help="held-out images for the hardware accuracy (default 100, at most 450)")
     ap.add_argument("--no-sw", action="store_true", help="skip the plain-C run (~30M simulated cycles)")
     args = ap.parse_args(argv)
     _, _, x_te, y_te = load_split()
@@ -102,7 +102,7 @@ def main(argv=None):
         "sw_cycles_per_inference": sw, "sw_logits_equal": sw_ok,
         "speedup": round(sw / accel, 1) if sw else None,
         "firmware_code_bytes": 4 * len(fw.image.imem), "firmware_dmem_bytes": fw.dmem_bytes,
-        "command": "python -m bench.digits" + (f" --images {n}" if n != 50 else "")
+        "command": "python -m bench.digits" + (f" --images {n}" if n != 100 else "")
                    + (" --no-sw" if args.no_sw else ""),
         "seconds": round(time.time() - t0, 1),
     }
