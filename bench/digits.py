@@ -22,6 +22,7 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -46,7 +47,9 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.digits", description=__doc__.split("\n")[0])
     ap.add_argument("--images", type=int, default=100,
                     help="held-out images for the hardware accuracy (default 100, at most 450)")
-    ap.add_argument("--no-sw", action="store_true", help="skip the plain-C run (~30M simulated cycles)")
+    ap.add_argument("--no-sw", action="store_true", help="skip the plain-C run (~24M simulated cycles)")
+    ap.add_argument("--out", type=Path, default=None,
+                    help="report path (default build/reports/digits_bench.json)")
     args = ap.parse_args(argv)
     _, _, x_te, y_te = load_split()
     if not 1 <= args.images <= len(x_te):
@@ -106,7 +109,8 @@ def main(argv=None):
                    + (" --no-sw" if args.no_sw else ""),
         "seconds": round(time.time() - t0, 1),
     }
-    out = BUILD / "reports" / ("digits_bench.json" if sim == "verilator" else f"digits_bench-{sim}.json")
+    out = args.out or BUILD / "reports" / ("digits_bench.json" if sim == "verilator"
+                                           else f"digits_bench-{sim}.json")
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=1) + "\n")
 
