@@ -42,7 +42,7 @@ def write_png(path, images, labels, predictions, ok):
     scale, pad, text_h = 12, 10, 34
     cell_w, cell_h = 8 * scale + 2 * pad, 8 * scale + text_h + 2 * pad
     title_h = 30
-    img = Image.new("RGB", (max(cols * cell_w, 360), rows * cell_h + title_h), "white")
+    img = Image.new("RGB", (max(cols * cell_w, 460), rows * cell_h + title_h), "white")
     draw = ImageDraw.Draw(img)
     try:
         font = ImageFont.load_default(size=14)
