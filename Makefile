@@ -23,11 +23,11 @@ help:
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
 	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"
 	@echo "make bench-soc            SoC: firmware runs layers on the accelerator and in C, speedup"
-	@echo "make demo N=5             digits CNN on the RTL (simulation), build/reports/demo.png"
+	@echo "make demo N=5             digits CNN as firmware on the SoC RTL (simulation), build/reports/demo.png"
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
 	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
-	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n>"
+	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n> IMAGES=<n> (bench.digits)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -61,16 +61,18 @@ synth: $(STAMP)
 		$(if $(SEEDS),--seeds $(SEEDS)) $(if $(DSP),--dsp $(DSP))
 
 # Whole layers in RTL simulation: cycles, utilisation, cycle-model check -> build/reports/bench.json;
-# then the SoC: accelerator vs software on the RV32I core -> build/reports/soc_bench.json
+# then the SoC: accelerator vs software on the RV32I core -> build/reports/soc_bench.json; then the
+# digits CNN as firmware on the SoC (accuracy, cycles per inference, speedup) -> digits_bench.json
 bench: $(STAMP)
 	$(PY) -m bench.run
 	$(PY) -m bench.soc
+	$(PY) -m bench.digits $(if $(IMAGES),--images $(IMAGES))
 
 # The SoC: a conv layer on the accelerator vs plain C on the RV32I core -> build/reports/soc_bench.json
 bench-soc: $(STAMP)
 	$(PY) -m bench.soc
 
-# The digits CNN end to end on the conv engine RTL (simulation): N held-out images, build/reports/demo.png
+# The digits CNN as firmware on the SoC RTL (simulation): N held-out images, build/reports/demo.png
 demo: $(STAMP)
 	$(PY) -m demo -n $(N)
 

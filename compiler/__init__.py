@@ -10,6 +10,9 @@
         x, counters = program.collect(responses)                   # this layer's output = next input
     logits = schedule.finish(x)
 
+compiler/firmware.py is the firmware back end: the whole schedule as C data for the generic driver loop
+firmware/net/net.c (``build_network_firmware``), which runs the network on the SoC.
+
 See compiler/schedule.py for the lowering rules (conv + 2x2/2 pool fusion, FC -> whole-input conv or
 1x1 conv, RESHAPE -> no-op) and ``python -m compiler MODEL.tflite`` for the command line.
 """

@@ -1,9 +1,12 @@
-"""``python -m compiler MODEL.tflite [--listing DIR]``: print the accelerator schedule of a model.
+"""``python -m compiler MODEL.tflite [--listing DIR] [--firmware DIR]``: the accelerator schedule of a model.
 
 Prints every engine layer (which operators it implements, shapes, passes, instructions, port cycles
 from the command table, compute cycles from golden.cycle_model, ideal cycles and MAC utilisation).
 ``--listing DIR`` writes each layer's custom-0 program as RISC-V assembly (``layerN.S``) for an
 all-zero input (the input words are data: only their ``li`` values change with the input).
+``--firmware DIR`` generates the whole schedule as C data (compiler/firmware.py: ``DIR/include/net_data.h``
+and ``cnn_accel.h``) and builds the network firmware firmware/net/net.c for the SoC of the tests
+(``DIR/net.elf``, RAM images), or names the RAM sizes it would need.
 Exit status 1 with the compiler's message when the model cannot run on the accelerator.
 """
 
@@ -22,6 +25,7 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m compiler", description=__doc__.split("\n")[0])
     ap.add_argument("model", type=Path, help=".tflite file")
     ap.add_argument("--listing", type=Path, default=None, help="write layerN.S assembly listings here")
+    ap.add_argument("--firmware", type=Path, default=None, help="generate and build the SoC firmware here")
     args = ap.parse_args(argv)
     config = AcceleratorConfig()
     try:
@@ -40,6 +44,20 @@ def main(argv=None):
             path = args.listing / f"layer{layer.index}.S"
             path.write_text(f"# {layer.name}: {layer.describe()}\n" + prog.listing())
             print(f"wrote {path} ({len(prog)} instructions)")
+    if args.firmware:
+        from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS
+
+        from .firmware import FirmwareSizeError, build_network_firmware
+
+        try:
+            fw = build_network_firmware(schedule, args.firmware, clocks_per_bit=CLOCKS_PER_BIT,
+                                        imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS)
+        except FirmwareSizeError as exc:
+            print(f"error: {args.model}: {exc}", file=sys.stderr)
+            return 1
+        print(f"wrote {args.firmware / 'include' / 'net_data.h'}; firmware {fw.image.elf}: "
+              f"{4 * len(fw.image.imem)} bytes of code, {fw.dmem_bytes} bytes of DMEM (data + stack), "
+              f"input (net_io) at 0x{fw.io_addr:08x}")
     return 0
 
 

@@ -1,6 +1,9 @@
-"""demo/: ``python -m demo [-n N]`` runs the digits CNN (models/digits_int8.tflite) on the conv engine
-RTL in simulation, end to end through the CFU command port, and checks it against LiteRT.
+"""demo/: ``python -m demo [-n N]`` runs the digits CNN (models/digits_int8.tflite) as firmware on the
+SoC RTL in simulation (hw/soc.py: RV32I core + the accelerator on its CFU port), end to end, and checks
+every logit against LiteRT and golden.
 
-``demo.rtl.run_on_rtl`` is the reusable part: any .tflite the compiler accepts, run image by image on
-the cached CnnCfu simulator build (tb/test_digits.py is the testbench).
+``demo.soc`` is the reusable part: any .tflite the compiler accepts, built into the network firmware
+(compiler/firmware.py + firmware/net/net.c) and run image by image on the cached SoC simulator build
+(tb/test_soc_net.py is the testbench). ``demo.rtl`` runs a network through the CPU bus-functional model
+instead (tb/test_digits.py; random stalls on the CFU port), used by tests/test_digits.py.
 """

@@ -1,16 +1,19 @@
-"""``python -m demo [-n N]`` (``make demo N=...``): the digits CNN on the conv engine RTL, end to end.
+"""``python -m demo [-n N]`` (``make demo N=...``): the digits CNN as firmware on the SoC RTL, end to end.
 
 1. compiles models/digits_int8.tflite into conv-engine layers (compiler/) and prints the schedule;
-2. runs the first N held-out test images (default 5) through the RTL in simulation (Verilator by
-   default, SIM=icarus), each engine layer as the driver's custom-0 program on the CFU port, executed
-   by the CPU bus-functional model; the host reads every layer's output back and loads it as the next
-   layer's input, as firmware will;
-3. prints per image the prediction, LiteRT's prediction (BUILTIN_REF), whether all logits are
-   bit-identical and the cycles per inference (engine CYCLES counters + port cycles);
-4. writes build/reports/demo.png (the images with their labels and predictions) and demo.json;
-5. summary: hardware accuracy on the N images (must equal int8 LiteRT's), float / int8 accuracy on the
-   whole held-out split (the training script's numbers, int8 re-checked here with LiteRT), per-layer
-   cycles and MAC utilisation (ideal = N*M*C*E*F*R*S / 16).
+2. generates the whole schedule as C data (compiler/firmware.py) and builds the network firmware
+   (firmware/net/net.c: a generic driver loop issuing the accelerator's custom-0 commands);
+3. runs the first N held-out test images (default 5) on the SoC RTL in simulation (hw/soc.py: RV32I
+   core + RAMs + UART + the accelerator on the CFU port; Verilator by default, SIM=icarus): one
+   simulator build, one firmware; each image is written into the firmware's input buffer through the
+   SoC's loader port, the core runs the inference and prints the logits and the rdcycle count of the
+   inference over the UART, which the testbench decodes from the TX pin;
+4. prints per image the prediction, LiteRT's prediction (BUILTIN_REF), whether all logits are
+   bit-identical (to LiteRT and to golden.run_network) and the cycles per inference;
+5. writes build/reports/demo.png (the images with their labels and predictions) and demo.json;
+6. summary: hardware accuracy on the N images (must equal int8 LiteRT's), float / int8 accuracy on the
+   whole held-out split, per-layer cycles (whole firmware path and engine CYCLES) and MAC utilisation
+   (ideal = N*M*C*E*F*R*S / 16). The plain-C baseline and the speedup: ``make bench`` (bench/digits.py).
 
 Exit status 0 only if every logit is bit-identical to LiteRT and golden.
 """
@@ -39,14 +42,15 @@ def write_png(path, images, labels, predictions, ok):
     scale, pad, text_h = 12, 10, 34
     cell_w, cell_h = 8 * scale + 2 * pad, 8 * scale + text_h + 2 * pad
     title_h = 30
-    img = Image.new("RGB", (max(cols * cell_w, 360), rows * cell_h + title_h), "white")
+    img = Image.new("RGB", (max(cols * cell_w, 460), rows * cell_h + title_h), "white")
     draw = ImageDraw.Draw(img)
     try:
         font = ImageFont.load_default(size=14)
         small = ImageFont.load_default(size=11)
     except TypeError:          # Pillow without FreeType sizes
         font = small = ImageFont.load_default()
-    draw.text((pad, 8), "digits CNN on the conv engine RTL (label -> prediction)", fill="black", font=font)
+    draw.text((pad, 8), "digits CNN as firmware on the SoC RTL (label -> prediction)", fill="black",
+              font=font)
     for k, (x, label, pred, same) in enumerate(zip(images, labels, predictions, ok, strict=True)):
         r, c = divmod(k, cols)
         x0, y0 = c * cell_w + pad, r * cell_h + pad + title_h
@@ -73,6 +77,7 @@ def main(argv=None):
     from tqdm import tqdm
 
     from compiler import compile_tflite
+    from golden.network import run_network
     from models.digits import (
         MODEL_PATH,
         LiteRTModel,
@@ -83,7 +88,7 @@ def main(argv=None):
         quantise_images,
     )
 
-    from .rtl import CONFIG, RtlRunError, port_build, run_on_rtl
+    from .soc import CONFIG, SocRunError, compare, network_firmware, run_images, soc_design
 
     t0 = time.time()
     _, _, x_te, y_te = load_split()
@@ -102,37 +107,49 @@ def main(argv=None):
     int8_acc = accuracy(lite_all, y_te)
     xq = xq_all[sel]
     lite_sel = lite_all[sel]
+    gold_sel = [run_network(schedule.net, x[None]).reshape(-1) for x in xq]
 
     sim = simulator_name()
-    print(f"\nbuilding / loading the {sim} model of the engine with its CFU port ...", flush=True)
+    fw = network_firmware(MODEL_PATH, CONFIG, schedule=schedule)
+    print(f"\nfirmware {fw.image.elf.relative_to(BUILD.parent)}: {4 * len(fw.image.imem)} bytes of code, "
+          f"{fw.dmem_bytes} bytes of DMEM (data + stack reserve); input at 0x{fw.io_addr:08x}")
+    print(f"building / loading the {sim} model of the SoC ...", flush=True)
     t_build = time.time()
-    design = port_build(CONFIG)
+    soc, design = soc_design(CONFIG)
     t_build = time.time() - t_build
+    print(f"SoC: IMEM {4 * soc.imem_words} bytes, DMEM {4 * soc.dmem_words} bytes, UART {soc.clocks_per_bit} "
+          f"clocks per bit ({t_build:.1f} s)")
 
-    bar = tqdm(total=len(sel), desc=f"RTL ({sim})", unit="img", file=sys.stdout)
+    bar = tqdm(total=len(sel), desc=f"SoC RTL ({sim})", unit="img", file=sys.stdout)
 
     def on_result(r):
         k = r["n"]
+        c = compare(r, lite_sel[k], gold_sel[k])
         label = int(y_te[sel[k]])
-        pred = int(np.argmax(r["output"]))
-        lpred = int(np.argmax(r["litert"]))
-        same = r["match_litert"] and r["match_golden"]
-        bar.write(f"image {int(sel[k]):3d}: label {label}  hardware -> {pred}  LiteRT -> {lpred}  "
-                  f"logits bit-identical: {'yes' if same else 'NO'}  cycles {r['cycles']} "
-                  f"({r['port_cycles']} port + {r['compute_cycles']} engine)")
+        pred = int(np.argmax(r["logits"])) if r.get("logits") else None
+        same = bool(c["match_litert"] and c["match_golden"])
+        bar.write(f"image {int(sel[k]):3d}: label {label}  hardware -> {pred}  LiteRT -> "
+                  f"{int(np.argmax(lite_sel[k]))}  logits bit-identical: {'yes' if same else 'NO'}  "
+                  f"cycles {r.get('accel_cycles')}")
         bar.update(1)
 
     t_sim = time.time()
     failed = None
     try:
-        results = run_on_rtl(MODEL_PATH, xq, lite_sel, ids=sel, run_name="demo", require_litert=True,
-                             seed=args.seed, design=design, on_result=on_result)
-    except RtlRunError as exc:
+        results = run_images(fw, xq, ids=sel, run_name="demo", seed=args.seed, design=design,
+                             on_result=on_result)
+    except SocRunError as exc:
         results, failed = exc.results, exc
     bar.close()
     t_sim = time.time() - t_sim
+    for r in results:
+        c = compare(r, lite_sel[r["n"]], gold_sel[r["n"]])
+        r["litert"] = lite_sel[r["n"]].tolist()
+        r["golden"] = gold_sel[r["n"]].tolist()
+        r["match_litert"], r["match_golden"] = bool(c["match_litert"]), bool(c["match_golden"])
+        r["output"] = r.get("logits") or []
 
-    preds = [int(np.argmax(r["output"])) for r in results]
+    preds = [int(np.argmax(r["output"])) if r["output"] else -1 for r in results]
     labels = [int(y_te[sel[r["n"]]]) for r in results]
     ok = [bool(r["match_litert"] and r["match_golden"]) for r in results]
     if results:
@@ -149,21 +166,20 @@ def main(argv=None):
     print(f"  held-out split ({len(y_te)} images): float {metrics['float_accuracy']:.2%}, int8 "
           f"{metrics['int8_accuracy']:.2%} (training script); int8 LiteRT now {int8_acc:.2%}")
     if results:
-        layers = results[0]["layers"]
-        print(f"  cycles per inference: {np.mean([r['cycles'] for r in results]):.0f} = "
-              f"{np.mean([r['port_cycles'] for r in results]):.0f} port + "
-              f"{np.mean([r['compute_cycles'] for r in results]):.0f} engine")
-        print(f"  {'engine layer':36s} {'port':>6s} {'engine':>7s} {'ideal':>6s} {'MAC util':>8s}")
-        for i, layer in enumerate(layers):
-            comp = np.mean([r["layers"][i]["compute_cycles"] for r in results])
-            port = np.mean([r["layers"][i]["port_cycles"] for r in results])
-            print(f"  {layer['name'][:36]:36s} {port:6.0f} {comp:7.0f} {layer['ideal_cycles']:6.0f} "
-                  f"{layer['ideal_cycles'] / comp:8.1%}")
+        print(f"  cycles per inference (rdcycle around the firmware's inference): "
+              f"{np.mean([r['accel_cycles'] for r in results]):.0f}")
+        print(f"  {'engine layer':36s} {'cycles':>7s} {'engine':>7s} {'ideal':>6s} {'MAC util':>8s}")
+        for i, layer in enumerate(schedule.layers):
+            cyc = np.mean([r["layers"][i]["cycles"] for r in results])
+            eng = np.mean([r["layers"][i]["engine_cycles"] for r in results])
+            ideal = layer.ideal_cycles(CONFIG)
+            print(f"  {layer.name[:36]:36s} {cyc:7.0f} {eng:7.0f} {ideal:6.0f} {ideal / eng:8.1%}")
         print(f"  image: {args.out}")
     report = {"images": [int(i) for i in sel[:n]], "labels": labels, "predictions": preds,
               "bit_identical": ok, "hardware_accuracy": hw_acc, "litert_accuracy_same_images": lite_acc_n,
               "float_accuracy_heldout": metrics["float_accuracy"], "int8_accuracy_heldout": int8_acc,
-              "results": results, "simulator": sim, "build_seconds": t_build, "sim_seconds": t_sim,
+              "results": results, "simulator": sim, "firmware": str(fw.image.elf), "build_seconds": t_build,
+              "sim_seconds": t_sim,
               "total_seconds": time.time() - t0}
     (args.out.parent / "demo.json").write_text(json.dumps(report, indent=1))
     print(f"  time: {t_build:.1f} s build/load, {t_sim:.1f} s simulation "

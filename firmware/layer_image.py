@@ -30,7 +30,7 @@ from .build import ROOT, build
 __all__ = ["checksum", "layer_header", "build_layer_firmware", "SOC_SOURCES", "uart_char_cycles"]
 
 SOC_DIR = Path(__file__).resolve().parent / "soc"
-SOC_SOURCES = [SOC_DIR / "conv_soc.c", SOC_DIR / "uart.c", SOC_DIR / "muldi3.c"]
+SOC_SOURCES = [SOC_DIR / "conv_soc.c", SOC_DIR / "tflite_ref.c", SOC_DIR / "uart.c", SOC_DIR / "muldi3.c"]
 
 
 def checksum(out):

@@ -1,0 +1,118 @@
+"""Run a compiled network as firmware on the SoC RTL (hw/soc.py): build once, run many images.
+
+``network_firmware(model)`` compiles a .tflite (compiler/) and builds firmware/net/net.c with the
+generated schedule (compiler/firmware.py) for the SoC the SoC tests use (tb/test_soc_host.py: same
+RAM sizes and UART speed, so the cached Verilator build of tests/test_soc.py is reused).
+``run_images(fw, inputs)`` writes a job file and runs tb/test_soc_net.py: each image is written into
+``net_io`` in the DMEM image through the SoC's loader port, the core runs the firmware and the UART
+report is parsed; one result dict per image (logits, rdcycle cycles per inference and per layer,
+engine CYCLES / MAC_CYCLES per layer, and with ``flags=FLAG_ACCEL | FLAG_SW`` the plain-C run).
+The simulation runs in a thread; ``on_result`` is called for every image as soon as it is done.
+"""
+
+import json
+import sys
+import threading
+import time
+from pathlib import Path
+
+import numpy as np
+
+from compiler import compile_tflite
+from compiler.firmware import FLAG_ACCEL, FLAG_SW, build_network_firmware
+from hw.config import AcceleratorConfig
+from sim.runner import BUILD, ROOT, run_cocotb
+from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
+
+__all__ = ["CONFIG", "FLAG_ACCEL", "FLAG_SW", "SocRunError", "network_firmware", "run_images",
+           "compare", "soc_design"]
+
+CONFIG = AcceleratorConfig()
+
+
+class SocRunError(AssertionError):
+    """The simulation failed; ``results`` holds the images that finished."""
+
+    def __init__(self, message, results):
+        super().__init__(message)
+        self.results = results
+
+
+def network_firmware(model, config=CONFIG, schedule=None, name=None):
+    """The network firmware of ``model`` (.tflite path; or an already compiled ``schedule`` and a
+    ``name``) for the SoC of tb/test_soc_host.py."""
+    schedule = schedule or compile_tflite(model, config)
+    name = name or Path(model).stem
+    return build_network_firmware(schedule, BUILD / "firmware" / f"net-{name}", clocks_per_bit=CLOCKS_PER_BIT,
+                                  imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, name="net")
+
+
+def _read(path):
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
+
+
+def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, max_cycles=2_000_000,
+               design=None, on_result=None):
+    """Run every input (int8, [N, ...input shape]) through the firmware ``fw`` on the SoC RTL.
+
+    ``flags``: one value for every image, or a list with one per image (e.g. the plain-C run on the
+    first image only). Returns the per-image reports of tb/test_soc_net.py; raises SocRunError when
+    the run failed (no halt, a firmware error code, UART problems)."""
+    config = fw.plan.schedule.config
+    design = design or soc_design(config)[1]
+    if str(ROOT) not in sys.path:
+        sys.path.append(str(ROOT))
+    inputs = np.asarray(inputs, np.int8)
+    ids = list(range(len(inputs))) if ids is None else [int(i) for i in ids]
+    flags = [int(flags)] * len(inputs) if np.ndim(flags) == 0 else [int(f) for f in flags]
+    job_dir = BUILD / "soc_net" / design.sim / run_name
+    job_dir.mkdir(parents=True, exist_ok=True)
+    job, results = job_dir / "job.json", job_dir / "results.jsonl"
+    job.write_text(json.dumps({
+        "imem": fw.image.imem, "dmem_base": fw.dmem_base, "clocks_per_bit": CLOCKS_PER_BIT,
+        "max_cycles": max_cycles,
+        "images": [{"id": i, "dmem": fw.dmem_with_input(x, f)}
+                   for i, x, f in zip(ids, inputs, flags, strict=True)]}))
+    results.unlink(missing_ok=True)
+    error = []
+
+    def target():
+        try:
+            run_cocotb(design, "tb.test_soc_net", run_name=run_name,
+                       params={"job": str(job), "results": str(results), "seed": seed}, seed=seed)
+        except BaseException as exc:  # reported in the calling thread
+            error.append(exc)
+
+    thread = threading.Thread(target=target, daemon=True)
+    thread.start()
+    seen = 0
+    while True:
+        alive = thread.is_alive()
+        done = _read(results)
+        for entry in done[seen:]:
+            if on_result:
+                on_result(entry)
+        seen = len(done)
+        if not alive:
+            break
+        time.sleep(0.2)
+    thread.join()
+    if error:
+        raise SocRunError(str(error[0]), done) from error[0]
+    if len(done) != len(inputs):
+        raise SocRunError(f"the testbench reported {len(done)} of {len(inputs)} images", done)
+    return done
+
+
+def compare(report, litert=None, golden=None):
+    """Flags of one image: logits present, bit-identical to LiteRT / golden (None: not given)."""
+    logits = report.get("logits")
+    out = {"logits": logits, "accel_ok": report.get("accel_rc") == 0 and logits is not None}
+    for key, ref in (("litert", litert), ("golden", golden)):
+        out[f"match_{key}"] = None if ref is None else (
+            logits is not None and list(np.asarray(ref).reshape(-1).tolist()) == list(logits))
+    if "sw_logits" in report:
+        out["match_sw"] = report["sw_logits"] == logits
+    return out
