@@ -43,7 +43,10 @@ class CnnCfu(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
-    product_array : optional, passed to ConvEngine (e.g. iCE40 SB_MAC16 products)
+    product_array : optional, passed to the engine (e.g. iCE40 SB_MAC16 products)
+    engine : the conv engine class, ``ConvEngine`` or a subclass such as
+        ``hw.ice40_engine.Ice40ConvEngine`` (iCE40 primitives); called as
+        ``engine(config[, product_array=...])``
 
     Members
     -------
@@ -64,13 +67,13 @@ class CnnCfu(wiring.Component):
     rsp_ready: In(1)
     rsp_payload_outputs_0: Out(32)
 
-    def __init__(self, config: AcceleratorConfig = None, product_array=None):
+    def __init__(self, config: AcceleratorConfig = None, product_array=None, engine=ConvEngine):
         config = AcceleratorConfig() if config is None else config
         if not isinstance(config, AcceleratorConfig):
             raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
         self._config = config
-        self._engine = ConvEngine(config, **({} if product_array is None else
-                                             {"product_array": product_array}))   # validates config
+        self._engine = engine(config, **({} if product_array is None else
+                                         {"product_array": product_array}))   # validates config
         super().__init__()
 
     @property

@@ -25,6 +25,7 @@ from amaranth.lib.wiring import In, Out
 
 from .cfu import CnnCfu
 from .config import AcceleratorConfig
+from .conv_engine import ConvEngine
 from .cpu.soc_ram import MEMORY_MAP, SocRam
 
 __all__ = ["Soc", "UartTx", "DEFAULT_CLOCKS_PER_BIT"]
@@ -74,11 +75,13 @@ class Soc(wiring.Component):
     imem_words, dmem_words : RAM sizes in 32-bit words (powers of two)
     clocks_per_bit : UART bit time in clock cycles
     loader : add the load port (see hw/cpu/soc_ram.py)
+    engine, product_array : the accelerator's engine class and multipliers (see ``CnnCfu``); the
+        defaults are the generic ones, boards pass their own (e.g. iCE40 SB_MAC16 / SPRAM)
     """
 
     def __init__(self, config: AcceleratorConfig = None, firmware=None, *, imem_words=4096,
                  dmem_words=8192, clocks_per_bit=DEFAULT_CLOCKS_PER_BIT, loader=False,
-                 memory_map=MEMORY_MAP):
+                 memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None):
         self._config = AcceleratorConfig() if config is None else config
         if firmware is None:
             imem, dmem = (), ()
@@ -88,7 +91,7 @@ class Soc(wiring.Component):
             imem, dmem = firmware
         self._ram = SocRam(imem, dmem, imem_words=imem_words, dmem_words=dmem_words, loader=loader,
                            memory_map=memory_map)
-        self._cfu = CnnCfu(self._config)
+        self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine)
         self._uart = UartTx(clocks_per_bit)
         self._loader = bool(loader)
         self.clocks_per_bit = clocks_per_bit
