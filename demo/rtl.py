@@ -7,10 +7,7 @@ cycles). The simulation runs in a thread; ``on_result`` is called for every imag
 testbench has written it (the demo's progress bar).
 """
 
-import json
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -19,29 +16,20 @@ from hw.cfu import CnnCfu
 from hw.config import AcceleratorConfig
 from sim.runner import BUILD, ROOT, build, run_cocotb
 
+from .progress import SimRunError, run_with_progress
+
 __all__ = ["CONFIG", "port_build", "run_on_rtl", "RtlRunError"]
 
 CONFIG = AcceleratorConfig()
 
 
-class RtlRunError(AssertionError):
-    """The simulation failed (a mismatch or a port error); ``results`` holds the images that finished."""
-
-    def __init__(self, message, results):
-        super().__init__(message)
-        self.results = results
+class RtlRunError(SimRunError):
+    """The simulation failed; ``results`` holds the images that finished."""
 
 
 def port_build(config=CONFIG, sim=None):
     """The cached simulator build of the engine with its CFU port (as tests/test_conv_engine.py)."""
     return build(CnnCfu(config), top="cnn_cfu", tag=config.name, sim=sim)
-
-
-def _read(path):
-    if not path.exists():
-        return []
-    lines = path.read_text().splitlines()
-    return [json.loads(line) for line in lines if line.strip().endswith("}")]
 
 
 def run_on_rtl(model, inputs, expected_litert=None, ids=None, run_name="digits", require_litert=True,
@@ -69,30 +57,6 @@ def run_on_rtl(model, inputs, expected_litert=None, ids=None, run_name="digits",
     params = {"config": config.as_dict(), "model": str(Path(model).resolve()), "job": str(job),
               "results": str(results), "require_litert": require_litert, "rsp_stall": rsp_stall,
               "cmd_gap": cmd_gap, "seed": seed}
-    error = []
-
-    def target():
-        try:
-            run_cocotb(design, "tb.test_digits", run_name=run_name, params=params, seed=seed)
-        except BaseException as exc:  # reported in the calling thread
-            error.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    seen = 0
-    while True:
-        alive = thread.is_alive()
-        done = _read(results)
-        for entry in done[seen:]:
-            if on_result:
-                on_result(entry)
-        seen = len(done)
-        if not alive:
-            break
-        time.sleep(0.2)
-    thread.join()
-    if error:
-        raise RtlRunError(str(error[0]), done) from error[0]
-    if len(done) != len(arrays["inputs"]):
-        raise RtlRunError(f"the testbench reported {len(done)} of {len(arrays['inputs'])} images", done)
-    return done
+    return run_with_progress(
+        lambda: run_cocotb(design, "tb.test_digits", run_name=run_name, params=params, seed=seed),
+        results, len(arrays["inputs"]), on_result, error=RtlRunError)

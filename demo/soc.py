@@ -12,8 +12,6 @@ The simulation runs in a thread; ``on_result`` is called for every image as soon
 
 import json
 import sys
-import threading
-import time
 from pathlib import Path
 
 import numpy as np
@@ -24,18 +22,16 @@ from hw.config import AcceleratorConfig
 from sim.runner import BUILD, ROOT, run_cocotb
 from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
 
+from .progress import SimRunError, run_with_progress
+
 __all__ = ["CONFIG", "FLAG_ACCEL", "FLAG_SW", "SocRunError", "network_firmware", "run_images",
            "compare", "soc_design"]
 
 CONFIG = AcceleratorConfig()
 
 
-class SocRunError(AssertionError):
+class SocRunError(SimRunError):
     """The simulation failed; ``results`` holds the images that finished."""
-
-    def __init__(self, message, results):
-        super().__init__(message)
-        self.results = results
 
 
 def network_firmware(model, config=CONFIG, schedule=None, name=None):
@@ -45,12 +41,6 @@ def network_firmware(model, config=CONFIG, schedule=None, name=None):
     name = name or Path(model).stem
     return build_network_firmware(schedule, BUILD / "firmware" / f"net-{name}", clocks_per_bit=CLOCKS_PER_BIT,
                                   imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, name="net")
-
-
-def _read(path):
-    if not path.exists():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip().endswith("}")]
 
 
 def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, max_cycles=2_000_000,
@@ -76,34 +66,10 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
         "images": [{"id": i, "dmem": fw.dmem_with_input(x, f)}
                    for i, x, f in zip(ids, inputs, flags, strict=True)]}))
     results.unlink(missing_ok=True)
-    error = []
-
-    def target():
-        try:
-            run_cocotb(design, "tb.test_soc_net", run_name=run_name,
-                       params={"job": str(job), "results": str(results), "seed": seed}, seed=seed)
-        except BaseException as exc:  # reported in the calling thread
-            error.append(exc)
-
-    thread = threading.Thread(target=target, daemon=True)
-    thread.start()
-    seen = 0
-    while True:
-        alive = thread.is_alive()
-        done = _read(results)
-        for entry in done[seen:]:
-            if on_result:
-                on_result(entry)
-        seen = len(done)
-        if not alive:
-            break
-        time.sleep(0.2)
-    thread.join()
-    if error:
-        raise SocRunError(str(error[0]), done) from error[0]
-    if len(done) != len(inputs):
-        raise SocRunError(f"the testbench reported {len(done)} of {len(inputs)} images", done)
-    return done
+    params = {"job": str(job), "results": str(results), "seed": seed}
+    return run_with_progress(
+        lambda: run_cocotb(design, "tb.test_soc_net", run_name=run_name, params=params, seed=seed),
+        results, len(inputs), on_result, error=SocRunError)
 
 
 def compare(report, litert=None, golden=None):
