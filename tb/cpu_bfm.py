@@ -16,6 +16,7 @@ test, never hangs it.
 """
 
 import functools
+import json
 import random
 
 from cocotb.simtime import get_sim_time
@@ -280,7 +281,6 @@ async def setup_port(dut, rng, rsp_stall=None, cmd_gap=None):
 
 def save_log(log, name):
     """Write a run's per-layer log as <log_dir>/<name>.json (log_dir from TB_PARAMS)."""
-    import json
     import os
 
     from .common import tb_params
@@ -307,3 +307,15 @@ def print_overhead(log):
     for e in log:
         print(f"{e['name'][:58]:58s} {e['passes']:4d} {e['instructions']:7d} {e['port_cycles']:9d} "
               f"{e['compute_cycles']:9d} {e['port_per_compute']:9.2f}")
+
+
+def run_engine_layers(port, config, run_name, params, seed):
+    """Run tb/test_conv_engine.py (``params`` picks the layer set) on ``port``; print its overhead."""
+    from sim.runner import run_cocotb
+
+    log_dir = port.build_dir / "runs" / run_name / "layers"
+    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
+               params={"config": config.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
+               seed=seed)
+    for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
+        print_overhead(json.loads(path.read_text()))

@@ -7,14 +7,12 @@ RANDOM_LAYERS sets the random count (default 30). Per-layer instructions, port c
 cycles are written to the run directory (layers.json) and printed.
 """
 
-import json
 import os
 
 import pytest
 
 from hw.config import AcceleratorConfig
-from sim.runner import run_cocotb
-from tb.cpu_bfm import built_port, print_overhead
+from tb.cpu_bfm import built_port, run_engine_layers
 
 pytestmark = pytest.mark.cocotb
 
@@ -31,12 +29,7 @@ def port():
 
 
 def _run(port, run_name, params, seed):
-    log_dir = port.build_dir / "runs" / run_name / "layers"
-    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
-               params={"config": CONFIG.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
-               seed=seed)
-    for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
-        print_overhead(json.loads(path.read_text()))
+    run_engine_layers(port, CONFIG, run_name, params, seed)
 
 
 def test_edge_set(port, seed):

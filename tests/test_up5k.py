@@ -9,7 +9,6 @@ Plus fast checks of the options' validation and of the cycle model's slower outp
 """
 
 import dataclasses
-import json
 import os
 
 import numpy as np
@@ -66,14 +65,8 @@ def port():
 
 
 def _run(port, run_name, params, seed):
-    from sim.runner import run_cocotb
-    from tb.cpu_bfm import print_overhead
-    log_dir = port.build_dir / "runs" / run_name / "layers"
-    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
-               params={"config": CONFIG.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
-               seed=seed)
-    for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
-        print_overhead(json.loads(path.read_text()))
+    from tb.cpu_bfm import run_engine_layers
+    run_engine_layers(port, CONFIG, run_name, params, seed)
 
 
 @pytest.mark.cocotb
