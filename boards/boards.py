@@ -91,6 +91,11 @@ class Board:
     product_array: type = ProductArray  # the MAC tile's multipliers on this board
     engine: type = ConvEngine           # the conv engine class (config, product_array=...) for it
     engine_config: AcceleratorConfig = ECP5_ENGINE_CONFIG  # an engine configuration that fits
+    # The SoC top (boards/soc_top.py): LED per role, reset button, platform resources to add first.
+    soc_leds: tuple = (("pass", ("led", 0)), ("fail", ("led", 1)), ("halted", ("led", 2)),
+                       ("heartbeat", ("led", 3)))
+    soc_button: tuple = ("button", 0)
+    soc_extra_resources: str | None = None
 
     @property
     def device(self):
@@ -132,6 +137,12 @@ BOARDS = {
         product_array=Ice40ProductArray,
         engine=Ice40ConvEngine,
         engine_config=ICE40_ENGINE_CONFIG,
+        # Green (pass) / red (fail) LEDs on the main board; halted and heartbeat on two green LEDs of
+        # the snap-off PMOD (amaranth-boards led 3 and 4).
+        soc_leds=(("pass", ("led", 1)), ("fail", ("led", 0)), ("halted", ("led", 3)),
+                  ("heartbeat", ("led", 4))),
+        soc_button=("button", 0),          # UBUTTON (pin 10)
+        soc_extra_resources="break_off_pmod",
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",

@@ -4,6 +4,11 @@ Each entry maps a name to a :class:`Design`: a factory ``(config, board) -> wiri
 the configuration it uses when the command line gives none. The board flow only needs a component
 with a signature (BoardTop drives its inputs and observes its outputs).
 
+    soc           (default) the whole SoC as a board application (boards/soc_top.py): RV32I core,
+                  the board's engine on the CFU port, UART TX 115200 8N1, LEDs, and the demo
+                  firmware (firmware/board/main.c, one conv layer on the accelerator and in C) in
+                  the RAM initialisation; config = the board's engine_config
+    soc-8x8       the same with an 8x8 MAC tile (the ECP5's second target)
     engine        the conv engine (the accelerator) with the board's primitives and configuration:
                   iCE40 -> Ice40ConvEngine (SB_MAC16 dual 8x8 products, SPRAM activations,
                   boards.boards.ICE40_ENGINE_CONFIG); ECP5 -> ConvEngine with the default config
@@ -29,6 +34,8 @@ from hw.mac_tile import MacTile
 from hw.output_stage import OutputStage
 from hw.requantizer import Requantizer
 
+from .soc_top import make_soc_top
+
 __all__ = ["DESIGNS", "DEFAULT_DESIGN", "Design", "design_factory", "make_design", "default_config"]
 
 
@@ -37,9 +44,24 @@ class Design:
     factory: Callable          # (config, board) -> wiring.Component
     default_config: Callable   # board -> AcceleratorConfig
     summary: str = ""
+    # A board application (its own pins, clock and reset), synthesized as it is; every other
+    # design is closed by boards.top.BoardTop (LFSR inputs, XOR-reduced outputs).
+    board_top: bool = False
+
+
+def _with_tile(config, rows, cols):
+    return AcceleratorConfig.from_dict({**config.as_dict(), "rows": rows, "cols": cols})
 
 
 DESIGNS = {
+    "soc": Design(
+        factory=lambda config, board: make_soc_top(board, config),
+        default_config=lambda board: board.engine_config,
+        summary="the SoC: RV32I + accelerator + UART + LEDs, demo firmware in RAM", board_top=True),
+    "soc-8x8": Design(
+        factory=lambda config, board: make_soc_top(board, config),
+        default_config=lambda board: _with_tile(board.engine_config, 8, 8),
+        summary="the SoC with an 8x8 MAC tile", board_top=True),
     "engine": Design(
         factory=lambda config, board: board.engine(config, product_array=board.product_array),
         default_config=lambda board: board.engine_config,
@@ -70,7 +92,7 @@ DESIGNS.update({
                                  lambda c: Requantizer(c, mul_cycles=4)),
 })
 
-DEFAULT_DESIGN = "engine"
+DEFAULT_DESIGN = "soc"
 
 
 def design_factory(name: str):

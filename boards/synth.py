@@ -171,6 +171,39 @@ def _failure_hint(board, log):
     return hint
 
 
+# Short names of nextpnr cell types for the "does not fit" line.
+CELL_LABELS = {"ICESTORM_LC": "LCs", "ICESTORM_RAM": "EBR", "ICESTORM_SPRAM": "SPRAM",
+               "ICESTORM_DSP": "DSP", "TRELLIS_COMB": "LUTs", "TRELLIS_FF": "FFs", "DP16KD": "DP16KD",
+               "MULT18X18D": "MULT18X18D"}
+
+
+def _over_capacity(utilisation):
+    """The entries of ``{cell: (used, available)}`` that exceed the device (used > available)."""
+    return {cell: (u, a) for cell, (u, a) in utilisation.items() if u > a}
+
+
+def fit_line(board, utilisation):
+    """``"does not fit: 8689/5280 LCs, 42/30 EBR"`` for the over-capacity cells, or None when the
+    design fits; the LUT/LC count is always named first."""
+    over = _over_capacity(utilisation)
+    if not over:
+        return None
+    cells = [board.lut_cell] + [c for c in over if c != board.lut_cell]
+    parts = [f"{utilisation[c][0]}/{utilisation[c][1]} {CELL_LABELS.get(c, c)}"
+             for c in cells if c in utilisation]
+    return "does not fit: " + ", ".join(parts)
+
+
+def _summary_utilisation(summary):
+    """{cell: (used, available)} from a summary's resource fields."""
+    found = {}
+    for key in ("luts_or_lcs", "ffs", "dsp", "ram_blocks", "spram"):
+        entry = summary.get(key)
+        if entry and entry.get("available"):
+            found[entry["cell"]] = (entry["used"], entry["available"])
+    return found
+
+
 DSP_MODES = ("auto", "on", "off")
 YOSYS_ASSERT_WORKAROUND = "proc; splitnets"
 
@@ -200,6 +233,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
     if not isinstance(config, AcceleratorConfig):
         raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
     component = make_design(design, config, board)
+    top = component if design_factory(design).board_top else BoardTop(component)
     seeds = list(seeds)
     if not seeds:
         raise ValueError("seeds = [] is invalid: give at least one seed")
@@ -223,6 +257,12 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
     def fail(log, extra=""):
         summary = {**base, "error": _errors(log) + extra, "log": str(log),
                    "build_time_s": round(time.monotonic() - start, 1), "step_times_s": steps}
+        line = fit_line(board, _log_utilisation(log))
+        if line:  # nextpnr stopped because the design is bigger than the device
+            summary.update(fits=False, fit=line,
+                           utilisation={c: {"used": u, "available": a}
+                                        for c, (u, a) in _log_utilisation(log).items()})
+            print(line, flush=True)
         _write(summary, report_path, also_written)
         return summary
 
@@ -236,7 +276,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         """
         extra = {"script_after_read": YOSYS_ASSERT_WORKAROUND} if workaround else {}
         plan = constrained_platform(board).build(
-            BoardTop(component), name=NAME, do_build=False,
+            top, name=NAME, do_build=False,
             synth_opts=list(board.synth_opts if use_dsp else board.nodsp_opts), **extra)
         plan.extract(build_dir)
         ok, seconds = _run(synth_cmd(), build_dir, label, verbose)
@@ -306,6 +346,11 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         synth_log=build_dir / f"{NAME}.rpt")
     summary.update({k: base[k] for k in ("dsp_mode", "dsp_inference", "dsp_note", "yosys_workaround",
                                          "report") if k in base})
+    line = fit_line(board, _summary_utilisation(summary))
+    summary["fits"] = line is None
+    if line:
+        summary["fit"] = line
+        print(line, flush=True)
     _write(summary, report_path, also_written)
     return summary
 
@@ -358,7 +403,7 @@ def main(argv=None):
     print(format_table(summary))
     paths = report_paths(args.build_root, args.board, args.design)
     print(f"report: {', '.join(str(p) for p in paths)}")
-    return 0 if summary["status"] == "ok" else 1
+    return 0 if summary["status"] == "ok" and summary.get("fits", True) else 1
 
 
 if __name__ == "__main__":

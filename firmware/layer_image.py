@@ -160,8 +160,12 @@ def layer_header(config: AcceleratorConfig, layer, expected):
 
 
 def build_layer_firmware(config: AcceleratorConfig, layer, expected, name="conv_soc", out_dir=None, *,
-                         clocks_per_bit, imem_words=4096, dmem_words=8192, opt="-Os"):
-    """Generate cnn_accel.h + layer_data.h into ``out_dir``/include and build the SoC firmware."""
+                         clocks_per_bit, imem_words=4096, dmem_words=8192, opt="-Os",
+                         sources=None, defines=None):
+    """Generate cnn_accel.h + layer_data.h into ``out_dir``/include and build the SoC firmware.
+
+    ``sources`` default to :data:`SOC_SOURCES` (conv_soc.c); the board demo passes its own main
+    (firmware/board_image.py) with the same shared pieces. ``defines`` are extra ``-D`` macros."""
     out_dir = Path(out_dir) if out_dir else ROOT / "build" / "firmware" / name
     inc = out_dir / "include"
     inc.mkdir(parents=True, exist_ok=True)
@@ -170,6 +174,7 @@ def build_layer_firmware(config: AcceleratorConfig, layer, expected, name="conv_
         path = inc / fname
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-    return build(SOC_SOURCES, name=name, out_dir=out_dir, imem_words=imem_words, dmem_words=dmem_words,
-                 opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit))},
+    macros = {"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit)), **(defines or {})}
+    return build(SOC_SOURCES if sources is None else sources, name=name, out_dir=out_dir,
+                 imem_words=imem_words, dmem_words=dmem_words, opt=opt, defines=macros,
                  extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])

@@ -19,9 +19,13 @@ from amaranth.sim import Simulator
 from boards import report
 from boards.boards import BOARDS, ICE40_ENGINE_CONFIG, constrained_platform, get_board
 from boards.designs import DEFAULT_DESIGN, default_config, make_design
+from boards.soc_top import SocTop, soc_ram_words, uart_divisor
 from boards.synth import (
     YOSYS_ASSERT_WORKAROUND,
+    _log_utilisation,
+    _summary_utilisation,
     _yosys_assertion,
+    fit_line,
     main,
     parse_overrides,
     parse_seeds,
@@ -35,6 +39,7 @@ from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
+from hw.soc import Soc
 
 DATA = Path(__file__).parent / "data" / "boards"
 SMALL = AcceleratorConfig(rows=2, cols=2)
@@ -105,7 +110,10 @@ def _inspect(*args):
 
 def test_designs_use_the_boards_primitives_and_configs():
     ice40, ecp5 = BOARDS["icebreaker"], BOARDS["ulx3s-85f"]
-    assert DEFAULT_DESIGN == "engine"
+    assert DEFAULT_DESIGN == "soc"
+    assert default_config("soc", ice40) == ICE40_ENGINE_CONFIG
+    assert default_config("soc", ecp5) == AcceleratorConfig()
+    assert (default_config("soc-8x8", ecp5).rows, default_config("soc-8x8", ecp5).cols) == (8, 8)
     assert default_config("engine", ice40) == ICE40_ENGINE_CONFIG
     assert default_config("engine", ecp5) == AcceleratorConfig()
     assert default_config("tile", ice40) == AcceleratorConfig()
@@ -139,8 +147,10 @@ def test_parse_overrides_and_report_paths(tmp_path):
     cfg = parse_overrides(["lb_line_bytes=128", "rows=2", "weight_mem_words=0x100"], ICE40_ENGINE_CONFIG)
     assert (cfg.lb_line_bytes, cfg.rows, cfg.weight_mem_words) == (128, 2, 256)
     assert cfg.act_mem_bytes == ICE40_ENGINE_CONFIG.act_mem_bytes
+    assert [p.name for p in report_paths(tmp_path, "icebreaker", "soc")] == [
+        "synth-icebreaker-soc.json", "synth-icebreaker.json"]
     assert [p.name for p in report_paths(tmp_path, "icebreaker", "engine")] == [
-        "synth-icebreaker-engine.json", "synth-icebreaker.json"]
+        "synth-icebreaker-engine.json"]
     assert [p.name for p in report_paths(tmp_path, "ulx3s-85f", "tile")] == ["synth-ulx3s-85f-tile.json"]
 
 
@@ -350,6 +360,81 @@ def test_ice40_engine_elaborates_with_dsp_and_spram_primitives():
     assert rtlil.count("cell \\SB_MAC16 ") == 8
     assert rtlil.count("cell \\SB_SPRAM256KA ") == 2
     assert rtlil.count("parameter \\MODE_8x8 1'1") == 8
+
+
+# -- the SoC board top ---------------------------------------------------------------------------
+
+def test_uart_divisor():
+    assert uart_divisor(12e6) == 104 and uart_divisor(25e6) == 217
+    with pytest.raises(ValueError, match=r"UART divisor = 0 .*is out of range: must be in \[8, 65535\]"):
+        uart_divisor(50e3)
+    with pytest.raises(ValueError, match=r"UART divisor = 9 gives .* must be within 2 %"):
+        uart_divisor(1e6)
+    with pytest.raises(ValueError, match=r"clk_hz must be a positive number, not -1"):
+        uart_divisor(-1)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_soc_top_rejects_a_uart_divisor_for_another_clock():
+    soc = Soc(AcceleratorConfig(), imem_words=16, dmem_words=16, clocks_per_bit=217)
+    with pytest.raises(ValueError, match=r"soc.clocks_per_bit = 217 does not match .* divisor 104"):
+        SocTop(soc, clk_hz=12e6)
+    with pytest.raises(ValueError, match=r"por_cycles = 0 is out of range"):
+        SocTop(soc, clk_hz=25e6, por_cycles=0)
+    del soc
+    gc.collect()  # the unused SoC and half-built tops warn now, inside this test's warning filter
+
+
+@pytest.mark.parametrize("board_name, pins", [
+    ("icebreaker", ["set_io uart_0__tx__io 9", "set_io led_1__io 37", "set_io led_0__io 11",
+                    "set_io button_0__io 10", "set_frequency clk12_0__io 30.0"]),
+    ("ulx3s-85f", ['LOCATE COMP "uart_0__tx__io" SITE "L4"', 'LOCATE COMP "led_3__io" SITE "D2"',
+                   'LOCATE COMP "button_0__io" SITE "R1"', 'FREQUENCY PORT "clk25_0__io" 100000000.0 HZ']),
+])
+def test_soc_top_elaborates_for_the_board(board_name, pins):
+    """The default design: the whole SoC with the board's engine, RAM sizes, UART divisor from the
+    oscillator (not from the constrained clock) and the firmware in the RAM initialisation."""
+    board = BOARDS[board_name]
+    top = make_design(DEFAULT_DESIGN, default_config(DEFAULT_DESIGN, board), board)
+    assert isinstance(top, SocTop)
+    assert top.clocks_per_bit == {"icebreaker": 104, "ulx3s-85f": 217}[board_name]
+    assert (top.soc.imem_words, top.soc.dmem_words) == soc_ram_words(board)
+    plan = constrained_platform(board).build(top, name="top", do_build=False,
+                                             synth_opts=list(board.synth_opts))
+    constraints = plan.files["top.pcf" if board.family == "ice40" else "top.lpf"]
+    for line in pins:
+        assert line in constraints
+    rtlil = plan.files["top.il"]
+    assert rtlil.count("cell \\SB_MAC16 ") == (8 if board.family == "ice40" else 0)
+
+
+NEXTPNR_OVER_CAPACITY_LOG = """\
+Info: Device utilisation:
+Info: 	         ICESTORM_LC:  8689/ 5280   164%
+Info: 	        ICESTORM_RAM:    18/   30    60%
+Info: 	               SB_IO:     7/   96     7%
+Info: 	      ICESTORM_SPRAM:     2/    4    50%
+Info: 	        ICESTORM_DSP:     8/    8   100%
+ERROR: Unable to place cell 'x', no BELs remaining to implement cell type 'ICESTORM_LC'
+"""
+
+
+def test_fit_line_names_every_resource_over_capacity(tmp_path):
+    board = BOARDS["icebreaker"]
+    log = tmp_path / "top.seed1.tim"
+    log.write_text(NEXTPNR_OVER_CAPACITY_LOG)
+    used = _log_utilisation(log)
+    assert used["ICESTORM_LC"] == (8689, 5280)
+    assert fit_line(board, used) == "does not fit: 8689/5280 LCs"
+    used["ICESTORM_RAM"] = (42, 30)
+    assert fit_line(board, used) == "does not fit: 8689/5280 LCs, 42/30 EBR"
+    assert fit_line(board, {"ICESTORM_LC": (5000, 5280)}) is None
+    summary = {"luts_or_lcs": {"cell": "TRELLIS_COMB", "used": 9066, "available": 83640},
+               "ffs": {"cell": "TRELLIS_FF", "used": 5287, "available": 83640},
+               "dsp": {"cell": "MULT18X18D", "used": 160, "available": 156},
+               "ram_blocks": {"cell": "DP16KD", "used": 60, "available": 208}, "spram": None}
+    assert fit_line(BOARDS["ulx3s-85f"], _summary_utilisation(summary)) == \
+        "does not fit: 9066/83640 LUTs, 160/156 MULT18X18D"
 
 
 # -- the real thing (slow) -----------------------------------------------------------------------
