@@ -19,7 +19,8 @@ all: verilog
 help:
 	@echo "make verilog              elaborate the default configuration into build/verilog/"
 	@echo "make test                 whole regression: golden + amaranth.sim unit tests, cocotb on $(SIMS)"
-	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=tile|engine] [SEEDS=1,2,3] [DSP=auto|on|off]"
+	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=soc|soc-8x8|engine|tile|tile-generic|...] [SEEDS=1,2,3] [DSP=auto|on|off]"
+	@echo "                          default DESIGN=soc: RV32I + accelerator + UART demo firmware -> build/synth/<board>-soc/top.bin|bit"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
 	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"
 	@echo "make report [SYNTH=1]     build/reports/report.md + .json: resources, Fmax vs target, peak/achieved MMAC/s"

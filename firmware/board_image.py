@@ -26,15 +26,16 @@ from hw.config import AcceleratorConfig
 from .build import ROOT
 from .layer_image import SOC_DIR, build_layer_firmware
 
-__all__ = ["BOARD_SOURCES", "BOARD_LAYER_SEED", "board_layer", "build_board_firmware"]
+__all__ = ["BOARD_SOURCES", "BOARD_LAYER_SEED", "BOARD_LAYER_SHAPE", "board_layer", "build_board_firmware"]
 
 FIRMWARE = Path(__file__).resolve().parent
 BOARD_SOURCES = [FIRMWARE / "board" / "main.c", SOC_DIR / "tflite_ref.c", SOC_DIR / "uart.c",
                  SOC_DIR / "muldi3.c"]
 BOARD_LAYER_SEED = 1  # the layer in the bitstream; the tests may pick others
+BOARD_LAYER_SHAPE = (8, 8, 4, 8, 3, 3)  # H, W, C, M, R, S
 
 
-def board_layer(seed=BOARD_LAYER_SEED, shape=(8, 8, 4, 8, 3, 3)):
+def board_layer(seed=BOARD_LAYER_SEED, shape=BOARD_LAYER_SHAPE):
     """(ConvLayer, golden int8 [E][F][M]) of the demo layer ``shape`` = (H, W, C, M, R, S)."""
     H, W, C, M, R, S = shape
     rng = np.random.default_rng(seed)
@@ -59,12 +60,12 @@ def board_layer(seed=BOARD_LAYER_SEED, shape=(8, 8, 4, 8, 3, 3)):
 
 
 def build_board_firmware(config: AcceleratorConfig, *, clocks_per_bit, imem_words, dmem_words,
-                         seed=BOARD_LAYER_SEED, shape=(8, 8, 4, 8, 3, 3), board_name="simulation",
+                         seed=BOARD_LAYER_SEED, shape=BOARD_LAYER_SHAPE, board_name="simulation",
                          out_dir=None):
     """Build firmware/board/main.c for ``config`` with the demo layer; a FirmwareImage."""
     layer, expected = board_layer(seed, shape)
     name = "board_soc"
-    tag = f"board-{board_name}-{config.name}-s{seed}"
+    tag = f"board-{board_name}-{config.name}-{'x'.join(map(str, shape))}-s{seed}"
     out_dir = Path(out_dir) if out_dir else ROOT / "build" / "firmware" / tag
     return build_layer_firmware(config, layer, expected, name=name, out_dir=out_dir,
                                 clocks_per_bit=clocks_per_bit, imem_words=imem_words,

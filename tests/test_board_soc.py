@@ -4,17 +4,22 @@ button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the iCE40
 104 clocks per UART bit (115200 baud at 12 MHz) -- with the board firmware (firmware/board/main.c)
 baked into the RAM initialisation. The testbench (tb/test_board_soc.py) sees only the pins.
 
-The layer's data come from the test's seed, so each seed is its own simulator build; the
-bitstream uses firmware.board_image.BOARD_LAYER_SEED.
+The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
+Verilator C++). ``test_board_soc_icebreaker`` runs a smaller layer of the same kind (4x4x4 -> 8,
+3x3 SAME: the C conv on the core alone is ~1.8 M cycles instead of ~7 M); with FULL=1
+``test_board_soc_bitstream_firmware`` runs exactly the image in each board's bitstream (the
+8x8x4 -> 8 layer of firmware.board_image.BOARD_LAYER_SEED; ULX3S: generic engine, 16+16 KB RAM,
+217 clocks per bit).
 """
 
 import json
+import os
 
 import pytest
 
 from boards.boards import BOARDS
 from boards.soc_top import make_soc_top
-from firmware.board_image import board_layer
+from firmware.board_image import BOARD_LAYER_SEED, board_layer
 from firmware.layer_image import checksum
 from sim.runner import build, run_cocotb, simulator_name
 
@@ -23,23 +28,46 @@ pytestmark = pytest.mark.cocotb
 POR_CYCLES = 64  # short power-on reset in simulation (the board uses boards.soc_top.POR_CYCLES)
 
 
-@pytest.mark.skipif(simulator_name() == "icarus",
-                    reason="millions of simulated cycles (the C conv on the core): too slow on Icarus")
-def test_board_soc_icebreaker(seed):
-    board = BOARDS["icebreaker"]
+SMALL_LAYER = (4, 4, 4, 8, 3, 3)   # H, W, C, M, R, S
+verilator_only = pytest.mark.skipif(
+    simulator_name() == "icarus", reason="millions of simulated cycles: too slow on Icarus")
+
+
+def run_board(seed, shape=None, board_name="icebreaker"):
+    """Build ``board_name``'s SocTop with the demo firmware for ``seed``/``shape``, run it, return
+    the parsed UART report (tb/test_board_soc.py)."""
+    board = BOARDS[board_name]
     config = board.engine_config
-    top = make_soc_top(board, config, seed=seed, por_cycles=POR_CYCLES)
-    design = build(top, top="soc_top", tag=f"{board.name}_{config.name}_s{seed}")
-    _layer, expected = board_layer(seed)
-    run_name = f"board-{board.name}-s{seed}"
+    extra = {} if shape is None else {"shape": shape}
+    top = make_soc_top(board, config, seed=seed, por_cycles=POR_CYCLES, **extra)
+    label = "x".join(map(str, shape)) if shape else "demo"
+    design = build(top, top="soc_top", tag=f"{board.name}_{config.name}_{label}_s{seed}")
+    _layer, expected = board_layer(seed, **extra)
+    run_name = f"board-{board.name}-{label}-s{seed}"
     result_path = design.build_dir / "runs" / f"{run_name}.report.json"
     params = {"clocks_per_bit": top.clocks_per_bit, "max_cycles": 30_000_000, "seed": seed,
               "checksum": checksum(expected), "outputs": int(expected.size),
               "result_path": str(result_path)}
     run_cocotb(design, "tb.test_board_soc", run_name=run_name, params=params, seed=seed)
     report = json.loads(result_path.read_text())
+    assert top.clocks_per_bit == {"icebreaker": 104, "ulx3s-85f": 217}[board_name]
     print(report["uart_text"])
-    assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
-    assert top.clocks_per_bit == 104
     print(f"seed {seed}: accelerator {report['accel_cycles']} cycles, C {report['c_cycles']} cycles, "
           f"speedup {report['speedup']}x")
+    return report
+
+
+@verilator_only
+def test_board_soc_icebreaker(seed):
+    report = run_board(seed, SMALL_LAYER)
+    assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
+    assert report["layer"] == dict(zip("HWCMRS", SMALL_LAYER, strict=True), U=1)
+
+
+@verilator_only
+@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="the bitstream's whole layer (~4 min): set FULL=1")
+@pytest.mark.parametrize("board_name", ["icebreaker", "ulx3s-85f"])
+def test_board_soc_bitstream_firmware(board_name):
+    report = run_board(BOARD_LAYER_SEED, board_name=board_name)
+    assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
+    assert report["outputs"] == 8 * 8 * 8
