@@ -1,12 +1,17 @@
 """Synthesize a design for an FPGA board and report resources and Fmax against the project's target.
 
-    python -m boards.synth --board icebreaker|ulx3s-85f [--design engine|tile|tile-generic]
+    python -m boards.synth --board icebreaker|ulx3s-85f [--design soc|soc-8x8|engine|tile|...]
                            [--rows R --cols C] [--set NAME=VALUE ...]
                            [--seed N | --seeds 1,2,3] [--dsp auto|on|off] [--build-root DIR]
 
-The design (default ``engine``, the conv engine) is built with the board's own configuration and
-primitives (boards/designs.py, boards/boards.py); ``--rows/--cols/--set`` override fields of that
-configuration.
+The design (default ``soc``: the whole SoC with the demo firmware, boards/soc_top.py) is built with
+the board's own configuration and primitives (boards/designs.py, boards/boards.py);
+``--rows/--cols/--set`` override fields of that configuration. Board applications (``soc``,
+``soc-8x8``) bring their own pins; every other design is closed by :class:`boards.top.BoardTop`.
+
+A design bigger than the device (nextpnr stops with cells over capacity, or its report shows a
+utilisation above 100 %) prints ``does not fit: 8689/5280 LCs`` (and EBR, DSP, ... when those are
+over too), still writes the report with ``"fits": false`` and exits 1.
 
 Why this flow and not just ``platform.build()``: the amaranth-boards platform renders the build
 (RTLIL, Yosys script, PCF/LPF with the clock constraint, and the tool command lines in
