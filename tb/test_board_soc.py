@@ -1,6 +1,7 @@
 """cocotb: the board top (boards/soc_top.py SocTop) runs the demo firmware baked into its RAMs; the
 testbench only has the board's pins: it decodes the UART TX line (bit time = the board's divisor),
-checks the printed report (PASS, no mismatch, the output checksum against golden/) and the LEDs.
+checks the printed report (PASS, no mismatch, the output checksum against golden/), the LEDs, and
+that the reset button clears them.
 
 TB_PARAMS: clocks_per_bit, max_cycles, checksum (of the golden output), outputs (E*F*M),
 result_path (the parsed report as JSON), seed.
@@ -72,3 +73,11 @@ async def board_soc_demo(dut):
         f"accelerator output checksum {report.get('checksum')} != golden {p['checksum']:#010x}"
     assert report["pass"] and not report["fail"], "the firmware did not print PASS"
     assert leds == {"pass": 1, "fail": 0, "halted": 1}, f"LEDs {leds}: expected pass"
+
+    # The reset button (2-FF synchroniser) restarts the SoC: the result LEDs go dark.
+    dut.button.value = 1
+    await ClockCycles(dut.clk, 4)
+    dut.button.value = 0
+    await ClockCycles(dut.clk, 2)
+    after = {name: int(getattr(dut, f"led_{name}").value) for name in ("pass", "fail", "halted")}
+    assert after == {"pass": 0, "fail": 0, "halted": 0}, f"LEDs {after} after the reset button"
