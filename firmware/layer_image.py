@@ -160,8 +160,10 @@ def layer_header(config: AcceleratorConfig, layer, expected):
 
 
 def build_layer_firmware(config: AcceleratorConfig, layer, expected, name="conv_soc", out_dir=None, *,
-                         clocks_per_bit, imem_words=4096, dmem_words=8192, opt="-Os"):
-    """Generate cnn_accel.h + layer_data.h into ``out_dir``/include and build the SoC firmware."""
+                         clocks_per_bit, imem_words=4096, dmem_words=8192, opt="-Os", defines=None):
+    """Generate cnn_accel.h + layer_data.h into ``out_dir``/include and build the SoC firmware.
+
+    ``defines`` adds -D macros (e.g. conv_soc.c's NO_SW_REFERENCE / SHOW_ALL_OUTPUTS)."""
     out_dir = Path(out_dir) if out_dir else ROOT / "build" / "firmware" / name
     inc = out_dir / "include"
     inc.mkdir(parents=True, exist_ok=True)
@@ -171,5 +173,6 @@ def build_layer_firmware(config: AcceleratorConfig, layer, expected, name="conv_
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
     return build(SOC_SOURCES, name=name, out_dir=out_dir, imem_words=imem_words, dmem_words=dmem_words,
-                 opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit))},
+                 opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit)),
+                                   **(defines or {})},
                  extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])
