@@ -19,7 +19,7 @@ all: verilog
 help:
 	@echo "make verilog              elaborate the default configuration into build/verilog/"
 	@echo "make test                 whole regression: golden + amaranth.sim unit tests, cocotb on $(SIMS)"
-	@echo "make test-netlist         the synthesised iCE40 SoC netlist runs a conv layer (slow, ~10 min)"
+	@echo "make test-netlist         the synthesised iCE40 SoC netlist runs a conv layer (slow: ~6 min from clean)"
 	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=tile|engine] [SEEDS=1,2,3] [DSP=auto|on|off]"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
 	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"

