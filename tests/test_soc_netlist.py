@@ -7,8 +7,9 @@ the SB_MAC16 dual 8x8 products and the SPRAM output memory are the real cell mod
 simulation cannot see -- a synthesis mismatch, an Instance parameter, a memory mapped with the wrong
 read semantics, an uninitialised flip-flop the reset does not cover -- shows up here as a wrong output.
 
-Slow (Yosys ~3 min, simulator build and run minutes; docs/netlist.md): marked ``netlist`` and run by
-``make test-netlist`` only. NETLIST_SIM=verilator|icarus picks the simulator; SEED the layer.
+Slow (3-6 min from clean on 2 cores: Yosys, Verilator build, run; docs/netlist.md): marked
+``netlist`` and run by ``make test-netlist`` only; NETLIST_SIM=verilator|icarus picks the simulator,
+SEED the layer. ``test_netlist_firmware_fits`` is the fast part that ``make test`` runs.
 """
 
 import os
@@ -17,6 +18,7 @@ import time
 import numpy as np
 import pytest
 
+from firmware.elf import read_elf
 from firmware.layer_image import build_layer_firmware, checksum
 from golden.conv import conv2d
 from sim.netlist import (
@@ -29,8 +31,6 @@ from sim.netlist import (
 )
 from sim.runner import BUILD, build, run_cocotb
 from tb.conv_layers import make_layer
-
-pytestmark = [pytest.mark.cocotb, pytest.mark.netlist]
 
 # Small RAMs (the firmware needs ~2.6 KB of code, < 1 KB of data and stack) and a fast UART keep
 # the netlist and the simulated run short; the engine is the board's (ICE40_ENGINE_CONFIG).
@@ -61,17 +61,37 @@ def edge_layer(seed):
     return layer, expected
 
 
-def test_soc_netlist_conv_layer(seed):
+def netlist_firmware(layer, expected, seed):
+    """conv_soc for the netlist's small RAMs, without the plain-C layer, printing every output."""
     from boards.boards import ICE40_ENGINE_CONFIG
+    return build_layer_firmware(ICE40_ENGINE_CONFIG, layer, expected, name="conv_soc",
+                                out_dir=BUILD / "firmware" / f"soc-netlist-seed{seed}",
+                                clocks_per_bit=CLOCKS_PER_BIT, imem_words=IMEM_WORDS,
+                                dmem_words=DMEM_WORDS,
+                                defines={"NO_SW_REFERENCE": None, "SHOW_ALL_OUTPUTS": None})
+
+
+def test_netlist_firmware_fits(seed):
+    """Fast guard (no simulator): the firmware variant builds, leaves the plain-C layer out and fits
+    the netlist's RAMs with room for .bss and the stack -- so a growing firmware fails here, not
+    after minutes of Yosys. (firmware.build already refuses code or data that overflow a RAM.)"""
+    layer, expected = edge_layer(seed)
+    image = netlist_firmware(layer, expected, seed)
+    symbols = read_elf(image.elf.read_bytes()).symbols
+    assert "tfl_conv" not in symbols, "NO_SW_REFERENCE still links the plain-C conv"
+    stack = symbols["__stack_size"]
+    assert stack >= 512, f"only {stack} bytes of DMEM left for the stack"
+    assert len(image.imem) <= IMEM_WORDS
+
+
+@pytest.mark.cocotb
+@pytest.mark.netlist
+def test_soc_netlist_conv_layer(seed):
     layer, expected = edge_layer(seed)
     flat = np.asarray(expected, np.int8).reshape(-1)
     print(f"golden outputs at the clamp limits: {int((flat == -128).sum())} at -128, "
           f"{int((flat == 127).sum())} at 127, of {flat.size}")
-    image = build_layer_firmware(ICE40_ENGINE_CONFIG, layer, expected, name="conv_soc",
-                                 out_dir=BUILD / "firmware" / f"soc-netlist-seed{seed}",
-                                 clocks_per_bit=CLOCKS_PER_BIT, imem_words=IMEM_WORDS,
-                                 dmem_words=DMEM_WORDS,
-                                 defines={"NO_SW_REFERENCE": None, "SHOW_ALL_OUTPUTS": None})
+    image = netlist_firmware(layer, expected, seed)
     soc = ice40_soc(image, imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, clocks_per_bit=CLOCKS_PER_BIT)
 
     # NETLIST_DSP=1: synth_ice40 -dsp, only to reproduce the finding in docs/netlist.md.
