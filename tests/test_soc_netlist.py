@@ -32,7 +32,7 @@ from sim.netlist import (
 from sim.runner import BUILD, build, run_cocotb
 from tb.conv_layers import make_layer
 
-# Small RAMs (the firmware needs ~2.6 KB of code, < 1 KB of data and stack) and a fast UART keep
+# Small RAMs (the firmware has ~2.6 KB of code, ~0.6 KB of data; ~1.4 KB stack left) and a fast UART keep
 # the netlist and the simulated run short; the engine is the board's (ICE40_ENGINE_CONFIG).
 IMEM_WORDS = 1024
 DMEM_WORDS = 512
