@@ -11,7 +11,7 @@ BOARD  ?= icebreaker
 # Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
 SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
 
-.PHONY: all venv verilog test test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs bench-soc clean distclean help
+.PHONY: all venv verilog test test-netlist test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs bench-soc clean distclean help
 N ?= 5
 
 all: verilog
@@ -19,6 +19,7 @@ all: verilog
 help:
 	@echo "make verilog              elaborate the default configuration into build/verilog/"
 	@echo "make test                 whole regression: golden + amaranth.sim unit tests, cocotb on $(SIMS)"
+	@echo "make test-netlist         the synthesised iCE40 SoC netlist runs a conv layer (slow: ~6 min from clean)"
 	@echo "make synth BOARD=icebreaker|ulx3s-85f [DESIGN=soc|soc-8x8|engine|tile|tile-generic|...] [SEEDS=1,2,3] [DSP=auto|on|off]"
 	@echo "                          default DESIGN=soc: RV32I + accelerator + UART demo firmware -> build/synth/<board>-soc/top.bin|bit"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
@@ -29,7 +30,7 @@ help:
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
 	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
-	@echo "variables: SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n> IMAGES=<n> (bench.digits)"
+	@echo "variables: SIM=verilator|icarus NETLIST_SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n> IMAGES=<n> (bench.digits)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \
@@ -49,14 +50,19 @@ test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -m "not cocotb" tests
 	@for sim in $(SIMS); do \
 		echo "== cocotb regression on $$sim"; \
-		SIM=$$sim $(PY) -m pytest -n $(JOBS) -m cocotb tests || exit $$?; \
+		SIM=$$sim $(PY) -m pytest -n $(JOBS) -m "cocotb and not netlist" tests || exit $$?; \
 	done
+
+# Gate-level: the iCE40 SoC after synth_ice40 (Yosys's cell models) runs one conv layer through the
+# firmware; outputs bit-exact with golden (docs/netlist.md). NETLIST_SIM=verilator|icarus.
+test-netlist: $(STAMP)
+	$(PY) -m pytest -s -m netlist tests/test_soc_netlist.py
 
 test-golden: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests/golden tests/conformance
 
 test-cocotb: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -m cocotb tests
+	$(PY) -m pytest -n $(JOBS) -m "cocotb and not netlist" tests
 
 synth: $(STAMP)
 	$(PY) -m boards.synth --board $(BOARD) $(if $(DESIGN),--design $(DESIGN)) \

@@ -145,18 +145,30 @@ class BuiltDesign:
     verilog: Path
 
 
-def build(component, top, tag, sim=None, waves=None):
+def build(component, top, tag, sim=None, waves=None, *, extra_sources=(), defines=None, build_args=()):
     """Elaborate ``component`` as module ``top`` and build it for ``sim`` once (cached).
 
     ``tag`` names the configuration in the build directory (e.g. ``r4c4_a8w8acc32``).
+    ``component`` may also be the path of a Verilog file whose module ``top`` is simulated as it is
+    (e.g. a synthesised netlist, sim/netlist.py). ``extra_sources`` (Verilog files, e.g. a cell
+    library), ``defines`` and ``build_args`` (appended to the simulator's defaults) go to the
+    simulator build; all of them, and the sources' text, are part of the cache key.
     """
     from cocotb_tools.runner import get_runner
 
     sim = sim or simulator_name()
     waves = waves_requested() if waves is None else waves
-    text = to_verilog(component, top)
-    extra = VERILATOR_BUILD_ARGS if sim == "verilator" else []
-    key = hashlib.sha256(json.dumps([text, sim, waves, extra]).encode()).hexdigest()[:12]
+    if isinstance(component, (str, Path)):
+        text = Path(component).read_text()
+    else:
+        text = to_verilog(component, top)
+    extra_sources = [Path(p) for p in extra_sources]
+    defines = dict(defines or {})
+    extra = (VERILATOR_BUILD_ARGS if sim == "verilator" else []) + list(build_args)
+    key_items = [text, sim, waves, extra]
+    if extra_sources or defines:  # only then: the keys of existing builds stay valid
+        key_items += [defines] + [p.read_text() for p in extra_sources]
+    key = hashlib.sha256(json.dumps(key_items).encode()).hexdigest()[:12]
     build_dir = BUILD / "sim" / sim / f"{top}-{tag}-{key}"
     stamp = build_dir / "built.stamp"
     with _locked(BUILD / "sim" / sim / f".{top}-{tag}-{key}.lock"):
@@ -167,8 +179,8 @@ def build(component, top, tag, sim=None, waves=None):
             vpath = build_dir / f"{top}.v"
             vpath.write_text(text)
             runner = get_runner(sim)
-            runner.build(sources=[vpath], hdl_toplevel=top, build_dir=build_dir,
-                         timescale=("1ns", "1ps"), build_args=extra, waves=waves,
+            runner.build(sources=[vpath, *extra_sources], hdl_toplevel=top, build_dir=build_dir,
+                         timescale=("1ns", "1ps"), build_args=extra, waves=waves, defines=defines,
                          log_file=build_dir / "build.log")
             stamp.write_text(key)
     return BuiltDesign(top=top, sim=sim, waves=waves, build_dir=build_dir,
