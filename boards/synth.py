@@ -53,7 +53,8 @@ from .designs import DEFAULT_DESIGN, DESIGNS, default_config, design_factory, ma
 from .report import format_table, load_json, main_clock, netlist_cells, summarize
 from .top import BoardTop
 
-__all__ = ["ROOT", "parse_seeds", "parse_overrides", "report_paths", "setup_tools", "synthesize", "main"]
+__all__ = ["ROOT", "instantiates", "parse_seeds", "parse_overrides", "report_paths", "setup_tools",
+           "synthesize", "main"]
 
 ROOT = Path(__file__).resolve().parents[1]
 NAME = "top"  # base name of every build product (top.il, top.json, top.bin, ...)
@@ -218,6 +219,11 @@ def _yosys_assertion(log):
     return log.exists() and "ERROR: Assert `" in log.read_text(errors="replace")
 
 
+def instantiates(rtlil_path, cell):
+    """Whether the RTLIL file instantiates ``cell`` (a vendor primitive) directly."""
+    return f"cell \\{cell} " in Path(rtlil_path).read_text()
+
+
 def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), dsp="auto",
                build_root=None, verbose=False):
     """Build ``design`` for board ``board_name``, write the JSON report and return it as a dict.
@@ -284,6 +290,19 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
             top, name=NAME, do_build=False,
             synth_opts=list(board.synth_opts if use_dsp else board.nodsp_opts), **extra)
         plan.extract(build_dir)
+        if use_dsp and board.family == "ice40" and instantiates(build_dir / f"{NAME}.il", "SB_MAC16"):
+            # Yosys's -dsp (ice40_dsp) re-parameterises SB_MAC16 the design instantiates itself:
+            # the dual 8x8 products become one unregistered 16x16 multiply and every product is
+            # wrong (docs/netlist.md). Such a design is synthesized without -dsp.
+            if dsp == "on":
+                raise ValueError(f"dsp = 'on' is not allowed for design {design!r} on {board.name}: it"
+                                 " instantiates SB_MAC16 in dual 8x8 mode, which Yosys -dsp rewrites"
+                                 " into wrong 16x16 multipliers; use --dsp auto or off")
+            base["dsp_inference"] = False
+            base["dsp_note"] = ("the design instantiates SB_MAC16 (dual 8x8) itself: synthesized"
+                                " without -dsp, which would rewrite them (docs/netlist.md)")
+            print(f"[synth] {base['dsp_note']}", file=sys.stderr, flush=True)
+            return synth(False, label, workaround)
         ok, seconds = _run(synth_cmd(), build_dir, label, verbose)
         steps["synth"] = round(steps["synth"] + seconds, 1)
         if not ok and not workaround and _yosys_assertion(build_dir / f"{NAME}.rpt"):
@@ -384,7 +403,8 @@ def _parser():
     seeds.add_argument("--seeds", help="several nextpnr seeds, e.g. 1,2,3: min/median Fmax, best kept")
     p.add_argument("--dsp", choices=DSP_MODES, default="auto",
                    help="map multipliers to DSP blocks: auto (default; only if they fit the device), "
-                        "on (always: iCE40 -dsp, 16x16 mode only), off (iCE40: no -dsp; ECP5: -nodsp)")
+                        "on (always: iCE40 -dsp, 16x16 mode only; refused for designs instantiating"
+                        " SB_MAC16), off (iCE40: no -dsp; ECP5: -nodsp)")
     p.add_argument("--build-root", type=Path, default=ROOT / "build", help="default: <repo>/build")
     p.add_argument("-v", "--verbose", action="store_true", help="print every tool command line")
     return p

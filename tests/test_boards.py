@@ -26,6 +26,7 @@ from boards.synth import (
     _summary_utilisation,
     _yosys_assertion,
     fit_line,
+    instantiates,
     main,
     parse_overrides,
     parse_seeds,
@@ -449,3 +450,14 @@ def test_icebreaker_build_small_tile(tmp_path):
     assert not (tmp_path / "reports" / "synth-icebreaker.json").exists()  # not the default design
     saved = json.loads((tmp_path / "reports" / "synth-icebreaker-tile.json").read_text())
     assert saved["fmax_mhz"] == summary["fmax_mhz"]
+
+
+def test_hand_instantiated_sb_mac16_never_gets_yosys_dsp(tmp_path):
+    # Yosys -dsp rewrites SB_MAC16 in dual 8x8 mode into wrong 16x16 multipliers (docs/netlist.md):
+    # the flow detects the instances in the RTLIL and refuses --dsp on before running Yosys.
+    il = tmp_path / "a.il"
+    il.write_text("module \\top\n  cell \\SB_MAC16 \\dsp0\n  end\nend\n")
+    assert instantiates(il, "SB_MAC16")
+    assert not instantiates(il, "SB_SPRAM256KA")
+    with pytest.raises(ValueError, match=r"dsp = 'on' is not allowed for design 'tile' on icebreaker"):
+        synthesize("icebreaker", "tile", dsp="on", build_root=tmp_path)
