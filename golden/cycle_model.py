@@ -15,7 +15,7 @@ time, without any data:
    whole sequencer pipeline.
 
 After the last block has been serialised, the tail is a fixed latency: parameter read (1), address
-stage (1), requantizer (10), pooling/write stage (1), and the done check (1).
+stage (1), requantizer (10), pooling/write stages (POOL_STAGES = 4), and the done check (1).
 
 With the digit-serial requantizer (``config.requant_mul_cycles`` = k > 1, see ``requant_cycles``)
 the output stage is slower: the requantizer takes one element per ``requant_cycles(config)``
@@ -37,6 +37,7 @@ from dataclasses import dataclass
 __all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles"]
 
 REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
+POOL_STAGES = 4  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
 
 
@@ -195,7 +196,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         # Output side of the digit-serial requantizer (uses this cycle's values).
         if serial:
             if unit_done:
-                out_busy_until = t + 5   # round, rshift, zp, clamp, pooling stage
+                out_busy_until = t + 4 + POOL_STAGES   # round, rshift, zp, clamp, pooling stages
             if unit_load:
                 unit_full, unit_done, unit_steps = True, False, serial_k - 1
             elif unit_done:
@@ -289,7 +290,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         e, f = divmod(p0 + i, F)
         keep = not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1))
         if keep:
-            done = max(done, issued + 3 + REQUANT_LATENCY + 1)
+            done = max(done, issued + 3 + REQUANT_LATENCY + POOL_STAGES)
     cycles = done + 1
     return CycleBreakdown(
         cycles=cycles,

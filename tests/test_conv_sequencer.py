@@ -65,8 +65,9 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"H{s['H']}W{s['W']}C{s['C']}M{s['M']}R{s['R']}S{s['S']}U{s['U']}"
-                                               for s in SHAPES])
+@pytest.mark.parametrize("shape", SHAPES,
+                         ids=[f"H{s['H']}W{s['W']}C{s['C']}M{s['M']}R{s['R']}S{s['S']}U{s['U']}"
+                              for s in SHAPES])
 def test_beat_stream_is_the_loop_nest(shape):
     sh = dict(shape)
     E = (sh["H"] + 2 * sh["pt"] - sh["R"]) // sh["U"] + 1
