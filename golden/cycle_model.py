@@ -8,8 +8,8 @@ time, without any data:
    ``y < release + lb_lines``; row y counts as loaded two cycles after its last word is read;
 2. the sequencer: one beat per cycle, a block of ``rows`` output pixels x one group of ``cols``
    output channels taking R*S*CG beats; a block starts only when the input rows it needs are
-   loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 2 cycles
-   after the block was loaded; only blocks shorter than that ever wait);
+   loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 4 cycles
+   after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait);
 3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
    finishes while the previous one is still being serialised holds the tile, which stalls the
    whole sequencer pipeline.
@@ -53,8 +53,9 @@ def requant_cycles(config):
 
 def LOOKAHEAD(rows):
     """Cycles from loading a block until the next block's lanes are ready (one lane per cycle,
-    then one for its input-row window): a block with fewer beats waits at its last beat."""
-    return rows + 2
+    then three for its input-row window, hw/conv_sequencer.py): a block with fewer beats waits
+    at its last beat."""
+    return rows + 4
 
 
 @dataclass
@@ -110,7 +111,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     held, count = False, 0
     pending_groups = []  # (block, group) of blocks issued, in order, for the serializer
     current = None
-    lookahead_ready = rows + 1     # the seed's lookahead finishes in cycle rows + 1
+    lookahead_ready = LOOKAHEAD(rows) - 1   # the seed's lookahead (from the start cycle + 1)
     mac_cycles = 0
     first_beat = None
     last_beat = None

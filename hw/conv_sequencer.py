@@ -193,14 +193,21 @@ class ConvSequencer(wiring.Component):
             return nxt
 
         # Lookahead: the next block's lanes follow the current last lane (or the seed before
-        # block 0), one lane per cycle so no clock period holds more than one step; then one
-        # cycle for the rows the block needs. Ready LOOKAHEAD cycles after a block is loaded; a
-        # block shorter than that waits for it at its last beat.
+        # block 0), one lane per cycle so no clock period holds more than one step. Then the
+        # rows the block needs, in three register stages, because together (lane valid flags ->
+        # last valid lane's ye -> + R, min H -> span check) they were one of the longest paths:
+        #   la_count == rows      lane valid flags, the last valid lane's ye, lane 0's ye
+        #   la_count == rows + 1  rows needed (min(last ye + R, H)) and the lowest row read
+        #   la_count == rows + 2  the span check (the lines must fit in the buffer); ready
+        # Ready LOOKAHEAD = rows + 4 cycles after a block is loaded; a block shorter than that
+        # waits for it at its last beat.
         next_lanes = Signal(data.ArrayLayout(lane_layout, cfg.rows))
         la_last = Signal(lane_layout)          # the lane the next step starts from
-        la_count = Signal(range(cfg.rows + 2))
+        la_count = Signal(range(cfg.rows + 4))
         la_ready = Signal()
         next_valid = Signal(cfg.rows)
+        la_last_ye = Signal(signed(coord))     # ye of the next block's last valid lane
+        la_first_ye = Signal(signed(coord))    # ye of its lane 0
         need_next = Signal(signed(coord + 1))
         release_next = Signal(size)
         block_ok_next = Signal()
@@ -210,20 +217,23 @@ class ConvSequencer(wiring.Component):
                          next_lanes.eq(Cat(next_lanes.as_value()[lane_layout.size:], stepped))]
         with m.Elif(la_count == cfg.rows):
             valid = Cat(*[next_lanes[i].e < sh.E for i in range(cfg.rows)])
-            # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
             last_ye = Signal(signed(coord))
             for i in range(cfg.rows):
                 with m.If(valid[i]):
                     m.d.comb += last_ye.eq(next_lanes[i].ye)
-            rows_needed = Mux(last_ye + sh.R > sh.H, sh.H, last_ye + sh.R)
-            first_ye = next_lanes[0].ye
-            lowest_row = Mux(first_ye < 0, 0, first_ye)
+            m.d.sync += [la_count.eq(la_count + 1), next_valid.eq(valid),
+                         la_last_ye.eq(last_ye), la_first_ye.eq(next_lanes[0].ye)]
+        with m.Elif(la_count == cfg.rows + 1):
+            # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
             m.d.sync += [
-                la_count.eq(la_count + 1), la_ready.eq(1),
-                next_valid.eq(valid), need_next.eq(rows_needed), release_next.eq(lowest_row),
-                # The lines from release to need - 1 must fit in the buffer at once.
-                block_ok_next.eq(rows_needed - lowest_row <= cfg.lb_lines),
+                la_count.eq(la_count + 1),
+                need_next.eq(Mux(la_last_ye + sh.R > sh.H, sh.H, la_last_ye + sh.R)),
+                release_next.eq(Mux(la_first_ye < 0, 0, la_first_ye)),
             ]
+        with m.Elif(la_count == cfg.rows + 2):
+            # The lines from release to need - 1 must fit in the buffer at once.
+            m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
+                         block_ok_next.eq(need_next - release_next <= cfg.lb_lines)]
 
         at_c_end = c == sh.CG - 1
         at_s_end = s == sh.S - 1
