@@ -19,7 +19,7 @@ Flow control is by row numbers, no handshake per byte:
     ``y < release + lb_lines``, i.e. when its slot holds no row the sequencer still needs.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,8 +29,17 @@ __all__ = ["LineBuffer", "row_alignment"]
 
 
 def row_alignment(y, row_bytes):
-    """Byte offset a_y of input row y inside its line (works on ints and Amaranth values)."""
-    return ((y & 3) * (row_bytes & 3)) & 3
+    """Byte offset a_y = ((y mod 4) * (row_bytes mod 4)) mod 4 of input row y inside its line.
+
+    Works on ints and Amaranth values. Only two bits of each factor matter, so the product mod 4
+    is written as gates (bit 0 = y0 & b0, bit 1 = (y1 & b0) ^ (y0 & b1)) rather than a multiplier
+    and a wide mask: it sits in the sequencer's address stage, which feeds the line-buffer BRAMs."""
+    if isinstance(y, int) and isinstance(row_bytes, int):
+        y0, y1, b0, b1 = y & 1, (y >> 1) & 1, row_bytes & 1, (row_bytes >> 1) & 1
+        return (y0 & b0) | (((y1 & b0) ^ (y0 & b1)) << 1)
+    y, row_bytes = Value.cast(y), Value.cast(row_bytes)
+    y0, y1, b0, b1 = y[0], y[1], row_bytes[0], row_bytes[1]
+    return Cat(y0 & b0, (y1 & b0) ^ (y0 & b1))
 
 
 class LineBuffer(wiring.Component):
