@@ -104,7 +104,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     running, first_pending = True, True
     b = g = k = 0
     need_reg = release_reg = 0
-    s1_valid = s1_last = s2_valid = s2_last = False
+    s1_valid = s1_last = s2_valid = s2_last = s3_valid = s3_last = False
     s1_release = 0
     t1_valid = t1_last = t2_valid = t2_last = o_valid = False
     # Serializer.
@@ -162,7 +162,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             at_end = held and count == ser_period - 1
             take = at_end and out_adv
         advance = (not o_valid) or take
-        if s2_valid and advance:
+        if s3_valid and advance:
             mac_cycles += 1
             if first_beat is None:
                 first_beat = t
@@ -233,7 +233,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         if advance:
             n_o_valid = t2_valid and t2_last
             t2_valid, t2_last = t1_valid, t1_last
-            t1_valid, t1_last = s2_valid, s2_last
+            t1_valid, t1_last = s3_valid, s3_last
+            s3_valid, s3_last = s2_valid, s2_last
             s2_valid, s2_last = s1_valid, s1_last
             s1_valid, s1_last, s1_release = issue, at_group_end, release_reg
             o_valid = n_o_valid
@@ -265,7 +266,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             and not o_valid
             and not pending_groups
             and tail_end is not None
-            and not (s1_valid or s2_valid or t1_valid or t2_valid)
+            and not (s1_valid or s2_valid or s3_valid or t1_valid or t2_valid)
             and not (serial and (o1[0] or o2[0] or rq_bias or rq_lshift or unit_full
                                  or out_busy_until >= t))
         ):

@@ -24,8 +24,8 @@ xf_i = U*f_i - pad_left, xfc_i = xf_i * C, and the line address of a tap is
 and a_y the row's byte alignment (see hw/line_buffer.py).
 
 Pipeline (advances as one, while ``advance`` is high = the tile accepts):
-  S0 loop counters  ->  S1 lane addresses, in-bounds flags  ->  S2 line-buffer / weight reads
-  ->  tile beat (zero point substituted for out-of-image taps).
+  S0 loop counters  ->  S1 lane addresses, in-bounds flags  ->  S2 line-buffer reads
+  ->  S3 operand register (zero point substituted for out-of-image taps), weight read  ->  tile.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -343,22 +343,38 @@ class ConvSequencer(wiring.Component):
         # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
         m.d.comb += self.release.eq(Mux(s1_valid, s1_release, release))
 
-        # ---- S2: memory reads: line buffer lanes and the weight memory (``cols`` weights). ----
-        m.d.comb += [self.lb_addr.eq(s1_addr), self.w_addr.eq(s1_w_addr)]
+        # ---- S2: line-buffer lane reads (the weight memory is read in S3, see there) ----------
+        m.d.comb += self.lb_addr.eq(s1_addr)
         s2_valid = Signal()
         s2_first = Signal()
         s2_last = Signal()
         s2_inb = Signal(cfg.rows)
+        s2_w_addr = Signal.like(w_addr)
         with m.If(self.start):
             m.d.sync += s2_valid.eq(0)
         with m.Elif(self.advance):
             m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-                         s2_inb.eq(s1_inb)]
+                         s2_inb.eq(s1_inb), s2_w_addr.eq(s1_w_addr)]
+        m.d.comb += self.w_addr.eq(s2_w_addr)
+        # ---- S3: operand register --------------------------------------------------------------
+        # The lane bytes leave the line-buffer BRAMs late in the cycle (clock-to-out ~6 ns on
+        # ECP5); the byte select and the zero-point substitution behind them are registered
+        # here, so the tile's operand register is fed from flip-flops. The weight memory is
+        # read one stage later (address from S2) so its word arrives together with S3.
+        s3_valid = Signal()
+        s3_first = Signal()
+        s3_last = Signal()
+        s3_act = Signal.like(self.beat_act)
+        with m.If(self.start):
+            m.d.sync += s3_valid.eq(0)
+        with m.Elif(self.advance):
+            m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last)]
+            for i in range(cfg.rows):
+                m.d.sync += s3_act[i].eq(Mux(s2_inb[i], self.lb_data[i], sh.input_zp))
         m.d.comb += [
-            self.beat_valid.eq(s2_valid),
-            self.beat_first.eq(s2_first),
-            self.beat_last.eq(s2_last),
+            self.beat_valid.eq(s3_valid),
+            self.beat_first.eq(s3_first),
+            self.beat_last.eq(s3_last),
+            self.beat_act.eq(s3_act),
         ]
-        for i in range(cfg.rows):
-            m.d.comb += self.beat_act[i].eq(Mux(s2_inb[i], self.lb_data[i], sh.input_zp))
         return m

@@ -186,11 +186,19 @@ class OutputStage(wiring.Component):
             cur_m0 = info.m0
         step_ij = held & advance
         if copy:
-            m.d.comb += take.eq(self.blocks.valid & info_valid & (~held | (at_end & advance)))
+            # ``room`` = ~held | at_end, kept as a register (from the next values of held, i and
+            # j): ``take`` is the tile's ``o.ready`` and so gates the whole sequencer/tile
+            # pipeline and the memories' read enables; from a register it is one AND away.
+            room = Signal(init=1)
+            before_end = (i == cfg.rows - 1) & (j == cfg.cols - 2)    # cols >= 3 (see __init__)
+            m.d.comb += take.eq(self.blocks.valid & info_valid & room & (~held | advance))
             with m.If(take):
-                m.d.sync += [held.eq(1), block.eq(self.blocks.payload), i.eq(0), j.eq(0)]
+                m.d.sync += [held.eq(1), block.eq(self.blocks.payload), i.eq(0), j.eq(0),
+                             room.eq(0)]
             with m.Elif(step_ij & at_end):
-                m.d.sync += held.eq(0)
+                m.d.sync += [held.eq(0), room.eq(1)]
+            with m.Elif(step_ij):
+                m.d.sync += room.eq(before_end)
             step_ij = step_ij & ~take
         else:
             m.d.comb += [held.eq(self.blocks.valid & info_valid), take.eq(last_out)]
