@@ -16,6 +16,7 @@ time, without any data:
 
 After the last block has been serialised, the tail is a fixed latency: parameter read (1), address
 stage (1), requantizer (10), pooling/write stages (POOL_STAGES = 4), and the done check (1).
+CYCLES starts START_LATENCY = 1 cycle before the datapath (the registered start pulse).
 
 With the digit-serial requantizer (``config.requant_mul_cycles`` = k > 1, see ``requant_cycles``)
 the output stage is slower: the requantizer takes one element per ``requant_cycles(config)``
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 __all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles"]
 
 REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
+START_LATENCY = 1  # hw/conv_engine.py: accepted CTRL.start write -> datapath start (a register)
 POOL_STAGES = 4  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
 
@@ -293,12 +295,13 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         keep = not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1))
         if keep:
             done = max(done, issued + 3 + REQUANT_LATENCY + POOL_STAGES)
-    cycles = done + 1
+    # The steps above count from the datapath's start pulse, START_LATENCY after CYCLES starts.
+    cycles = done + 1 + START_LATENCY
     return CycleBreakdown(
         cycles=cycles,
         mac_cycles=mac_cycles,
-        prologue=first_beat,
+        prologue=first_beat + START_LATENCY,
         fill_stalls=fill_stalls,
         output_stalls=output_stalls,
-        tail=cycles - 1 - last_beat,
+        tail=cycles - 1 - START_LATENCY - last_beat,
     )

@@ -33,7 +33,10 @@ from .output_stage import OutputStage
 from .products import ProductArray
 from .registers import ERROR_CODE, REG, Space
 
-__all__ = ["ConvEngine", "host_addr_width", "exact_acc_width"]
+__all__ = ["ConvEngine", "host_addr_width", "exact_acc_width", "START_LATENCY"]
+
+# Cycles from the accepted CTRL.start write to the ``start`` pulse of the datapath (a register).
+START_LATENCY = 1
 
 
 def exact_acc_width(cfg: AcceleratorConfig):
@@ -145,7 +148,13 @@ class ConvEngine(wiring.Component):
 
         host_reg_write = self.host_we & (self.host_space == Space.REGS)
         start_request = host_reg_write & (self.host_addr == REG["CTRL"]) & self.host_wdata[0]
+        # ``accept`` is the accepted CTRL.start write (decode, range checks of every layer
+        # register); ``start`` reaches the line buffer, sequencer and output stage START_LATENCY
+        # cycle later from a register, so that decode does not share a cycle with the resets
+        # and loads that ``start`` fans out to. The CYCLES counter runs from ``accept``.
+        accept = Signal()
         start = Signal()
+        m.d.sync += start.eq(accept)
         with m.If(host_reg_write & ~busy):
             with m.Switch(self.host_addr):
                 for name, reg in writable.items():
@@ -159,7 +168,7 @@ class ConvEngine(wiring.Component):
             with m.Elif(row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes):
                 m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
             with m.Else():
-                m.d.comb += start.eq(1)
+                m.d.comb += accept.eq(1)
                 m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), mac_cycles.eq(0)]
 
         # ---- memories ------------------------------------------------------------------------
@@ -271,7 +280,9 @@ class ConvEngine(wiring.Component):
         with m.If(busy):
             m.d.sync += [cycles.eq(cycles + 1),
                          mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))]
-            with m.If(seq.error_span):
+            with m.If(start):
+                pass    # the datapath starts now: its status flags are still the last layer's
+            with m.Elif(seq.error_span):
                 m.d.sync += [busy.eq(0), done.eq(1), error.eq(ERROR_CODE["LINE_BUFFER_SPAN"])]
             with m.Elif(~seq.busy & (blocks_issued == blocks_done) & out.idle & ~tile.o.valid
                         & ~info_pending):

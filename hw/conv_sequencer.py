@@ -235,11 +235,19 @@ class ConvSequencer(wiring.Component):
             m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
                          block_ok_next.eq(need_next - release_next <= cfg.lb_lines)]
 
-        at_c_end = c == sh.CG - 1
-        at_s_end = s == sh.S - 1
-        at_r_end = r == sh.R - 1
+        # Loop-end flags (c == CG - 1, s == S - 1, r == R - 1, m0 + cols >= M) are registers,
+        # set together with their counters from the counters' next values: ``issue`` (which
+        # gates every counter and the tile's beat) then starts from flip-flops instead of four
+        # comparators against the shape registers.
+        at_c_end = Signal()
+        at_s_end = Signal()
+        at_r_end = Signal()
+        last_group = Signal()
         at_group_end = at_c_end & at_s_end & at_r_end
-        last_group = m0 + cfg.cols >= sh.M
+        c_restart = at_c_end.eq(sh.CG == 1)        # the flags' values for a counter back at 0
+        s_restart = at_s_end.eq(sh.S == 1)
+        r_restart = at_r_end.eq(sh.R == 1)
+        m_restart = last_group.eq(sh.M <= cfg.cols)
 
         rows_ok = (self.rows_loaded >= need) & block_ok
         at_block_end = at_group_end & last_group
@@ -268,7 +276,7 @@ class ConvSequencer(wiring.Component):
                 running.eq(1), self.error_span.eq(0), p0.eq(0),
                 r.eq(0), s.eq(0), c.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0), col_off.eq(0),
                 w_addr.eq(0), first_pending.eq(1), release.eq(0),
-                need.eq(0), block_ok.eq(0),
+                need.eq(0), block_ok.eq(0), c_restart, s_restart, r_restart, m_restart,
                 # Seed: the pixel before (0, 0); block 0 is loaded when the lookahead is ready.
                 seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
                 seed.xf.eq(0), seed.xfc.eq(0),
@@ -283,20 +291,26 @@ class ConvSequencer(wiring.Component):
             m.d.sync += [running.eq(0), self.error_span.eq(1)]
         with m.Elif(issue & self.advance):
             with m.If(~at_c_end):
-                m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1)]
+                m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1),
+                             at_c_end.eq(c + 2 == sh.CG)]
             with m.Elif(~at_s_end):
                 m.d.sync += [c.eq(0), s.eq(s + 1), s_base.eq(s_base + sh.C),
-                             col_off.eq(s_base + sh.C), w_addr.eq(w_addr + 1)]
+                             col_off.eq(s_base + sh.C), w_addr.eq(w_addr + 1),
+                             c_restart, at_s_end.eq(s + 2 == sh.S)]
             with m.Elif(~at_r_end):
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(r + 1), s_base.eq(c_base),
-                             col_off.eq(c_base), w_addr.eq(w_addr + 1)]
+                             col_off.eq(c_base), w_addr.eq(w_addr + 1),
+                             c_restart, s_restart, at_r_end.eq(r + 2 == sh.R)]
             with m.Elif(~last_group):
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(m0 + cfg.cols),
                              c_base.eq(c_base + sh.c_step), s_base.eq(c_base + sh.c_step),
-                             col_off.eq(c_base + sh.c_step), w_addr.eq(w_addr + 1)]
+                             col_off.eq(c_base + sh.c_step), w_addr.eq(w_addr + 1),
+                             c_restart, s_restart, r_restart,
+                             last_group.eq(m0 + 2 * cfg.cols >= sh.M)]
             with m.Else():
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0),
-                             col_off.eq(0), w_addr.eq(0), p0.eq(p0 + cfg.rows)]
+                             col_off.eq(0), w_addr.eq(0), p0.eq(p0 + cfg.rows),
+                             c_restart, s_restart, r_restart, m_restart]
                 load_block()
 
         # Block info for the output stage, pushed with the last beat of every (block, group).
