@@ -101,6 +101,13 @@ class ConvEngine(wiring.Component):
     def config(self):
         return self._config
 
+    @property
+    def split_output_memory(self):
+        """Whether the output memory is built as eight 4-bit-wide memories (see ``elaborate``).
+        Subclasses that place it in a primitive of their own (Ice40ConvEngine's SPRAM) keep
+        one 32-bit memory."""
+        return True
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
@@ -177,13 +184,25 @@ class ConvEngine(wiring.Component):
         bias = memory.Memory(shape=32, depth=cfg.max_channels, init=[])
         mult = memory.Memory(shape=31, depth=cfg.max_channels, init=[])
         shift = memory.Memory(shape=6, depth=cfg.max_channels, init=[])
-        act_out = memory.Memory(shape=32, depth=cfg.out_mem_bytes // 4, init=[])
         m.submodules.act_in = act_in
         m.submodules.weights = weights
         m.submodules.bias = bias
         m.submodules.mult = mult
         m.submodules.shift = shift
-        m.submodules.act_out = act_out
+        # Output activations: written a byte at a time by the output stage, read a word at a
+        # time by the host. Built as eight 4-bit-wide memories (memory k holds nibble k of every
+        # word), each is a block RAM in its native depth x 4 mode (4096 x 4 per DP16KD on ECP5)
+        # with no byte enables: a 32-bit memory with byte enables is built from wider, shallower
+        # blocks stacked in depth, with a write-enable decode and a read multiplexer in front of
+        # and behind the block RAMs, on the host read path and the output stage's write path.
+        out_words = cfg.out_mem_bytes // 4
+        if self.split_output_memory:
+            act_out = [memory.Memory(shape=4, depth=out_words, init=[]) for _ in range(8)]
+            for k, mem in enumerate(act_out):
+                m.submodules[f"act_out_{k}"] = mem
+        else:
+            act_out = [memory.Memory(shape=32, depth=out_words, init=[])]
+            m.submodules.act_out = act_out[0]
 
         def host_write_port(mem, space, granularity=None):
             wp = mem.write_port(granularity=granularity)
@@ -261,12 +280,22 @@ class ConvEngine(wiring.Component):
             out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
             out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
         ]
-        out_wp = act_out.write_port(granularity=8)
-        m.d.comb += [
-            out_wp.addr.eq(out.out_addr >> 2),
-            out_wp.data.eq(out.out_data.as_unsigned().replicate(4)),
-            out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
-        ]
+        out_byte = out.out_data.as_unsigned()
+        if self.split_output_memory:
+            for k, mem in enumerate(act_out):
+                wp = mem.write_port()
+                m.d.comb += [
+                    wp.addr.eq(out.out_addr >> 2),
+                    wp.data.eq(out_byte[4 * (k % 2):4 * (k % 2) + 4]),
+                    wp.en.eq(out.out_en & (out.out_addr[:2] == k // 2)),
+                ]
+        else:
+            out_wp = act_out[0].write_port(granularity=8)
+            m.d.comb += [
+                out_wp.addr.eq(out.out_addr >> 2),
+                out_wp.data.eq(out_byte.replicate(4)),
+                out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
+            ]
 
         # ---- completion and counters -------------------------------------------------------
         # Compared for equality only and at most ~6 groups are in flight: 8-bit counters suffice.
@@ -290,8 +319,9 @@ class ConvEngine(wiring.Component):
         m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
 
         # ---- host reads (one cycle latency) ---------------------------------------------------
-        out_rp = act_out.read_port()
-        m.d.comb += [out_rp.addr.eq(self.host_addr), out_rp.en.eq(self.host_re)]
+        out_rps = [mem.read_port() for mem in act_out]
+        for rp in out_rps:
+            m.d.comb += [rp.addr.eq(self.host_addr), rp.en.eq(self.host_re)]
         read_space = Signal(3)
         reg_value = Signal(32)
         m.d.sync += read_space.eq(self.host_space)
@@ -311,7 +341,7 @@ class ConvEngine(wiring.Component):
                 with m.Default():
                     m.d.sync += reg_value.eq(0)
         with m.If(read_space == Space.ACT_OUT):
-            m.d.comb += self.host_rdata.eq(out_rp.data)
+            m.d.comb += self.host_rdata.eq(Cat(*[rp.data for rp in out_rps]))
         with m.Elif(read_space == Space.REGS):
             m.d.comb += self.host_rdata.eq(reg_value)
         return m
