@@ -322,9 +322,13 @@ class ConvEngine(wiring.Component):
         out_rps = [mem.read_port() for mem in act_out]
         for rp in out_rps:
             m.d.comb += [rp.addr.eq(self.host_addr), rp.en.eq(self.host_re)]
-        read_space = Signal(3)
+        # The source of the read (output memory or register) is decoded when the read is issued,
+        # so behind the output memory's block RAMs ``host_rdata`` is one AND-OR per bit.
+        read_out = Signal()
+        read_reg = Signal()
         reg_value = Signal(32)
-        m.d.sync += read_space.eq(self.host_space)
+        m.d.sync += [read_out.eq(self.host_space == Space.ACT_OUT),
+                     read_reg.eq(self.host_space == Space.REGS)]
         with m.If(self.host_re):
             with m.Switch(self.host_addr):
                 with m.Case(REG["STATUS"]):
@@ -340,8 +344,7 @@ class ConvEngine(wiring.Component):
                         m.d.sync += reg_value.eq(reg)
                 with m.Default():
                     m.d.sync += reg_value.eq(0)
-        with m.If(read_space == Space.ACT_OUT):
-            m.d.comb += self.host_rdata.eq(Cat(*[rp.data for rp in out_rps]))
-        with m.Elif(read_space == Space.REGS):
-            m.d.comb += self.host_rdata.eq(reg_value)
+        out_word = Cat(*[rp.data for rp in out_rps])
+        m.d.comb += self.host_rdata.eq((out_word & read_out.replicate(32))
+                                       | (reg_value & read_reg.replicate(32)))
         return m
