@@ -372,23 +372,26 @@ class ConvSequencer(wiring.Component):
         m.d.comb += self.w_addr.eq(s2_w_addr)
         # ---- S3: operand register --------------------------------------------------------------
         # The lane bytes leave the line-buffer BRAMs late in the cycle (clock-to-out ~6 ns on
-        # ECP5); the byte select and the zero-point substitution behind them are registered
-        # here, so the tile's operand register is fed from flip-flops. The weight memory is
-        # read one stage later (address from S2) so its word arrives together with S3.
+        # ECP5); they are registered here right behind the line buffer's byte select, so the
+        # tile's operand register is fed from flip-flops. The weight memory is read one stage
+        # later (address from S2) so its word arrives together with S3.
         s3_valid = Signal()
         s3_first = Signal()
         s3_last = Signal()
-        s3_act = Signal.like(self.beat_act)
+        s3_byte = Signal.like(self.lb_data)
+        s3_inb = Signal(cfg.rows)
         with m.If(self.start):
             m.d.sync += s3_valid.eq(0)
         with m.Elif(self.advance):
-            m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last)]
-            for i in range(cfg.rows):
-                m.d.sync += s3_act[i].eq(Mux(s2_inb[i], self.lb_data[i], sh.input_zp))
+            m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last),
+                         s3_byte.eq(self.lb_data), s3_inb.eq(s2_inb)]
         m.d.comb += [
             self.beat_valid.eq(s3_valid),
             self.beat_first.eq(s3_first),
             self.beat_last.eq(s3_last),
-            self.beat_act.eq(s3_act),
         ]
+        # The zero point for out-of-image taps is substituted behind the register (flip-flops
+        # to the tile's operand register), so nothing but the byte select follows the BRAMs.
+        for i in range(cfg.rows):
+            m.d.comb += self.beat_act[i].eq(Mux(s3_inb[i], s3_byte[i], sh.input_zp))
         return m

@@ -19,7 +19,7 @@ Flow control is by row numbers, no handshake per byte:
     ``y < release + lb_lines``, i.e. when its slot holds no row the sequencer still needs.
 """
 
-from amaranth.hdl import Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -131,20 +131,28 @@ class LineBuffer(wiring.Component):
         with m.If(wr_valid & wr_last & ~self.start):
             m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
 
+        # Each lane is four byte-wide memories (byte k of every line word in memory k) rather
+        # than one 32-bit memory with byte enables: on ECP5 a byte-wide memory is a block RAM in
+        # its native 2048 x 9 mode, while the 32-bit one was built from 1024 x 18 blocks stacked
+        # in depth with a multiplexer behind them, on the lane's read path (block RAM -> byte
+        # select -> the sequencer's operand register), the engine's critical path.
         for lane in range(cfg.rows):
-            mem = memory.Memory(shape=32, depth=self.depth // 4, init=[])
-            m.submodules[f"lane{lane}"] = mem
-            wp = mem.write_port(granularity=8)
-            rp = mem.read_port()
             byte_sel = Signal(2, name=f"lane{lane}_byte_sel")
-            m.d.comb += [
-                wp.addr.eq(wr_addr),
-                wp.data.eq(self.act_data),
-                wp.en.eq(Mux(wr_valid & ~self.start, wr_mask, 0)),
-                rp.addr.eq(self.rd_addr[lane] >> 2),
-                rp.en.eq(self.rd_en),
-                self.rd_data[lane].eq(rp.data.word_select(byte_sel, 8)),
-            ]
+            lane_bytes = []
+            for k in range(4):
+                mem = memory.Memory(shape=8, depth=self.depth // 4, init=[])
+                m.submodules[f"lane{lane}_byte{k}"] = mem
+                wp = mem.write_port()
+                rp = mem.read_port()
+                m.d.comb += [
+                    wp.addr.eq(wr_addr),
+                    wp.data.eq(self.act_data.word_select(k, 8)),
+                    wp.en.eq(wr_valid & ~self.start & wr_mask[k]),
+                    rp.addr.eq(self.rd_addr[lane] >> 2),
+                    rp.en.eq(self.rd_en),
+                ]
+                lane_bytes.append(rp.data)
+            m.d.comb += self.rd_data[lane].eq(Array(lane_bytes)[byte_sel])
             with m.If(self.rd_en):
                 m.d.sync += byte_sel.eq(self.rd_addr[lane][:2])
         return m
