@@ -15,7 +15,7 @@ time, without any data:
    whole sequencer pipeline.
 
 After the last block has been serialised, the tail is a fixed latency: parameter read (1), address
-stage (1), requantizer (10), pooling/write stages (POOL_STAGES = 4), and the done check (1).
+stage (1), requantizer (10), pooling/write stages (POOL_STAGES = 5), and the done check (1).
 CYCLES starts START_LATENCY = 1 cycle before the datapath (the registered start pulse).
 
 With the digit-serial requantizer (``config.requant_mul_cycles`` = k > 1, see ``requant_cycles``)
@@ -39,7 +39,7 @@ __all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_c
 
 REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
 START_LATENCY = 1  # hw/conv_engine.py: accepted CTRL.start write -> datapath start (a register)
-POOL_STAGES = 4  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
+POOL_STAGES = 5  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
 
 

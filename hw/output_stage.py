@@ -16,8 +16,8 @@ Average pooling rounds sum / 4 half away from zero, as the TFLite reference does
 odd last row or column are dropped (VALID).
 
 Pipeline: serializer -> O1 (per-channel parameter read) -> O2 (output address) -> requantizer ->
-P0 (row-buffer read) -> P1 .. P4 (``POOL_STAGES``: row-buffer word, combine and write back, average
-and clamp) -> output memory write from registers. With the default
+P0 (row-buffer read) -> P1 .. P5 (``POOL_STAGES``: row-buffer word, combine and write back, average,
+clamp) -> output memory write from registers. With the default
 requantizer it never stalls: only the serializer waits for blocks, and it accepts a new one in the
 cycle it issues the last element. With the digit-serial requantizer (``requant_mul_cycles`` > 1)
 the serializer, O1 and O2 advance only when the requantizer takes O2's element (elements outside
@@ -41,8 +41,8 @@ __all__ = ["OutputStage", "POOL_NONE", "POOL_MAX", "POOL_AVG", "POOL_STAGES"]
 
 POOL_NONE, POOL_MAX, POOL_AVG = 0, 1, 2
 
-# Register stages after the requantizer (P1..P4): cycles from its output to the output-memory write.
-POOL_STAGES = 4
+# Register stages after the requantizer (P1..P5): cycles from its output to the output-memory write.
+POOL_STAGES = 5
 
 
 class OutputStage(wiring.Component):
@@ -267,14 +267,15 @@ class OutputStage(wiring.Component):
             rq.o.ready.eq(1),
         ]
 
-        # ---- pooling row buffer: P0 reads, P1..P4 (POOL_STAGES) combine, write, round -------
+        # ---- pooling row buffer: P0 reads, P1..P5 (POOL_STAGES) combine, write, round -------
         # The row buffer is a read-modify-write loop. Doing it in one cycle (BRAM data -> max / add
         # -> average -> clamp -> output memory) was the engine's critical path, so it is split:
         #   P0  the requantizer's output: row-buffer read address
         #   P1  value and tag registered; the row-buffer word arrives (BRAM clock-to-out only)
         #   P2  the row-buffer word registered (no logic behind the BRAM output)
         #   P3  combined = first ? value : max(value, word) or value + word; written back
-        #   P4  average (round half away from zero), clamp, output-memory write registers
+        #   P4  average (round half away from zero)
+        #   P5  clamp of the average, output-memory write registers
         # Two elements of one 2x2 window that share a row-buffer entry (same channel, adjacent
         # columns) leave the serializer at least ``cols`` cycles apart (a whole lane in between),
         # and the requantizer keeps their spacing, so an element's write-back (P3) is at the
@@ -315,24 +316,30 @@ class OutputStage(wiring.Component):
             buf_w.en.eq(p3_valid & pooling),
         ]
 
-        # Average of 4: (sum +- 2) / 4 truncated toward zero = round half away from zero.
-        avg = Signal(signed(10))
-        m.d.comb += avg.eq(Mux(p3_combined >= 0, (p3_combined + 2) >> 2, -((2 - p3_combined) >> 2)))
-        avg_clamped = Signal(signed(8))
-        m.d.comb += avg_clamped.eq(Mux(avg < self.act_min, self.act_min,
-                                       Mux(avg > self.act_max, self.act_max, avg)))
+        # P4: average of 4: (sum +- 2) / 4 truncated toward zero = round half away from zero.
         p4_valid = Signal()
-        m.d.sync += [
-            p4_valid.eq(p3_valid),
-            self.out_addr.eq(p3_tag.addr),
-            self.out_en.eq(p3_valid & (~pooling | p3_tag.final)),
-        ]
+        p4_tag = Signal(tag)
+        p4_value = Signal(signed(10))       # the element (no pooling), max, or average
+        m.d.sync += [p4_valid.eq(p3_valid), p4_tag.eq(p3_tag)]
         with m.If(~pooling):
-            m.d.sync += self.out_data.eq(p3_value)
+            m.d.sync += p4_value.eq(p3_value)
         with m.Elif(self.pool == POOL_AVG):
-            m.d.sync += self.out_data.eq(avg_clamped)
+            m.d.sync += p4_value.eq(Mux(p3_combined >= 0, (p3_combined + 2) >> 2,
+                                        -((2 - p3_combined) >> 2)))
         with m.Else():
-            m.d.sync += self.out_data.eq(p3_combined)
+            m.d.sync += p4_value.eq(p3_combined)
+
+        # P5: the average clamped (max and plain elements are already in range), output write.
+        p5_valid = Signal()
+        m.d.sync += [
+            p5_valid.eq(p4_valid),
+            self.out_addr.eq(p4_tag.addr),
+            self.out_en.eq(p4_valid & (~pooling | p4_tag.final)),
+            self.out_data.eq(Mux(self.pool == POOL_AVG,
+                                 Mux(p4_value < self.act_min, self.act_min,
+                                     Mux(p4_value > self.act_max, self.act_max, p4_value)),
+                                 p4_value)),
+        ]
 
         # ---- idle: nothing held, nothing in the pipeline --------------------------------------
         in_flight = Signal(range(rq.latency + 2))
@@ -340,5 +347,6 @@ class OutputStage(wiring.Component):
         delivered = rq.o.valid
         m.d.sync += in_flight.eq(in_flight + accepted - delivered)
         m.d.comb += self.idle.eq(~held & ~o1_valid & ~o2_valid & (in_flight == 0) & ~rq.o.valid
-                                 & ~p1_valid & ~p2_valid & ~p3_valid & ~p4_valid)
+                                 & ~p1_valid & ~p2_valid & ~p3_valid & ~p4_valid
+                                 & ~p5_valid)
         return m
