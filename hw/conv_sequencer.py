@@ -111,7 +111,7 @@ class ConvSequencer(wiring.Component):
     advance : In(1)          the tile accepts a beat this cycle (pipeline clock enable)
     beat_valid, beat_first, beat_last : Out(1)   / beat_act : Out(array) / beat_weight : In via memory
     rows_loaded : In          from the line buffer; release : Out  to the line buffer
-    lb_addr : Out(array), lb_data : In(array)    line buffer lanes
+    lb_addr : Out(array), lb_word, lb_sel : In(array)   line buffer lanes: word and byte index
     w_addr : Out                                weight memory address (data goes to the tile directly)
     info, info_valid : Out    block info, pushed when the last beat of a block is issued
     info_ready : In(1)        room for block info (else the sequencer waits)
@@ -136,7 +136,8 @@ class ConvSequencer(wiring.Component):
             "row_align": In(2),          # (W * C) mod 4: rows keep their word alignment in lines
             "release": Out(size),
             "lb_addr": Out(data.ArrayLayout(lb_addr_width, cfg.rows)),
-            "lb_data": In(data.ArrayLayout(8, cfg.rows)),
+            "lb_word": In(data.ArrayLayout(32, cfg.rows)),
+            "lb_sel": In(data.ArrayLayout(2, cfg.rows)),
             "w_addr": Out(max(1, (cfg.weight_mem_words - 1).bit_length())),
             "info": Out(block_info_layout(cfg)),
             "info_valid": Out(1),
@@ -372,26 +373,28 @@ class ConvSequencer(wiring.Component):
         m.d.comb += self.w_addr.eq(s2_w_addr)
         # ---- S3: operand register --------------------------------------------------------------
         # The lane bytes leave the line-buffer BRAMs late in the cycle (clock-to-out ~6 ns on
-        # ECP5); they are registered here right behind the line buffer's byte select, so the
-        # tile's operand register is fed from flip-flops. The weight memory is read one stage
-        # later (address from S2) so its word arrives together with S3.
+        # ECP5); S3 registers each lane's whole line word and the byte index straight from
+        # them, so the tile's operand register is fed from flip-flops. The weight memory is
+        # read one stage later (address from S2) so its word arrives together with S3.
         s3_valid = Signal()
         s3_first = Signal()
         s3_last = Signal()
-        s3_byte = Signal.like(self.lb_data)
+        s3_word = Signal.like(self.lb_word)
+        s3_sel = Signal.like(self.lb_sel)
         s3_inb = Signal(cfg.rows)
         with m.If(self.start):
             m.d.sync += s3_valid.eq(0)
         with m.Elif(self.advance):
             m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last),
-                         s3_byte.eq(self.lb_data), s3_inb.eq(s2_inb)]
+                         s3_word.eq(self.lb_word), s3_sel.eq(self.lb_sel), s3_inb.eq(s2_inb)]
         m.d.comb += [
             self.beat_valid.eq(s3_valid),
             self.beat_first.eq(s3_first),
             self.beat_last.eq(s3_last),
         ]
-        # The zero point for out-of-image taps is substituted behind the register (flip-flops
-        # to the tile's operand register), so nothing but the byte select follows the BRAMs.
+        # The byte select and the zero point for out-of-image taps come behind the register
+        # (flip-flops to the tile's operand register): nothing but routing follows the BRAMs.
         for i in range(cfg.rows):
-            m.d.comb += self.beat_act[i].eq(Mux(s3_inb[i], s3_byte[i], sh.input_zp))
+            byte = s3_word[i].word_select(s3_sel[i], 8)
+            m.d.comb += self.beat_act[i].eq(Mux(s3_inb[i], byte, sh.input_zp))
         return m

@@ -56,6 +56,9 @@ class LineBuffer(wiring.Component):
     rd_en : In(1)          read enable of the lanes (the sequencer's pipeline advance)
     rd_addr : In(array)    line byte address per lane
     rd_data : Out(array)   byte per lane, one cycle after rd_addr (while rd_en)
+    rd_word, rd_sel : Out(array)   the same as the lane's whole line word and the byte's index
+                           in it (rd_data = byte rd_sel of rd_word), for a reader that registers
+                           the word straight from the block RAMs and selects the byte afterwards
     """
 
     def __init__(self, config: AcceleratorConfig):
@@ -77,6 +80,8 @@ class LineBuffer(wiring.Component):
             "rd_en": In(1),
             "rd_addr": In(data.ArrayLayout(self.addr_width, cfg.rows)),
             "rd_data": Out(data.ArrayLayout(8, cfg.rows)),
+            "rd_word": Out(data.ArrayLayout(32, cfg.rows)),
+            "rd_sel": Out(data.ArrayLayout(2, cfg.rows)),
         })
 
     def elaborate(self, platform):
@@ -152,7 +157,8 @@ class LineBuffer(wiring.Component):
                     rp.en.eq(self.rd_en),
                 ]
                 lane_bytes.append(rp.data)
-            m.d.comb += self.rd_data[lane].eq(Array(lane_bytes)[byte_sel])
+            m.d.comb += [self.rd_data[lane].eq(Array(lane_bytes)[byte_sel]),
+                         self.rd_word[lane].eq(Cat(*lane_bytes)), self.rd_sel[lane].eq(byte_sel)]
             with m.If(self.rd_en):
                 m.d.sync += byte_sel.eq(self.rd_addr[lane][:2])
         return m
