@@ -108,11 +108,17 @@ class ConvEngine(wiring.Component):
         one 32-bit memory."""
         return True
 
+    @property
+    def split_memories(self):
+        """Whether the line buffer's lanes are byte-wide memories (``LineBuffer(byte_memories)``):
+        faster on ECP5's 18 kbit block RAMs, more EBRs than a UP5K has on iCE40."""
+        return True
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
 
-        m.submodules.line_buffer = lb = LineBuffer(cfg)
+        m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self.split_memories)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         m.submodules.output = out = OutputStage(cfg)

@@ -19,7 +19,7 @@ Flow control is by row numbers, no handshake per byte:
     ``y < release + lb_lines``, i.e. when its slot holds no row the sequencer still needs.
 """
 
-from amaranth.hdl import Array, Cat, Module, Mux, Signal, Value
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -61,7 +61,8 @@ class LineBuffer(wiring.Component):
                            the word straight from the block RAMs and selects the byte afterwards
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, *, byte_memories=True):
+        self._byte_memories = bool(byte_memories)
         self._config = config
         cfg = config
         self.depth = cfg.lb_lines * cfg.lb_line_bytes
@@ -136,29 +137,45 @@ class LineBuffer(wiring.Component):
         with m.If(wr_valid & wr_last & ~self.start):
             m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
 
-        # Each lane is four byte-wide memories (byte k of every line word in memory k) rather
-        # than one 32-bit memory with byte enables: on ECP5 a byte-wide memory is a block RAM in
-        # its native 2048 x 9 mode, while the 32-bit one was built from 1024 x 18 blocks stacked
-        # in depth with a multiplexer behind them, on the lane's read path (block RAM -> byte
-        # select -> the sequencer's operand register), the engine's critical path.
+        # With ``byte_memories`` each lane is four byte-wide memories (byte k of every line word
+        # in memory k) rather than one 32-bit memory with byte enables: on ECP5 a byte-wide
+        # memory is a block RAM in its native 2048 x 9 mode, while the 32-bit one was built from
+        # 1024 x 18 blocks stacked in depth with a multiplexer behind them, on the lane's read
+        # path (block RAM -> the sequencer's S3 register), the engine's critical path. On iCE40
+        # (4 kbit EBRs, at least one per memory) it would take more EBRs than the UP5K has.
         for lane in range(cfg.rows):
             byte_sel = Signal(2, name=f"lane{lane}_byte_sel")
-            lane_bytes = []
-            for k in range(4):
-                mem = memory.Memory(shape=8, depth=self.depth // 4, init=[])
-                m.submodules[f"lane{lane}_byte{k}"] = mem
-                wp = mem.write_port()
+            if self._byte_memories:
+                lane_bytes = []
+                for k in range(4):
+                    mem = memory.Memory(shape=8, depth=self.depth // 4, init=[])
+                    m.submodules[f"lane{lane}_byte{k}"] = mem
+                    wp = mem.write_port()
+                    rp = mem.read_port()
+                    m.d.comb += [
+                        wp.addr.eq(wr_addr),
+                        wp.data.eq(self.act_data.word_select(k, 8)),
+                        wp.en.eq(wr_valid & ~self.start & wr_mask[k]),
+                        rp.addr.eq(self.rd_addr[lane] >> 2),
+                        rp.en.eq(self.rd_en),
+                    ]
+                    lane_bytes.append(rp.data)
+                word = Cat(*lane_bytes)
+            else:
+                mem = memory.Memory(shape=32, depth=self.depth // 4, init=[])
+                m.submodules[f"lane{lane}"] = mem
+                wp = mem.write_port(granularity=8)
                 rp = mem.read_port()
                 m.d.comb += [
                     wp.addr.eq(wr_addr),
-                    wp.data.eq(self.act_data.word_select(k, 8)),
-                    wp.en.eq(wr_valid & ~self.start & wr_mask[k]),
+                    wp.data.eq(self.act_data),
+                    wp.en.eq(Mux(wr_valid & ~self.start, wr_mask, 0)),
                     rp.addr.eq(self.rd_addr[lane] >> 2),
                     rp.en.eq(self.rd_en),
                 ]
-                lane_bytes.append(rp.data)
-            m.d.comb += [self.rd_data[lane].eq(Array(lane_bytes)[byte_sel]),
-                         self.rd_word[lane].eq(Cat(*lane_bytes)), self.rd_sel[lane].eq(byte_sel)]
+                word = rp.data
+            m.d.comb += [self.rd_data[lane].eq(word.word_select(byte_sel, 8)),
+                         self.rd_word[lane].eq(word), self.rd_sel[lane].eq(byte_sel)]
             with m.If(self.rd_en):
                 m.d.sync += byte_sel.eq(self.rd_addr[lane][:2])
         return m
