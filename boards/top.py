@@ -7,9 +7,12 @@ remove the whole design as dead logic. BoardTop therefore closes the design on-c
 * every input port of the design (every ``In`` member of its signature: data, valid, ready) is
   driven by its own bit of a bank of free-running 32-bit LFSRs, each with a different seed, so no
   two inputs are provably equal or constant;
-* every output port bit is folded into one bit by a registered XOR tree of fan-in 4 (one LUT4 per
-  node, a flip-flop after every level), so the reduction adds a few pipeline stages but is never the
-  critical path; that bit drives a pin (an LED on the board).
+* every output port bit is first captured in a flip-flop of its own, then folded into one bit by a
+  registered XOR tree of fan-in 4 (one LUT4 per node, a flip-flop after every level), so the
+  reduction adds a few pipeline stages but is never the critical path; that bit drives a pin (an
+  LED on the board). The capture register is what any user of the design would put behind an
+  output: a combinational output (the engine's ``host_rdata``, straight from a block RAM through
+  one LUT) is then timed up to that flip-flop, not through the harness's XOR logic as well.
 
 Both are generic over the design's :class:`amaranth.lib.wiring.Signature`, so the same wrapper
 serves the MAC tile today and the conv engine or SoC later. Without a platform (``platform=None``)
@@ -90,7 +93,7 @@ class BoardTop(Elaboratable):
     in_bits, out_bits : int
         Number of design input bits driven and output bits observed.
     xor_levels : int
-        Register stages in the XOR tree (set on elaboration).
+        Register stages in the XOR tree (set on elaboration), after the capture register stage.
     """
 
     def __init__(self, design, *, seed=1, pin=("led", 0)):
@@ -133,10 +136,15 @@ class BoardTop(Elaboratable):
             else:
                 observed.extend(Cat(value)[b] for b in range(width))
 
-        # Output side: registered XOR tree down to one bit.
+        # Output side: a capture register per output bit, then a registered XOR tree to one bit.
         if not observed:
             observed = [Const(0, 1)]
-        result, self.xor_levels = xor_tree(m, observed)
+        captured = []
+        for k, bit in enumerate(observed):
+            reg = Signal(name=f"capture_{k}")
+            m.d.sync += reg.eq(bit)
+            captured.append(reg)
+        result, self.xor_levels = xor_tree(m, captured)
         m.d.comb += self.led.eq(result)
 
         if platform is not None:

@@ -8,14 +8,15 @@ time, without any data:
    ``y < release + lb_lines``; row y counts as loaded two cycles after its last word is read;
 2. the sequencer: one beat per cycle, a block of ``rows`` output pixels x one group of ``cols``
    output channels taking R*S*CG beats; a block starts only when the input rows it needs are
-   loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 2 cycles
-   after the block was loaded; only blocks shorter than that ever wait);
+   loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 4 cycles
+   after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait);
 3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
    finishes while the previous one is still being serialised holds the tile, which stalls the
    whole sequencer pipeline.
 
 After the last block has been serialised, the tail is a fixed latency: parameter read (1), address
-stage (1), requantizer (10), pooling/write stage (1), and the done check (1).
+stage (1), requantizer (10), pooling/write stages (POOL_STAGES = 5), and the done check (1).
+CYCLES starts START_LATENCY = 1 cycle before the datapath (the registered start pulse).
 
 With the digit-serial requantizer (``config.requant_mul_cycles`` = k > 1, see ``requant_cycles``)
 the output stage is slower: the requantizer takes one element per ``requant_cycles(config)``
@@ -37,6 +38,8 @@ from dataclasses import dataclass
 __all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles"]
 
 REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
+START_LATENCY = 1  # hw/conv_engine.py: accepted CTRL.start write -> datapath start (a register)
+POOL_STAGES = 5  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
 
 
@@ -52,8 +55,9 @@ def requant_cycles(config):
 
 def LOOKAHEAD(rows):
     """Cycles from loading a block until the next block's lanes are ready (one lane per cycle,
-    then one for its input-row window): a block with fewer beats waits at its last beat."""
-    return rows + 2
+    then three for its input-row window, hw/conv_sequencer.py): a block with fewer beats waits
+    at its last beat."""
+    return rows + 4
 
 
 @dataclass
@@ -102,14 +106,14 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     running, first_pending = True, True
     b = g = k = 0
     need_reg = release_reg = 0
-    s1_valid = s1_last = s2_valid = s2_last = False
+    s1_valid = s1_last = s2_valid = s2_last = s3_valid = s3_last = False
     s1_release = 0
     t1_valid = t1_last = t2_valid = t2_last = o_valid = False
     # Serializer.
     held, count = False, 0
     pending_groups = []  # (block, group) of blocks issued, in order, for the serializer
     current = None
-    lookahead_ready = rows + 1     # the seed's lookahead finishes in cycle rows + 1
+    lookahead_ready = LOOKAHEAD(rows) - 1   # the seed's lookahead (from the start cycle + 1)
     mac_cycles = 0
     first_beat = None
     last_beat = None
@@ -160,7 +164,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             at_end = held and count == ser_period - 1
             take = at_end and out_adv
         advance = (not o_valid) or take
-        if s2_valid and advance:
+        if s3_valid and advance:
             mac_cycles += 1
             if first_beat is None:
                 first_beat = t
@@ -195,7 +199,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         # Output side of the digit-serial requantizer (uses this cycle's values).
         if serial:
             if unit_done:
-                out_busy_until = t + 5   # round, rshift, zp, clamp, pooling stage
+                out_busy_until = t + 4 + POOL_STAGES   # round, rshift, zp, clamp, pooling stages
             if unit_load:
                 unit_full, unit_done, unit_steps = True, False, serial_k - 1
             elif unit_done:
@@ -231,7 +235,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         if advance:
             n_o_valid = t2_valid and t2_last
             t2_valid, t2_last = t1_valid, t1_last
-            t1_valid, t1_last = s2_valid, s2_last
+            t1_valid, t1_last = s3_valid, s3_last
+            s3_valid, s3_last = s2_valid, s2_last
             s2_valid, s2_last = s1_valid, s1_last
             s1_valid, s1_last, s1_release = issue, at_group_end, release_reg
             o_valid = n_o_valid
@@ -263,7 +268,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             and not o_valid
             and not pending_groups
             and tail_end is not None
-            and not (s1_valid or s2_valid or t1_valid or t2_valid)
+            and not (s1_valid or s2_valid or s3_valid or t1_valid or t2_valid)
             and not (serial and (o1[0] or o2[0] or rq_bias or rq_lshift or unit_full
                                  or out_busy_until >= t))
         ):
@@ -289,13 +294,14 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         e, f = divmod(p0 + i, F)
         keep = not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1))
         if keep:
-            done = max(done, issued + 3 + REQUANT_LATENCY + 1)
-    cycles = done + 1
+            done = max(done, issued + 3 + REQUANT_LATENCY + POOL_STAGES)
+    # The steps above count from the datapath's start pulse, START_LATENCY after CYCLES starts.
+    cycles = done + 1 + START_LATENCY
     return CycleBreakdown(
         cycles=cycles,
         mac_cycles=mac_cycles,
-        prologue=first_beat,
+        prologue=first_beat + START_LATENCY,
         fill_stalls=fill_stalls,
         output_stalls=output_stalls,
-        tail=cycles - 1 - last_beat,
+        tail=cycles - 1 - START_LATENCY - last_beat,
     )

@@ -33,7 +33,10 @@ from .output_stage import OutputStage
 from .products import ProductArray
 from .registers import ERROR_CODE, REG, Space
 
-__all__ = ["ConvEngine", "host_addr_width", "exact_acc_width"]
+__all__ = ["ConvEngine", "host_addr_width", "exact_acc_width", "START_LATENCY"]
+
+# Cycles from the accepted CTRL.start write to the ``start`` pulse of the datapath (a register).
+START_LATENCY = 1
 
 
 def exact_acc_width(cfg: AcceleratorConfig):
@@ -98,11 +101,24 @@ class ConvEngine(wiring.Component):
     def config(self):
         return self._config
 
+    @property
+    def split_output_memory(self):
+        """Whether the output memory is built as eight 4-bit-wide memories (see ``elaborate``).
+        Subclasses that place it in a primitive of their own (Ice40ConvEngine's SPRAM) keep
+        one 32-bit memory."""
+        return True
+
+    @property
+    def split_memories(self):
+        """Whether the line buffer's lanes are byte-wide memories (``LineBuffer(byte_memories)``):
+        faster on ECP5's 18 kbit block RAMs, more EBRs than a UP5K has on iCE40."""
+        return True
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
 
-        m.submodules.line_buffer = lb = LineBuffer(cfg)
+        m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self.split_memories)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         m.submodules.output = out = OutputStage(cfg)
@@ -145,7 +161,13 @@ class ConvEngine(wiring.Component):
 
         host_reg_write = self.host_we & (self.host_space == Space.REGS)
         start_request = host_reg_write & (self.host_addr == REG["CTRL"]) & self.host_wdata[0]
+        # ``accept`` is the accepted CTRL.start write (decode, range checks of every layer
+        # register); ``start`` reaches the line buffer, sequencer and output stage START_LATENCY
+        # cycle later from a register, so that decode does not share a cycle with the resets
+        # and loads that ``start`` fans out to. The CYCLES counter runs from ``accept``.
+        accept = Signal()
         start = Signal()
+        m.d.sync += start.eq(accept)
         with m.If(host_reg_write & ~busy):
             with m.Switch(self.host_addr):
                 for name, reg in writable.items():
@@ -159,7 +181,7 @@ class ConvEngine(wiring.Component):
             with m.Elif(row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes):
                 m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
             with m.Else():
-                m.d.comb += start.eq(1)
+                m.d.comb += accept.eq(1)
                 m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), mac_cycles.eq(0)]
 
         # ---- memories ------------------------------------------------------------------------
@@ -168,13 +190,25 @@ class ConvEngine(wiring.Component):
         bias = memory.Memory(shape=32, depth=cfg.max_channels, init=[])
         mult = memory.Memory(shape=31, depth=cfg.max_channels, init=[])
         shift = memory.Memory(shape=6, depth=cfg.max_channels, init=[])
-        act_out = memory.Memory(shape=32, depth=cfg.out_mem_bytes // 4, init=[])
         m.submodules.act_in = act_in
         m.submodules.weights = weights
         m.submodules.bias = bias
         m.submodules.mult = mult
         m.submodules.shift = shift
-        m.submodules.act_out = act_out
+        # Output activations: written a byte at a time by the output stage, read a word at a
+        # time by the host. Built as eight 4-bit-wide memories (memory k holds nibble k of every
+        # word), each is a block RAM in its native depth x 4 mode (4096 x 4 per DP16KD on ECP5)
+        # with no byte enables: a 32-bit memory with byte enables is built from wider, shallower
+        # blocks stacked in depth, with a write-enable decode and a read multiplexer in front of
+        # and behind the block RAMs, on the host read path and the output stage's write path.
+        out_words = cfg.out_mem_bytes // 4
+        if self.split_output_memory:
+            act_out = [memory.Memory(shape=4, depth=out_words, init=[]) for _ in range(8)]
+            for k, mem in enumerate(act_out):
+                m.submodules[f"act_out_{k}"] = mem
+        else:
+            act_out = [memory.Memory(shape=32, depth=out_words, init=[])]
+            m.submodules.act_out = act_out[0]
 
         def host_write_port(mem, space, granularity=None):
             wp = mem.write_port(granularity=granularity)
@@ -209,7 +243,8 @@ class ConvEngine(wiring.Component):
             lb.act_data.eq(act_rp.data),
             lb.rd_en.eq(tile.i.ready),
             lb.rd_addr.eq(seq.lb_addr),
-            seq.lb_data.eq(lb.rd_data),
+            seq.lb_word.eq(lb.rd_word),
+            seq.lb_sel.eq(lb.rd_sel),
             seq.rows_loaded.eq(lb.rows_loaded),
             seq.row_align.eq(row_bytes[:2]),
             seq.start.eq(start),
@@ -252,12 +287,22 @@ class ConvEngine(wiring.Component):
             out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
             out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
         ]
-        out_wp = act_out.write_port(granularity=8)
-        m.d.comb += [
-            out_wp.addr.eq(out.out_addr >> 2),
-            out_wp.data.eq(out.out_data.as_unsigned().replicate(4)),
-            out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
-        ]
+        out_byte = out.out_data.as_unsigned()
+        if self.split_output_memory:
+            for k, mem in enumerate(act_out):
+                wp = mem.write_port()
+                m.d.comb += [
+                    wp.addr.eq(out.out_addr >> 2),
+                    wp.data.eq(out_byte[4 * (k % 2):4 * (k % 2) + 4]),
+                    wp.en.eq(out.out_en & (out.out_addr[:2] == k // 2)),
+                ]
+        else:
+            out_wp = act_out[0].write_port(granularity=8)
+            m.d.comb += [
+                out_wp.addr.eq(out.out_addr >> 2),
+                out_wp.data.eq(out_byte.replicate(4)),
+                out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
+            ]
 
         # ---- completion and counters -------------------------------------------------------
         # Compared for equality only and at most ~6 groups are in flight: 8-bit counters suffice.
@@ -271,7 +316,9 @@ class ConvEngine(wiring.Component):
         with m.If(busy):
             m.d.sync += [cycles.eq(cycles + 1),
                          mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))]
-            with m.If(seq.error_span):
+            with m.If(start):
+                pass    # the datapath starts now: its status flags are still the last layer's
+            with m.Elif(seq.error_span):
                 m.d.sync += [busy.eq(0), done.eq(1), error.eq(ERROR_CODE["LINE_BUFFER_SPAN"])]
             with m.Elif(~seq.busy & (blocks_issued == blocks_done) & out.idle & ~tile.o.valid
                         & ~info_pending):
@@ -279,11 +326,16 @@ class ConvEngine(wiring.Component):
         m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
 
         # ---- host reads (one cycle latency) ---------------------------------------------------
-        out_rp = act_out.read_port()
-        m.d.comb += [out_rp.addr.eq(self.host_addr), out_rp.en.eq(self.host_re)]
-        read_space = Signal(3)
+        out_rps = [mem.read_port() for mem in act_out]
+        for rp in out_rps:
+            m.d.comb += [rp.addr.eq(self.host_addr), rp.en.eq(self.host_re)]
+        # The source of the read (output memory or register) is decoded when the read is issued,
+        # so behind the output memory's block RAMs ``host_rdata`` is one AND-OR per bit.
+        read_out = Signal()
+        read_reg = Signal()
         reg_value = Signal(32)
-        m.d.sync += read_space.eq(self.host_space)
+        m.d.sync += [read_out.eq(self.host_space == Space.ACT_OUT),
+                     read_reg.eq(self.host_space == Space.REGS)]
         with m.If(self.host_re):
             with m.Switch(self.host_addr):
                 with m.Case(REG["STATUS"]):
@@ -299,8 +351,7 @@ class ConvEngine(wiring.Component):
                         m.d.sync += reg_value.eq(reg)
                 with m.Default():
                     m.d.sync += reg_value.eq(0)
-        with m.If(read_space == Space.ACT_OUT):
-            m.d.comb += self.host_rdata.eq(out_rp.data)
-        with m.Elif(read_space == Space.REGS):
-            m.d.comb += self.host_rdata.eq(reg_value)
+        out_word = Cat(*[rp.data for rp in out_rps])
+        m.d.comb += self.host_rdata.eq((out_word & read_out.replicate(32))
+                                       | (reg_value & read_reg.replicate(32)))
         return m

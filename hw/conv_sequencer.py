@@ -24,8 +24,8 @@ xf_i = U*f_i - pad_left, xfc_i = xf_i * C, and the line address of a tap is
 and a_y the row's byte alignment (see hw/line_buffer.py).
 
 Pipeline (advances as one, while ``advance`` is high = the tile accepts):
-  S0 loop counters  ->  S1 lane addresses, in-bounds flags  ->  S2 line-buffer / weight reads
-  ->  tile beat (zero point substituted for out-of-image taps).
+  S0 loop counters  ->  S1 lane addresses, in-bounds flags  ->  S2 line-buffer reads
+  ->  S3 operand register (zero point substituted for out-of-image taps), weight read  ->  tile.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -111,7 +111,7 @@ class ConvSequencer(wiring.Component):
     advance : In(1)          the tile accepts a beat this cycle (pipeline clock enable)
     beat_valid, beat_first, beat_last : Out(1)   / beat_act : Out(array) / beat_weight : In via memory
     rows_loaded : In          from the line buffer; release : Out  to the line buffer
-    lb_addr : Out(array), lb_data : In(array)    line buffer lanes
+    lb_addr : Out(array), lb_word, lb_sel : In(array)   line buffer lanes: word and byte index
     w_addr : Out                                weight memory address (data goes to the tile directly)
     info, info_valid : Out    block info, pushed when the last beat of a block is issued
     info_ready : In(1)        room for block info (else the sequencer waits)
@@ -136,7 +136,8 @@ class ConvSequencer(wiring.Component):
             "row_align": In(2),          # (W * C) mod 4: rows keep their word alignment in lines
             "release": Out(size),
             "lb_addr": Out(data.ArrayLayout(lb_addr_width, cfg.rows)),
-            "lb_data": In(data.ArrayLayout(8, cfg.rows)),
+            "lb_word": In(data.ArrayLayout(32, cfg.rows)),
+            "lb_sel": In(data.ArrayLayout(2, cfg.rows)),
             "w_addr": Out(max(1, (cfg.weight_mem_words - 1).bit_length())),
             "info": Out(block_info_layout(cfg)),
             "info_valid": Out(1),
@@ -193,14 +194,21 @@ class ConvSequencer(wiring.Component):
             return nxt
 
         # Lookahead: the next block's lanes follow the current last lane (or the seed before
-        # block 0), one lane per cycle so no clock period holds more than one step; then one
-        # cycle for the rows the block needs. Ready LOOKAHEAD cycles after a block is loaded; a
-        # block shorter than that waits for it at its last beat.
+        # block 0), one lane per cycle so no clock period holds more than one step. Then the
+        # rows the block needs, in three register stages, because together (lane valid flags ->
+        # last valid lane's ye -> + R, min H -> span check) they were one of the longest paths:
+        #   la_count == rows      lane valid flags, the last valid lane's ye, lane 0's ye
+        #   la_count == rows + 1  rows needed (min(last ye + R, H)) and the lowest row read
+        #   la_count == rows + 2  the span check (the lines must fit in the buffer); ready
+        # Ready LOOKAHEAD = rows + 4 cycles after a block is loaded; a block shorter than that
+        # waits for it at its last beat.
         next_lanes = Signal(data.ArrayLayout(lane_layout, cfg.rows))
         la_last = Signal(lane_layout)          # the lane the next step starts from
-        la_count = Signal(range(cfg.rows + 2))
+        la_count = Signal(range(cfg.rows + 4))
         la_ready = Signal()
         next_valid = Signal(cfg.rows)
+        la_last_ye = Signal(signed(coord))     # ye of the next block's last valid lane
+        la_first_ye = Signal(signed(coord))    # ye of its lane 0
         need_next = Signal(signed(coord + 1))
         release_next = Signal(size)
         block_ok_next = Signal()
@@ -210,26 +218,37 @@ class ConvSequencer(wiring.Component):
                          next_lanes.eq(Cat(next_lanes.as_value()[lane_layout.size:], stepped))]
         with m.Elif(la_count == cfg.rows):
             valid = Cat(*[next_lanes[i].e < sh.E for i in range(cfg.rows)])
-            # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
             last_ye = Signal(signed(coord))
             for i in range(cfg.rows):
                 with m.If(valid[i]):
                     m.d.comb += last_ye.eq(next_lanes[i].ye)
-            rows_needed = Mux(last_ye + sh.R > sh.H, sh.H, last_ye + sh.R)
-            first_ye = next_lanes[0].ye
-            lowest_row = Mux(first_ye < 0, 0, first_ye)
+            m.d.sync += [la_count.eq(la_count + 1), next_valid.eq(valid),
+                         la_last_ye.eq(last_ye), la_first_ye.eq(next_lanes[0].ye)]
+        with m.Elif(la_count == cfg.rows + 1):
+            # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
             m.d.sync += [
-                la_count.eq(la_count + 1), la_ready.eq(1),
-                next_valid.eq(valid), need_next.eq(rows_needed), release_next.eq(lowest_row),
-                # The lines from release to need - 1 must fit in the buffer at once.
-                block_ok_next.eq(rows_needed - lowest_row <= cfg.lb_lines),
+                la_count.eq(la_count + 1),
+                need_next.eq(Mux(la_last_ye + sh.R > sh.H, sh.H, la_last_ye + sh.R)),
+                release_next.eq(Mux(la_first_ye < 0, 0, la_first_ye)),
             ]
+        with m.Elif(la_count == cfg.rows + 2):
+            # The lines from release to need - 1 must fit in the buffer at once.
+            m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
+                         block_ok_next.eq(need_next - release_next <= cfg.lb_lines)]
 
-        at_c_end = c == sh.CG - 1
-        at_s_end = s == sh.S - 1
-        at_r_end = r == sh.R - 1
+        # Loop-end flags (c == CG - 1, s == S - 1, r == R - 1, m0 + cols >= M) are registers,
+        # set together with their counters from the counters' next values: ``issue`` (which
+        # gates every counter and the tile's beat) then starts from flip-flops instead of four
+        # comparators against the shape registers.
+        at_c_end = Signal()
+        at_s_end = Signal()
+        at_r_end = Signal()
+        last_group = Signal()
         at_group_end = at_c_end & at_s_end & at_r_end
-        last_group = m0 + cfg.cols >= sh.M
+        c_restart = at_c_end.eq(sh.CG == 1)        # the flags' values for a counter back at 0
+        s_restart = at_s_end.eq(sh.S == 1)
+        r_restart = at_r_end.eq(sh.R == 1)
+        m_restart = last_group.eq(sh.M <= cfg.cols)
 
         rows_ok = (self.rows_loaded >= need) & block_ok
         at_block_end = at_group_end & last_group
@@ -258,7 +277,7 @@ class ConvSequencer(wiring.Component):
                 running.eq(1), self.error_span.eq(0), p0.eq(0),
                 r.eq(0), s.eq(0), c.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0), col_off.eq(0),
                 w_addr.eq(0), first_pending.eq(1), release.eq(0),
-                need.eq(0), block_ok.eq(0),
+                need.eq(0), block_ok.eq(0), c_restart, s_restart, r_restart, m_restart,
                 # Seed: the pixel before (0, 0); block 0 is loaded when the lookahead is ready.
                 seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
                 seed.xf.eq(0), seed.xfc.eq(0),
@@ -273,20 +292,26 @@ class ConvSequencer(wiring.Component):
             m.d.sync += [running.eq(0), self.error_span.eq(1)]
         with m.Elif(issue & self.advance):
             with m.If(~at_c_end):
-                m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1)]
+                m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1),
+                             at_c_end.eq(c + 2 == sh.CG)]
             with m.Elif(~at_s_end):
                 m.d.sync += [c.eq(0), s.eq(s + 1), s_base.eq(s_base + sh.C),
-                             col_off.eq(s_base + sh.C), w_addr.eq(w_addr + 1)]
+                             col_off.eq(s_base + sh.C), w_addr.eq(w_addr + 1),
+                             c_restart, at_s_end.eq(s + 2 == sh.S)]
             with m.Elif(~at_r_end):
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(r + 1), s_base.eq(c_base),
-                             col_off.eq(c_base), w_addr.eq(w_addr + 1)]
+                             col_off.eq(c_base), w_addr.eq(w_addr + 1),
+                             c_restart, s_restart, at_r_end.eq(r + 2 == sh.R)]
             with m.Elif(~last_group):
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(m0 + cfg.cols),
                              c_base.eq(c_base + sh.c_step), s_base.eq(c_base + sh.c_step),
-                             col_off.eq(c_base + sh.c_step), w_addr.eq(w_addr + 1)]
+                             col_off.eq(c_base + sh.c_step), w_addr.eq(w_addr + 1),
+                             c_restart, s_restart, r_restart,
+                             last_group.eq(m0 + 2 * cfg.cols >= sh.M)]
             with m.Else():
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0),
-                             col_off.eq(0), w_addr.eq(0), p0.eq(p0 + cfg.rows)]
+                             col_off.eq(0), w_addr.eq(0), p0.eq(p0 + cfg.rows),
+                             c_restart, s_restart, r_restart, m_restart]
                 load_block()
 
         # Block info for the output stage, pushed with the last beat of every (block, group).
@@ -333,22 +358,43 @@ class ConvSequencer(wiring.Component):
         # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
         m.d.comb += self.release.eq(Mux(s1_valid, s1_release, release))
 
-        # ---- S2: memory reads: line buffer lanes and the weight memory (``cols`` weights). ----
-        m.d.comb += [self.lb_addr.eq(s1_addr), self.w_addr.eq(s1_w_addr)]
+        # ---- S2: line-buffer lane reads (the weight memory is read in S3, see there) ----------
+        m.d.comb += self.lb_addr.eq(s1_addr)
         s2_valid = Signal()
         s2_first = Signal()
         s2_last = Signal()
         s2_inb = Signal(cfg.rows)
+        s2_w_addr = Signal.like(w_addr)
         with m.If(self.start):
             m.d.sync += s2_valid.eq(0)
         with m.Elif(self.advance):
             m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-                         s2_inb.eq(s1_inb)]
+                         s2_inb.eq(s1_inb), s2_w_addr.eq(s1_w_addr)]
+        m.d.comb += self.w_addr.eq(s2_w_addr)
+        # ---- S3: operand register --------------------------------------------------------------
+        # The lane bytes leave the line-buffer BRAMs late in the cycle (clock-to-out ~6 ns on
+        # ECP5); S3 registers each lane's whole line word and the byte index straight from
+        # them, so the tile's operand register is fed from flip-flops. The weight memory is
+        # read one stage later (address from S2) so its word arrives together with S3.
+        s3_valid = Signal()
+        s3_first = Signal()
+        s3_last = Signal()
+        s3_word = Signal.like(self.lb_word)
+        s3_sel = Signal.like(self.lb_sel)
+        s3_inb = Signal(cfg.rows)
+        with m.If(self.start):
+            m.d.sync += s3_valid.eq(0)
+        with m.Elif(self.advance):
+            m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last),
+                         s3_word.eq(self.lb_word), s3_sel.eq(self.lb_sel), s3_inb.eq(s2_inb)]
         m.d.comb += [
-            self.beat_valid.eq(s2_valid),
-            self.beat_first.eq(s2_first),
-            self.beat_last.eq(s2_last),
+            self.beat_valid.eq(s3_valid),
+            self.beat_first.eq(s3_first),
+            self.beat_last.eq(s3_last),
         ]
+        # The byte select and the zero point for out-of-image taps come behind the register
+        # (flip-flops to the tile's operand register): nothing but routing follows the BRAMs.
         for i in range(cfg.rows):
-            m.d.comb += self.beat_act[i].eq(Mux(s2_inb[i], self.lb_data[i], sh.input_zp))
+            byte = s3_word[i].word_select(s3_sel[i], 8)
+            m.d.comb += self.beat_act[i].eq(Mux(s3_inb[i], byte, sh.input_zp))
         return m

@@ -58,6 +58,16 @@ class Ice40ConvEngine(ConvEngine):
     def spram(self):
         return self._spram
 
+    @property
+    def split_output_memory(self):
+        """The output memory stays one 32-bit memory when it goes to SPRAM."""
+        return "act_out" not in self._spram
+
+    @property
+    def split_memories(self):
+        """32-bit line-buffer lanes: byte-wide ones need at least one 4 kbit EBR each."""
+        return False
+
     def elaborate(self, platform):
         m = super().elaborate(platform)
         if self._spram and platform is not None:

@@ -19,7 +19,7 @@ Flow control is by row numbers, no handshake per byte:
     ``y < release + lb_lines``, i.e. when its slot holds no row the sequencer still needs.
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Cat, Module, Mux, Signal, Value
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -29,8 +29,17 @@ __all__ = ["LineBuffer", "row_alignment"]
 
 
 def row_alignment(y, row_bytes):
-    """Byte offset a_y of input row y inside its line (works on ints and Amaranth values)."""
-    return ((y & 3) * (row_bytes & 3)) & 3
+    """Byte offset a_y = ((y mod 4) * (row_bytes mod 4)) mod 4 of input row y inside its line.
+
+    Works on ints and Amaranth values. Only two bits of each factor matter, so the product mod 4
+    is written as gates (bit 0 = y0 & b0, bit 1 = (y1 & b0) ^ (y0 & b1)) rather than a multiplier
+    and a wide mask: it sits in the sequencer's address stage, which feeds the line-buffer BRAMs."""
+    if isinstance(y, int) and isinstance(row_bytes, int):
+        y0, y1, b0, b1 = y & 1, (y >> 1) & 1, row_bytes & 1, (row_bytes >> 1) & 1
+        return (y0 & b0) | (((y1 & b0) ^ (y0 & b1)) << 1)
+    y, row_bytes = Value.cast(y), Value.cast(row_bytes)
+    y0, y1, b0, b1 = y[0], y[1], row_bytes[0], row_bytes[1]
+    return Cat(y0 & b0, (y1 & b0) ^ (y0 & b1))
 
 
 class LineBuffer(wiring.Component):
@@ -47,9 +56,13 @@ class LineBuffer(wiring.Component):
     rd_en : In(1)          read enable of the lanes (the sequencer's pipeline advance)
     rd_addr : In(array)    line byte address per lane
     rd_data : Out(array)   byte per lane, one cycle after rd_addr (while rd_en)
+    rd_word, rd_sel : Out(array)   the same as the lane's whole line word and the byte's index
+                           in it (rd_data = byte rd_sel of rd_word), for a reader that registers
+                           the word straight from the block RAMs and selects the byte afterwards
     """
 
-    def __init__(self, config: AcceleratorConfig):
+    def __init__(self, config: AcceleratorConfig, *, byte_memories=True):
+        self._byte_memories = bool(byte_memories)
         self._config = config
         cfg = config
         self.depth = cfg.lb_lines * cfg.lb_line_bytes
@@ -68,6 +81,8 @@ class LineBuffer(wiring.Component):
             "rd_en": In(1),
             "rd_addr": In(data.ArrayLayout(self.addr_width, cfg.rows)),
             "rd_data": Out(data.ArrayLayout(8, cfg.rows)),
+            "rd_word": Out(data.ArrayLayout(32, cfg.rows)),
+            "rd_sel": Out(data.ArrayLayout(2, cfg.rows)),
         })
 
     def elaborate(self, platform):
@@ -122,20 +137,45 @@ class LineBuffer(wiring.Component):
         with m.If(wr_valid & wr_last & ~self.start):
             m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
 
+        # With ``byte_memories`` each lane is four byte-wide memories (byte k of every line word
+        # in memory k) rather than one 32-bit memory with byte enables: on ECP5 a byte-wide
+        # memory is a block RAM in its native 2048 x 9 mode, while the 32-bit one was built from
+        # 1024 x 18 blocks stacked in depth with a multiplexer behind them, on the lane's read
+        # path (block RAM -> the sequencer's S3 register), the engine's critical path. On iCE40
+        # (4 kbit EBRs, at least one per memory) it would take more EBRs than the UP5K has.
         for lane in range(cfg.rows):
-            mem = memory.Memory(shape=32, depth=self.depth // 4, init=[])
-            m.submodules[f"lane{lane}"] = mem
-            wp = mem.write_port(granularity=8)
-            rp = mem.read_port()
             byte_sel = Signal(2, name=f"lane{lane}_byte_sel")
-            m.d.comb += [
-                wp.addr.eq(wr_addr),
-                wp.data.eq(self.act_data),
-                wp.en.eq(Mux(wr_valid & ~self.start, wr_mask, 0)),
-                rp.addr.eq(self.rd_addr[lane] >> 2),
-                rp.en.eq(self.rd_en),
-                self.rd_data[lane].eq(rp.data.word_select(byte_sel, 8)),
-            ]
+            if self._byte_memories:
+                lane_bytes = []
+                for k in range(4):
+                    mem = memory.Memory(shape=8, depth=self.depth // 4, init=[])
+                    m.submodules[f"lane{lane}_byte{k}"] = mem
+                    wp = mem.write_port()
+                    rp = mem.read_port()
+                    m.d.comb += [
+                        wp.addr.eq(wr_addr),
+                        wp.data.eq(self.act_data.word_select(k, 8)),
+                        wp.en.eq(wr_valid & ~self.start & wr_mask[k]),
+                        rp.addr.eq(self.rd_addr[lane] >> 2),
+                        rp.en.eq(self.rd_en),
+                    ]
+                    lane_bytes.append(rp.data)
+                word = Cat(*lane_bytes)
+            else:
+                mem = memory.Memory(shape=32, depth=self.depth // 4, init=[])
+                m.submodules[f"lane{lane}"] = mem
+                wp = mem.write_port(granularity=8)
+                rp = mem.read_port()
+                m.d.comb += [
+                    wp.addr.eq(wr_addr),
+                    wp.data.eq(self.act_data),
+                    wp.en.eq(Mux(wr_valid & ~self.start, wr_mask, 0)),
+                    rp.addr.eq(self.rd_addr[lane] >> 2),
+                    rp.en.eq(self.rd_en),
+                ]
+                word = rp.data
+            m.d.comb += [self.rd_data[lane].eq(word.word_select(byte_sel, 8)),
+                         self.rd_word[lane].eq(word), self.rd_sel[lane].eq(byte_sel)]
             with m.If(self.rd_en):
                 m.d.sync += byte_sel.eq(self.rd_addr[lane][:2])
         return m

@@ -16,7 +16,8 @@ Average pooling rounds sum / 4 half away from zero, as the TFLite reference does
 odd last row or column are dropped (VALID).
 
 Pipeline: serializer -> O1 (per-channel parameter read) -> O2 (output address) -> requantizer ->
-P0 (row-buffer read) -> P1 (combine, write row buffer / output memory). With the default
+P0 (row-buffer read) -> P1 .. P5 (``POOL_STAGES``: row-buffer word, combine and write back, average,
+clamp) -> output memory write from registers. With the default
 requantizer it never stalls: only the serializer waits for blocks, and it accepts a new one in the
 cycle it issues the last element. With the digit-serial requantizer (``requant_mul_cycles`` > 1)
 the serializer, O1 and O2 advance only when the requantizer takes O2's element (elements outside
@@ -36,9 +37,12 @@ from .conv_sequencer import block_info_layout
 from .mac_tile import tile_result_layout
 from .requantizer import Requantizer
 
-__all__ = ["OutputStage", "POOL_NONE", "POOL_MAX", "POOL_AVG"]
+__all__ = ["OutputStage", "POOL_NONE", "POOL_MAX", "POOL_AVG", "POOL_STAGES"]
 
 POOL_NONE, POOL_MAX, POOL_AVG = 0, 1, 2
+
+# Register stages after the requantizer (P1..P5): cycles from its output to the output-memory write.
+POOL_STAGES = 5
 
 
 class OutputStage(wiring.Component):
@@ -58,6 +62,10 @@ class OutputStage(wiring.Component):
     """
 
     def __init__(self, config: AcceleratorConfig):
+        if config.cols < 3:
+            raise ValueError(f"cols = {config.cols} is too small for the output stage: the pooling "
+                             f"row buffer's read-modify-write needs elements of one window at least "
+                             f"3 cycles apart, i.e. cols >= 3")
         self._config = config
         cfg = config
         size = cfg.max_size.bit_length() + 1
@@ -178,11 +186,19 @@ class OutputStage(wiring.Component):
             cur_m0 = info.m0
         step_ij = held & advance
         if copy:
-            m.d.comb += take.eq(self.blocks.valid & info_valid & (~held | (at_end & advance)))
+            # ``room`` = ~held | at_end, kept as a register (from the next values of held, i and
+            # j): ``take`` is the tile's ``o.ready`` and so gates the whole sequencer/tile
+            # pipeline and the memories' read enables; from a register it is one AND away.
+            room = Signal(init=1)
+            before_end = (i == cfg.rows - 1) & (j == cfg.cols - 2)    # cols >= 3 (see __init__)
+            m.d.comb += take.eq(self.blocks.valid & info_valid & room & (~held | advance))
             with m.If(take):
-                m.d.sync += [held.eq(1), block.eq(self.blocks.payload), i.eq(0), j.eq(0)]
+                m.d.sync += [held.eq(1), block.eq(self.blocks.payload), i.eq(0), j.eq(0),
+                             room.eq(0)]
             with m.Elif(step_ij & at_end):
-                m.d.sync += held.eq(0)
+                m.d.sync += [held.eq(0), room.eq(1)]
+            with m.Elif(step_ij):
+                m.d.sync += room.eq(before_end)
             step_ij = step_ij & ~take
         else:
             m.d.comb += [held.eq(self.blocks.valid & info_valid), take.eq(last_out)]
@@ -251,47 +267,86 @@ class OutputStage(wiring.Component):
             rq.o.ready.eq(1),
         ]
 
-        # ---- pooling row buffer: P0 reads, P1 combines and writes ----------------------------
+        # ---- pooling row buffer: P0 reads, P1..P5 (POOL_STAGES) combine, write, round -------
+        # The row buffer is a read-modify-write loop. Doing it in one cycle (BRAM data -> max / add
+        # -> average -> clamp -> output memory) was the engine's critical path, so it is split:
+        #   P0  the requantizer's output: row-buffer read address
+        #   P1  value and tag registered; the row-buffer word arrives (BRAM clock-to-out only)
+        #   P2  the row-buffer word registered (no logic behind the BRAM output)
+        #   P3  combined = first ? value : max(value, word) or value + word; written back
+        #   P4  average (round half away from zero)
+        #   P5  clamp of the average, output-memory write registers
+        # Two elements of one 2x2 window that share a row-buffer entry (same channel, adjacent
+        # columns) leave the serializer at least ``cols`` cycles apart (a whole lane in between),
+        # and the requantizer keeps their spacing, so an element's write-back (P3) is at the
+        # latest in the cycle its partner reads (P0, transparent read) when cols >= 3.
         row_buf = memory.Memory(shape=signed(10), depth=cfg.pool_buf_words, init=[])
         m.submodules.row_buf = row_buf
         buf_w = row_buf.write_port()
         buf_r = row_buf.read_port(transparent_for=(buf_w,))
         out_tag = data.View(tag, rq.o.payload.tag)
+        m.d.comb += [buf_r.addr.eq(out_tag.idx), buf_r.en.eq(1)]
+
         p1_valid = Signal()
         p1_value = Signal(signed(8))
         p1_tag = Signal(tag)
-        m.d.comb += [buf_r.addr.eq(out_tag.idx), buf_r.en.eq(1)]
         m.d.sync += [p1_valid.eq(rq.o.valid), p1_value.eq(rq.o.payload.value), p1_tag.eq(out_tag)]
 
-        combined = Signal(signed(10))
-        with m.If(p1_tag.first):
-            m.d.comb += combined.eq(p1_value)
+        p2_valid = Signal()
+        p2_value = Signal(signed(8))
+        p2_tag = Signal(tag)
+        p2_word = Signal(signed(10))
+        m.d.sync += [p2_valid.eq(p1_valid), p2_value.eq(p1_value), p2_tag.eq(p1_tag),
+                     p2_word.eq(buf_r.data)]
+
+        p3_valid = Signal()
+        p3_value = Signal(signed(8))
+        p3_tag = Signal(tag)
+        p3_combined = Signal(signed(10))
+        m.d.sync += [p3_valid.eq(p2_valid), p3_value.eq(p2_value), p3_tag.eq(p2_tag)]
+        with m.If(p2_tag.first):
+            m.d.sync += p3_combined.eq(p2_value)
         with m.Elif(self.pool == POOL_MAX):
-            m.d.comb += combined.eq(Mux(p1_value > buf_r.data, p1_value, buf_r.data))
+            m.d.sync += p3_combined.eq(Mux(p2_value > p2_word, p2_value, p2_word))
         with m.Else():
-            m.d.comb += combined.eq(buf_r.data + p1_value)
-        # Average of 4: (sum +- 2) / 4 truncated toward zero = round half away from zero.
-        avg = Signal(signed(10))
-        m.d.comb += avg.eq(Mux(combined >= 0, (combined + 2) >> 2, -((2 - combined) >> 2)))
-        avg_clamped = Signal(signed(8))
-        m.d.comb += avg_clamped.eq(Mux(avg < self.act_min, self.act_min,
-                                       Mux(avg > self.act_max, self.act_max, avg)))
+            m.d.sync += p3_combined.eq(p2_word + p2_value)
         m.d.comb += [
-            buf_w.addr.eq(p1_tag.idx),
-            buf_w.data.eq(combined),
-            buf_w.en.eq(p1_valid & pooling),
-            self.out_addr.eq(p1_tag.addr),
-            self.out_data.eq(Mux(self.pool == POOL_AVG, avg_clamped, combined)),
-            self.out_en.eq(p1_valid & (~pooling | p1_tag.final)),
+            buf_w.addr.eq(p3_tag.idx),
+            buf_w.data.eq(p3_combined),
+            buf_w.en.eq(p3_valid & pooling),
         ]
+
+        # P4: average of 4: (sum +- 2) / 4 truncated toward zero = round half away from zero.
+        p4_valid = Signal()
+        p4_tag = Signal(tag)
+        p4_value = Signal(signed(10))       # the element (no pooling), max, or average
+        m.d.sync += [p4_valid.eq(p3_valid), p4_tag.eq(p3_tag)]
         with m.If(~pooling):
-            m.d.comb += self.out_data.eq(p1_value)
+            m.d.sync += p4_value.eq(p3_value)
+        with m.Elif(self.pool == POOL_AVG):
+            m.d.sync += p4_value.eq(Mux(p3_combined >= 0, (p3_combined + 2) >> 2,
+                                        -((2 - p3_combined) >> 2)))
+        with m.Else():
+            m.d.sync += p4_value.eq(p3_combined)
+
+        # P5: the average clamped (max and plain elements are already in range), output write.
+        p5_valid = Signal()
+        m.d.sync += [
+            p5_valid.eq(p4_valid),
+            self.out_addr.eq(p4_tag.addr),
+            self.out_en.eq(p4_valid & (~pooling | p4_tag.final)),
+            self.out_data.eq(Mux(self.pool == POOL_AVG,
+                                 Mux(p4_value < self.act_min, self.act_min,
+                                     Mux(p4_value > self.act_max, self.act_max, p4_value)),
+                                 p4_value)),
+        ]
 
         # ---- idle: nothing held, nothing in the pipeline --------------------------------------
         in_flight = Signal(range(rq.latency + 2))
         accepted = rq.i.valid & rq.i.ready
         delivered = rq.o.valid
         m.d.sync += in_flight.eq(in_flight + accepted - delivered)
-        m.d.comb += self.idle.eq(~held & ~o1_valid & ~o2_valid & (in_flight == 0) & ~p1_valid
-                                 & ~rq.o.valid)
+        m.d.comb += self.idle.eq(~held & ~o1_valid & ~o2_valid & (in_flight == 0) & ~rq.o.valid
+                                 & ~p1_valid & ~p2_valid & ~p3_valid & ~p4_valid
+                                 & ~p5_valid)
         return m

@@ -13,9 +13,9 @@ rounding", NOT the TFLITE_SINGLE_ROUNDING build):
 
 All parameters (bias, M, shift, zero point, clamps) travel with each element, so the engine can
 feed per-channel values (with ``constant_clamps`` the zero point and clamps are ports instead:
-layer constants read by the last two stages). Every int32 wraps like the compiled C++ reference (two's complement);
-nothing saturates. SRDHM's only saturating case (a == M == INT32_MIN) cannot occur because M is
-an unsigned 31-bit field (M <= 2^31 - 1).
+layer constants read by the last two stages). Every int32 wraps like the compiled C++ reference
+(two's complement); nothing saturates. SRDHM's only saturating case (a == M == INT32_MIN) cannot
+occur because M is an unsigned 31-bit field (M <= 2^31 - 1).
 
 Arithmetic identities the datapath uses (exact for every int32 ``a`` and 0 <= M < 2^31):
 

@@ -65,8 +65,9 @@ SHAPES = [
 ]
 
 
-@pytest.mark.parametrize("shape", SHAPES, ids=[f"H{s['H']}W{s['W']}C{s['C']}M{s['M']}R{s['R']}S{s['S']}U{s['U']}"
-                                               for s in SHAPES])
+@pytest.mark.parametrize("shape", SHAPES,
+                         ids=[f"H{s['H']}W{s['W']}C{s['C']}M{s['M']}R{s['R']}S{s['S']}U{s['U']}"
+                              for s in SHAPES])
 def test_beat_stream_is_the_loop_nest(shape):
     sh = dict(shape)
     E = (sh["H"] + 2 * sh["pt"] - sh["R"]) // sh["U"] + 1
@@ -99,7 +100,8 @@ def test_beat_stream_is_the_loop_nest(shape):
                 infos.append((ctx.get(dut.info.p0), ctx.get(dut.info.m0)))
             await ctx.tick()
             for i in range(CFG.rows):
-                ctx.set(dut.lb_data[i], tag(addrs[i]))
+                ctx.set(dut.lb_word[i], tag(addrs[i]) << (8 * (addrs[i] & 3)))
+                ctx.set(dut.lb_sel[i], addrs[i] & 3)
             if ctx.get(dut.beat_valid):
                 act = tuple(ctx.get(dut.beat_act[i]) for i in range(CFG.rows))
                 got.append((act, bool(ctx.get(dut.beat_first)), bool(ctx.get(dut.beat_last)), w_addr))

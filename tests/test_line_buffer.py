@@ -20,7 +20,8 @@ class Harness(Elaboratable):
 
     def __init__(self, data):
         self.lb = LineBuffer(CFG)
-        words = [int.from_bytes(bytes(data[i:i + 4]).ljust(4, b"\0"), "little") for i in range(0, len(data), 4)]
+        words = [int.from_bytes(bytes(data[i:i + 4]).ljust(4, b"\0"), "little")
+                 for i in range(0, len(data), 4)]
         self.mem = memory.Memory(shape=32, depth=CFG.act_mem_bytes // 4, init=words)
 
     def elaborate(self, platform):
