@@ -116,6 +116,8 @@ def collect(reports_dir=REPORTS):
                      "board_clock_mhz": board.board_clock_mhz, "source": str(path)}
             if s.get("status") != "ok":
                 entry["error"] = s.get("error", "?")
+                if s.get("fits") is False:  # nextpnr stopped: over capacity, so no Fmax either
+                    entry["fit"] = s.get("fit")
                 entries.append(entry)
                 continue
             config = AcceleratorConfig.from_dict(s["config"])
@@ -206,7 +208,12 @@ def render_markdown(report):
         lines.append("")
     failed = [e for e in report["boards"] if e["status"] != "ok"]
     for e in failed:
-        lines.append(f"- {e['board']} / {e['design']}: build FAILED: {e['error']} ({e['source']})")
+        if e.get("fit"):
+            lines.append(f"- {e['board']} / {e['design']}: **{e['fit']}** (nextpnr stops before timing:"
+                         f" no Fmax; `python -m boards.breakdown` shows where the cells go;"
+                         f" {e['source']})")
+        else:
+            lines.append(f"- {e['board']} / {e['design']}: build FAILED: {e['error']} ({e['source']})")
     net = report.get("digits")
     if net:
         lines += ["", "## Digits CNN on the SoC (RTL simulation)", "",

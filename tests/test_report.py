@@ -71,3 +71,15 @@ def test_main_writes_both_files(tmp_path, capsys):
     data = json.loads((tmp_path / "report.json").read_text())
     assert {m["command"] for m in data["missing"]} >= {"make bench", "make synth BOARD=ulx3s-85f"}
     assert (tmp_path / "report.md").read_text().startswith("# Hardware report")
+
+
+def test_design_that_does_not_fit_is_reported_as_such(tmp_path):
+    fail = {"status": "failed", "board": "icebreaker", "design": "soc", "error": "over capacity",
+            "fits": False, "fit": "does not fit: 8976/5280 LCs, 46/30 EBR"}
+    (tmp_path / "synth-icebreaker-soc.json").write_text(json.dumps(fail))
+    broken = {**fail, "design": "tile", "error": "Yosys died"}
+    del broken["fits"], broken["fit"]
+    (tmp_path / "synth-icebreaker-tile.json").write_text(json.dumps(broken))
+    md = render_markdown(collect(tmp_path))
+    assert "icebreaker / soc: **does not fit: 8976/5280 LCs, 46/30 EBR**" in md
+    assert "icebreaker / tile: build FAILED: Yosys died" in md
