@@ -118,7 +118,8 @@ class ConvEngine(wiring.Component):
         m = Module()
         cfg = self._config
 
-        m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self.split_memories)
+        m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self.split_memories,
+                                                      limit_input=True)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         m.submodules.output = out = OutputStage(cfg)
@@ -238,6 +239,7 @@ class ConvEngine(wiring.Component):
             lb.height.eq(shape.H),
             lb.row_bytes.eq(row_bytes),
             lb.release.eq(seq.release),
+            lb.release_limit.eq(seq.release_limit),
             act_rp.addr.eq(lb.act_addr),
             act_rp.en.eq(lb.act_en),
             lb.act_data.eq(act_rp.data),
@@ -246,6 +248,7 @@ class ConvEngine(wiring.Component):
             seq.lb_word.eq(lb.rd_word),
             seq.lb_sel.eq(lb.rd_sel),
             seq.rows_loaded.eq(lb.rows_loaded),
+            seq.row_done.eq(lb.row_done),
             seq.row_align.eq(row_bytes[:2]),
             seq.start.eq(start),
             seq.shape.eq(shape),

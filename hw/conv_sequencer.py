@@ -110,7 +110,9 @@ class ConvSequencer(wiring.Component):
     error_span : Out(1)      the layer needs more line-buffer lines than exist (aborted, no hang)
     advance : In(1)          the tile accepts a beat this cycle (pipeline clock enable)
     beat_valid, beat_first, beat_last : Out(1)   / beat_act : Out(array) / beat_weight : In via memory
-    rows_loaded : In          from the line buffer; release : Out  to the line buffer
+    rows_loaded, row_done : In   from the line buffer (row_done: rows_loaded counts one more
+                              row at the next clock edge); release, release_limit : Out  to the
+                              line buffer (release_limit = release + lb_lines)
     lb_addr : Out(array), lb_word, lb_sel : In(array)   line buffer lanes: word and byte index
     w_addr : Out                                weight memory address (data goes to the tile directly)
     info, info_valid : Out    block info, pushed when the last beat of a block is issued
@@ -133,8 +135,10 @@ class ConvSequencer(wiring.Component):
             "beat_last": Out(1),
             "beat_act": Out(data.ArrayLayout(signed(cfg.act_width), cfg.rows)),
             "rows_loaded": In(size),
+            "row_done": In(1),           # rows_loaded + 1 at the next edge (0: unchanged)
             "row_align": In(2),          # (W * C) mod 4: rows keep their word alignment in lines
             "release": Out(size),
+            "release_limit": Out(size + 1),      # release + lb_lines, from registers
             "lb_addr": Out(data.ArrayLayout(lb_addr_width, cfg.rows)),
             "lb_word": In(data.ArrayLayout(32, cfg.rows)),
             "lb_sel": In(data.ArrayLayout(2, cfg.rows)),
@@ -166,6 +170,7 @@ class ConvSequencer(wiring.Component):
         p0 = Signal(len(self.info.p0))
         need = Signal(size + 1)            # rows that must be loaded before this block's beats
         release = Signal(size)             # lowest row this block reads
+        release_lim = Signal(size + 1)     # release + lb_lines
         block_ok = Signal()                # the block's lines fit in the buffer
         first_pending = Signal()           # start seen, first block not loaded yet
         r = Signal(range(cfg.max_kernel + 1))
@@ -250,7 +255,15 @@ class ConvSequencer(wiring.Component):
         r_restart = at_r_end.eq(sh.R == 1)
         m_restart = last_group.eq(sh.M <= cfg.cols)
 
-        rows_ok = (self.rows_loaded >= need) & block_ok
+        # rows_ok = rows_loaded >= need, as a register computed one cycle early from the next
+        # values of both (rows_loaded + row_done; need, or need_next when a block is loaded):
+        # same value in the same cycle as the comparison it replaces (no cycle cost), but
+        # ``issue`` now starts from flip-flops only. Stale during the start / first_pending
+        # cycles, where issue is off anyway; the first load_block computes it afresh.
+        rows_ok_r = Signal()
+        rows_loaded_next = self.rows_loaded + self.row_done
+        m.d.sync += rows_ok_r.eq(rows_loaded_next >= need)
+        rows_ok = rows_ok_r & block_ok
         at_block_end = at_group_end & last_group
         issue = Signal()
         m.d.comb += issue.eq(running & ~first_pending & rows_ok & (~at_group_end | self.info_ready)
@@ -262,7 +275,9 @@ class ConvSequencer(wiring.Component):
                 lanes.eq(next_lanes),
                 lane_valid.eq(next_valid),
                 need.eq(need_next),
+                rows_ok_r.eq(rows_loaded_next >= need_next[:len(need)]),
                 release.eq(release_next),
+                release_lim.eq(release_next + cfg.lb_lines),
                 block_ok.eq(block_ok_next),
                 # Start looking ahead from the new last lane.
                 la_last.eq(next_lanes[cfg.rows - 1]), la_count.eq(0), la_ready.eq(0),
@@ -276,7 +291,7 @@ class ConvSequencer(wiring.Component):
                 la_count.eq(0), la_ready.eq(0),
                 running.eq(1), self.error_span.eq(0), p0.eq(0),
                 r.eq(0), s.eq(0), c.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0), col_off.eq(0),
-                w_addr.eq(0), first_pending.eq(1), release.eq(0),
+                w_addr.eq(0), first_pending.eq(1), release.eq(0), release_lim.eq(cfg.lb_lines),
                 need.eq(0), block_ok.eq(0), c_restart, s_restart, r_restart, m_restart,
                 # Seed: the pixel before (0, 0); block 0 is loaded when the lookahead is ready.
                 seed.e.eq(-1), seed.f.eq(sh.F - 1), seed.ye.eq(-sh.U - sh.pad_top),
@@ -331,6 +346,7 @@ class ConvSequencer(wiring.Component):
         s1_first = Signal()
         s1_last = Signal()
         s1_release = Signal(size)
+        s1_release_lim = Signal(size + 1)
         s1_inb = Signal(cfg.rows)
         s1_addr = Signal(data.ArrayLayout(self._lb_addr_width, cfg.rows))
         s1_w_addr = Signal.like(w_addr)
@@ -342,6 +358,7 @@ class ConvSequencer(wiring.Component):
                 s1_first.eq((r == 0) & (s == 0) & (c == 0)),
                 s1_last.eq(at_group_end),
                 s1_release.eq(release),
+                s1_release_lim.eq(release_lim),
                 s1_w_addr.eq(w_addr),
             ]
             for i in range(cfg.rows):
@@ -356,7 +373,8 @@ class ConvSequencer(wiring.Component):
                     s1_addr[i].eq((slot << line_shift) | offset if line_shift else slot),
                 ]
         # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
-        m.d.comb += self.release.eq(Mux(s1_valid, s1_release, release))
+        m.d.comb += [self.release.eq(Mux(s1_valid, s1_release, release)),
+                     self.release_limit.eq(Mux(s1_valid, s1_release_lim, release_lim))]
 
         # ---- S2: line-buffer lane reads (the weight memory is read in S3, see there) ----------
         m.d.comb += self.lb_addr.eq(s1_addr)

@@ -51,7 +51,12 @@ class LineBuffer(wiring.Component):
     height : In            H of the layer (rows to load)
     row_bytes : In         W * C of the layer (bytes per input row)
     release : In           lowest input row still needed by the sequencer
+    release_limit : In     release + lb_lines, precomputed by the sequencer (used instead of
+                           ``release`` with ``limit_input=True``: no adder in front of the
+                           filler's write decision)
     rows_loaded : Out      input rows completely written
+    row_done : Out(1)      rows_loaded increments at the next clock edge (rows_loaded's next value
+                           is rows_loaded + row_done, except at ``start``)
     act_addr, act_en : Out / act_data : In   read port of the 32-bit activation memory
     rd_en : In(1)          read enable of the lanes (the sequencer's pipeline advance)
     rd_addr : In(array)    line byte address per lane
@@ -61,8 +66,9 @@ class LineBuffer(wiring.Component):
                            the word straight from the block RAMs and selects the byte afterwards
     """
 
-    def __init__(self, config: AcceleratorConfig, *, byte_memories=True):
+    def __init__(self, config: AcceleratorConfig, *, byte_memories=True, limit_input=False):
         self._byte_memories = bool(byte_memories)
+        self._limit_input = bool(limit_input)
         self._config = config
         cfg = config
         self.depth = cfg.lb_lines * cfg.lb_line_bytes
@@ -74,7 +80,9 @@ class LineBuffer(wiring.Component):
             "height": In(size_width),
             "row_bytes": In(cfg.lb_line_bytes.bit_length() + 1),
             "release": In(size_width),
+            "release_limit": In(size_width + 1),
             "rows_loaded": Out(size_width),
+            "row_done": Out(1),
             "act_addr": Out(max(1, (act_words - 1).bit_length())),
             "act_en": Out(1),
             "act_data": In(32),
@@ -108,7 +116,8 @@ class LineBuffer(wiring.Component):
         wr_mask = Signal(4)
         wr_last = Signal()
 
-        can_fill = (row < self.height) & (row < self.release + cfg.lb_lines)
+        limit = self.release_limit if self._limit_input else self.release + cfg.lb_lines
+        can_fill = (row < self.height) & (row < limit)
         m.d.comb += [self.act_addr.eq(word), self.act_en.eq(1)]
         m.d.sync += wr_valid.eq(0)
         with m.If(self.start):
@@ -134,7 +143,8 @@ class LineBuffer(wiring.Component):
                     m.d.sync += word.eq(word + 1)
             with m.Else():
                 m.d.sync += word.eq(word + 1)
-        with m.If(wr_valid & wr_last & ~self.start):
+        m.d.comb += self.row_done.eq(wr_valid & wr_last & ~self.start)
+        with m.If(self.row_done):
             m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
 
         # With ``byte_memories`` each lane is four byte-wide memories (byte k of every line word
