@@ -21,6 +21,7 @@
 
 #include "cnn_accel.h"
 #include "csr.h"
+#include "layer_check.h"
 #include "layer_data.h"
 #include "tflite_ref.h"
 #include "uart.h"
@@ -32,34 +33,13 @@
 static int8_t out_accel[L_OUT_SIZE];
 static int8_t out_sw[L_OUT_SIZE];
 
-static void conv_c(int8_t *out)
-{
-    static const tfl_conv_t p = {
-        .H = L_H, .W = L_W, .C = L_C, .M = L_M, .R = L_R, .S = L_S, .stride = L_STRIDE,
-        .pad_top = L_PAD_TOP, .pad_left = L_PAD_LEFT, .E = L_E, .F = L_F, .depth_multiplier = 0,
-        .input_zp = L_IN_ZP, .output_zp = L_OUT_ZP, .act_min = L_ACT_MIN, .act_max = L_ACT_MAX,
-        .w = layer_w, .bias = layer_bias, .multiplier = layer_mult, .shift = layer_shift,
-    };
-    tfl_conv(&p, layer_x, out);
-}
-
-/* firmware.layer_image.checksum: h = rotl(h, 5) ^ byte, so a testbench can check the outputs
- * against golden/ without reading the RAM. */
-static uint32_t checksum(const int8_t *out)
-{
-    uint32_t h = 0x811c9dc5u;
-    for (int i = 0; i < L_OUT_SIZE; i++)
-        h = ((h << 5) | (h >> 27)) ^ (uint8_t)out[i];
-    return h;
-}
-
 int main(void)
 {
     uint32_t engine = 0;
     uint32_t t0 = rdcycle();
     uint32_t rc = layer_accel_run(out_accel, &engine);
     uint32_t t1 = rdcycle();
-    conv_c(out_sw);
+    layer_conv_sw(out_sw);
     uint32_t t2 = rdcycle();
 
     /* Every output: accelerator vs the C reference on the core, and both vs golden/ (baked in). */
@@ -85,7 +65,7 @@ int main(void)
     uart_puts(" engine "); uart_udec(engine);
     uart_puts("\nC cycles "); uart_udec(c);
     uart_puts("\nSPEEDUP "); uart_udec(tenths / 10u); uart_putc('.'); uart_udec(tenths % 10u);
-    uart_puts("x\nCHECKSUM "); uart_hex(checksum(out_accel));
+    uart_puts("x\nCHECKSUM "); uart_hex(layer_checksum(out_accel));
     uart_puts("\nMISMATCH "); uart_udec(bad);
     uart_puts(" of "); uart_udec(L_OUT_SIZE);
     uart_puts(" (C "); uart_udec(bad_c);

@@ -21,34 +21,13 @@
 
 #include "cnn_accel.h"
 #include "csr.h"
+#include "layer_check.h"
 #include "layer_data.h"
 #include "tflite_ref.h"
 #include "uart.h"
 
 static int8_t out_accel[L_OUT_SIZE];
 static int8_t out_sw[L_OUT_SIZE];
-
-#ifndef NO_SW_REFERENCE
-/* The layer in plain C: the shared TFLite int8 reference kernel (tflite_ref.c). */
-static void conv_sw(int8_t *out)
-{
-    static const tfl_conv_t p = {
-        .H = L_H, .W = L_W, .C = L_C, .M = L_M, .R = L_R, .S = L_S, .stride = L_STRIDE,
-        .pad_top = L_PAD_TOP, .pad_left = L_PAD_LEFT, .E = L_E, .F = L_F, .depth_multiplier = 0,
-        .input_zp = L_IN_ZP, .output_zp = L_OUT_ZP, .act_min = L_ACT_MIN, .act_max = L_ACT_MAX,
-        .w = layer_w, .bias = layer_bias, .multiplier = layer_mult, .shift = layer_shift,
-    };
-    tfl_conv(&p, layer_x, out);
-}
-#endif
-
-static uint32_t checksum(const int8_t *out)
-{
-    uint32_t h = 0x811c9dc5u;
-    for (int i = 0; i < L_OUT_SIZE; i++)
-        h = ((h << 5) | (h >> 27)) ^ (uint8_t)out[i];
-    return h;
-}
 
 static void show_index(int i)
 {
@@ -75,7 +54,7 @@ int main(void)
         out_sw[i] = out_accel[i];
     uint32_t t2 = t1;
 #else
-    conv_sw(out_sw);
+    layer_conv_sw(out_sw);
     uint32_t t2 = rdcycle();
 #endif
 
@@ -84,7 +63,7 @@ int main(void)
         bad_accel += out_accel[i] != layer_expected[i];
         bad_sw += out_sw[i] != layer_expected[i];
     }
-    uint32_t ca = checksum(out_accel), cs = checksum(out_sw);
+    uint32_t ca = layer_checksum(out_accel), cs = layer_checksum(out_sw);
 
     uart_puts("LAYER ");
     uart_udec(L_H); uart_putc('x'); uart_udec(L_W); uart_putc('x'); uart_udec(L_C);
