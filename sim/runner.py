@@ -69,10 +69,12 @@ def setup_verilator():
     os.environ["PATH"] = f"{root / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
-def to_verilog(component, name):
+def to_verilog(component, name, platform=None):
     """Readable, reproducible Verilog for one component (no absolute source paths, and all-zero
-    memory initialisations written as one loop instead of one line per word)."""
-    text = verilog.convert(component, name=name, emit_src=False, strip_internal_attrs=True)
+    memory initialisations written as one loop instead of one line per word). ``platform`` is
+    passed to elaboration (e.g. hw.ice40_spram.SpramSimPlatform picks the SPRAM primitive)."""
+    text = verilog.convert(component, name=name, platform=platform, emit_src=False,
+                           strip_internal_attrs=True)
     return compact_zero_init(text)
 
 
@@ -145,14 +147,16 @@ class BuiltDesign:
     verilog: Path
 
 
-def build(component, top, tag, sim=None, waves=None, *, extra_sources=(), defines=None, build_args=()):
+def build(component, top, tag, sim=None, waves=None, *, extra_sources=(), defines=None, build_args=(),
+          platform=None):
     """Elaborate ``component`` as module ``top`` and build it for ``sim`` once (cached).
 
     ``tag`` names the configuration in the build directory (e.g. ``r4c4_a8w8acc32``).
     ``component`` may also be the path of a Verilog file whose module ``top`` is simulated as it is
     (e.g. a synthesised netlist, sim/netlist.py). ``extra_sources`` (Verilog files, e.g. a cell
     library), ``defines`` and ``build_args`` (appended to the simulator's defaults) go to the
-    simulator build; all of them, and the sources' text, are part of the cache key.
+    simulator build; all of them, and the sources' text, are part of the cache key. ``platform``
+    is passed to elaboration (it shows in the Verilog, hence in the key).
     """
     from cocotb_tools.runner import get_runner
 
@@ -161,7 +165,7 @@ def build(component, top, tag, sim=None, waves=None, *, extra_sources=(), define
     if isinstance(component, (str, Path)):
         text = Path(component).read_text()
     else:
-        text = to_verilog(component, top)
+        text = to_verilog(component, top, platform)
     extra_sources = [Path(p) for p in extra_sources]
     defines = dict(defines or {})
     extra = (VERILATOR_BUILD_ARGS if sim == "verilator" else []) + list(build_args)

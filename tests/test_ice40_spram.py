@@ -22,8 +22,9 @@ from boards.boards import ICE40_ENGINE_CONFIG
 from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.ice40_spram import SPRAM_POISON, Ice40SpramMemory, SpramSimPlatform
+from sim.netlist import cells_sim_path
 from sim.runner import run_cocotb, simulator_name
-from tests.test_ice40_products import build_with_sources, cells_sim_path
+from tests.test_ice40_products import build_with_sources
 
 # Components built only to check their parameter errors are never elaborated.
 pytestmark = pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
