@@ -29,7 +29,8 @@ def check_multiple(name, value, step, lo, hi):
 
 
 # Fields added after configuration names were first published, with their defaults (see ``name``).
-_LATER_FIELDS = {"requant_mul_cycles": 1, "block_info_fifo": 1, "output_block_copy": 1}
+_LATER_FIELDS = {"requant_mul_cycles": 1, "block_info_fifo": 1, "output_block_copy": 1,
+                 "seq_lookahead": 1}
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,14 @@ class AcceleratorConfig:
         serialises straight from the tile's output register, which then holds the tile (and the
         sequencer) until the block's last element is out: fewer registers, but a block with fewer
         beats than its serialisation takes waits (golden/cycle_model.py models both).
+    seq_lookahead : int
+        1 (default): the conv sequencer computes the next block's ``rows`` lanes while the current
+        block's beats are issued (a second set of lane registers), so blocks follow each other
+        without a gap. 0: the small sequencer for FPGAs without room for that (iCE40UP5K): it steps
+        its own lanes one per cycle after a block's last beat (``rows + 2`` cycles without a beat
+        between blocks), keeps line-address arithmetic only as wide as a line, and registers the
+        selected lane byte rather than the whole line word (hw/conv_sequencer.py;
+        golden/cycle_model.py models the gap).
     """
 
     rows: int = 4
@@ -104,6 +113,7 @@ class AcceleratorConfig:
     requant_mul_cycles: int = 1
     block_info_fifo: int = 1
     output_block_copy: int = 1
+    seq_lookahead: int = 1
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -125,6 +135,7 @@ class AcceleratorConfig:
         check_int("requant_mul_cycles", self.requant_mul_cycles, 1, 31)
         check_int("block_info_fifo", self.block_info_fifo, 0, 1)
         check_int("output_block_copy", self.output_block_copy, 0, 1)
+        check_int("seq_lookahead", self.seq_lookahead, 0, 1)
 
     @property
     def macs(self):

@@ -89,12 +89,25 @@ def block_info_layout(cfg: AcceleratorConfig):
     })
 
 
+def _offset_width(cfg):
+    """Width of the line-offset arithmetic (xfc, s * C + c_base + c, U * C, pad_left * C).
+
+    The 4-lane lookahead (``seq_lookahead = 1``) keeps them as full signed byte offsets. Only the
+    low log2(lb_line_bytes) bits of their sum reach the line address, and sums modulo 2^k depend
+    only on the operands' low k bits, so the small sequencer (``seq_lookahead = 0``) keeps just
+    those bits (7 instead of 12 for 128-byte lines)."""
+    _, _, _, line = _widths(cfg)
+    if cfg.seq_lookahead:
+        return line
+    return max(1, (cfg.lb_line_bytes - 1).bit_length())
+
+
 def _lane_layout(cfg):
     size, _, coord, line = _widths(cfg)
     out = _out_width(cfg)
     return data.StructLayout({
         "e": signed(size + 1), "f": size,
-        "ye": signed(coord), "xf": signed(coord), "xfc": signed(line),
+        "ye": signed(coord), "xf": signed(coord), "xfc": signed(_offset_width(cfg)),
         "pm": out, "qrm": out, "qcm": out,
     })
 
@@ -156,10 +169,13 @@ class ConvSequencer(wiring.Component):
         lane_layout = _lane_layout(cfg)
         line_shift = (cfg.lb_line_bytes - 1).bit_length()
         slot_mask = cfg.lb_lines - 1
+        # seq_lookahead = 0: the small sequencer (see ``_elaborate_small_lanes``).
+        small = not cfg.seq_lookahead
+        off_w = _offset_width(cfg)
 
         # Per-layer constants computed once at start (these are the only multiplies).
-        u_c = Signal(line)            # U * C: xfc step from one output column to the next
-        pl_c = Signal(line)           # pad_left * C
+        u_c = Signal(off_w)           # U * C: xfc step from one output column to the next
+        pl_c = Signal(off_w)          # pad_left * C
         half_f_m = Signal(_out_width(cfg))    # (F // 2) * M: qrm step from one pooled row to the next
         m.d.sync += [u_c.eq(sh.U * sh.C), pl_c.eq(sh.pad_left * sh.C), half_f_m.eq((sh.F >> 1) * sh.M)]
 
@@ -177,9 +193,9 @@ class ConvSequencer(wiring.Component):
         s = Signal(range(cfg.max_kernel + 1))
         c = Signal(chan)
         m0 = Signal(chan)
-        c_base = Signal(chan + cfg.max_channels.bit_length())
-        s_base = Signal(line)              # s * C + c_base
-        col_off = Signal(line)             # s * C + c_base + c
+        c_base = Signal(off_w if small else chan + cfg.max_channels.bit_length())
+        s_base = Signal(off_w)             # s * C + c_base
+        col_off = Signal(off_w)            # s * C + c_base + c
         w_addr = Signal.like(self.w_addr)
 
         def step(lane):
@@ -198,48 +214,88 @@ class ConvSequencer(wiring.Component):
             ]
             return nxt
 
-        # Lookahead: the next block's lanes follow the current last lane (or the seed before
-        # block 0), one lane per cycle so no clock period holds more than one step. Then the
-        # rows the block needs, in three register stages, because together (lane valid flags ->
-        # last valid lane's ye -> + R, min H -> span check) they were one of the longest paths:
-        #   la_count == rows      lane valid flags, the last valid lane's ye, lane 0's ye
-        #   la_count == rows + 1  rows needed (min(last ye + R, H)) and the lowest row read
-        #   la_count == rows + 2  the span check (the lines must fit in the buffer); ready
-        # Ready LOOKAHEAD = rows + 4 cycles after a block is loaded; a block shorter than that
-        # waits for it at its last beat.
-        next_lanes = Signal(data.ArrayLayout(lane_layout, cfg.rows))
-        la_last = Signal(lane_layout)          # the lane the next step starts from
-        la_count = Signal(range(cfg.rows + 4))
-        la_ready = Signal()
-        next_valid = Signal(cfg.rows)
-        la_last_ye = Signal(signed(coord))     # ye of the next block's last valid lane
-        la_first_ye = Signal(signed(coord))    # ye of its lane 0
-        need_next = Signal(signed(coord + 1))
-        release_next = Signal(size)
-        block_ok_next = Signal()
-        stepped = step(la_last)
-        with m.If(la_count < cfg.rows):
-            m.d.sync += [la_last.eq(stepped), la_count.eq(la_count + 1),
-                         next_lanes.eq(Cat(next_lanes.as_value()[lane_layout.size:], stepped))]
-        with m.Elif(la_count == cfg.rows):
-            valid = Cat(*[next_lanes[i].e < sh.E for i in range(cfg.rows)])
-            last_ye = Signal(signed(coord))
-            for i in range(cfg.rows):
-                with m.If(valid[i]):
-                    m.d.comb += last_ye.eq(next_lanes[i].ye)
-            m.d.sync += [la_count.eq(la_count + 1), next_valid.eq(valid),
-                         la_last_ye.eq(last_ye), la_first_ye.eq(next_lanes[0].ye)]
-        with m.Elif(la_count == cfg.rows + 1):
-            # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
-            m.d.sync += [
-                la_count.eq(la_count + 1),
-                need_next.eq(Mux(la_last_ye + sh.R > sh.H, sh.H, la_last_ye + sh.R)),
-                release_next.eq(Mux(la_first_ye < 0, 0, la_first_ye)),
-            ]
-        with m.Elif(la_count == cfg.rows + 2):
-            # The lines from release to need - 1 must fit in the buffer at once.
-            m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
-                         block_ok_next.eq(need_next - release_next <= cfg.lb_lines)]
+        if not small:
+            # Lookahead: the next block's lanes follow the current last lane (or the seed before
+            # block 0), one lane per cycle so no clock period holds more than one step. Then the
+            # rows the block needs, in three register stages, because together (lane valid flags ->
+            # last valid lane's ye -> + R, min H -> span check) they were one of the longest paths:
+            #   la_count == rows      lane valid flags, the last valid lane's ye, lane 0's ye
+            #   la_count == rows + 1  rows needed (min(last ye + R, H)) and the lowest row read
+            #   la_count == rows + 2  the span check (the lines must fit in the buffer); ready
+            # Ready LOOKAHEAD = rows + 4 cycles after a block is loaded; a block shorter than that
+            # waits for it at its last beat.
+            next_lanes = Signal(data.ArrayLayout(lane_layout, cfg.rows))
+            la_last = Signal(lane_layout)          # the lane the next step starts from
+            la_count = Signal(range(cfg.rows + 4))
+            la_ready = Signal()
+            next_valid = Signal(cfg.rows)
+            la_last_ye = Signal(signed(coord))     # ye of the next block's last valid lane
+            la_first_ye = Signal(signed(coord))    # ye of its lane 0
+            need_next = Signal(signed(coord + 1))
+            release_next = Signal(size)
+            block_ok_next = Signal()
+            stepped = step(la_last)
+            with m.If(la_count < cfg.rows):
+                m.d.sync += [la_last.eq(stepped), la_count.eq(la_count + 1),
+                             next_lanes.eq(Cat(next_lanes.as_value()[lane_layout.size:], stepped))]
+            with m.Elif(la_count == cfg.rows):
+                valid = Cat(*[next_lanes[i].e < sh.E for i in range(cfg.rows)])
+                last_ye = Signal(signed(coord))
+                for i in range(cfg.rows):
+                    with m.If(valid[i]):
+                        m.d.comb += last_ye.eq(next_lanes[i].ye)
+                m.d.sync += [la_count.eq(la_count + 1), next_valid.eq(valid),
+                             la_last_ye.eq(last_ye), la_first_ye.eq(next_lanes[0].ye)]
+            with m.Elif(la_count == cfg.rows + 1):
+                # Rows the next block needs: up to the last valid lane's ye + R, but at most H.
+                m.d.sync += [
+                    la_count.eq(la_count + 1),
+                    need_next.eq(Mux(la_last_ye + sh.R > sh.H, sh.H, la_last_ye + sh.R)),
+                    release_next.eq(Mux(la_first_ye < 0, 0, la_first_ye)),
+                ]
+            with m.Elif(la_count == cfg.rows + 2):
+                # The lines from release to need - 1 must fit in the buffer at once.
+                m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
+                             block_ok_next.eq(need_next - release_next <= cfg.lb_lines)]
+        else:
+            # Small sequencer (seq_lookahead = 0): no second set of lanes. After a block's last beat
+            # (and after start, from the seed) the lanes themselves step, one per cycle, as a shift
+            # register: the last lane steps to the next output pixel and every lane moves down one, so
+            # after ``rows`` steps lane i holds pixel p0 + i. One cycle behind, each new lane is checked
+            # (valid: e < E; rows it needs: min(ye + R, H), kept for the last valid lane, since valid
+            # lanes come first); then the lowest row read (from lane 0) and the span check, one register
+            # stage each, as in the lookahead:
+            #   la_count 0 .. rows-1   step (from 1 on, also check the lane stepped the cycle before)
+            #   la_count == rows       check the last lane; release = max(lane 0's ye, 0)
+            #   la_count == rows + 1   span check; ready (or done: no valid lane left)
+            # So a block's first beat comes rows + 3 cycles after the previous block's last beat (after
+            # start: rows + 3 cycles, as golden/cycle_model.py models). Only one lane steps (one ``step``
+            # instead of rows lanes of lookahead registers), and only the top lane's e and f are read
+            # by anything but the block info (Yosys drops the other lanes' when the info is unused).
+            top = lanes[cfg.rows - 1]
+            la_count = Signal(range(cfg.rows + 3), init=cfg.rows + 2)
+            la_ready = Signal()
+            stepped = step(top)
+            with m.If(la_count < cfg.rows):
+                m.d.sync += [la_count.eq(la_count + 1),
+                             lanes.eq(Cat(lanes.as_value()[lane_layout.size:], stepped))]
+            with m.Elif(la_count == cfg.rows):
+                ye0 = lanes[0].ye
+                release_new = Mux(ye0 < 0, 0, ye0)
+                m.d.sync += [la_count.eq(la_count + 1), release.eq(release_new),
+                             release_lim.eq(release_new + cfg.lb_lines)]
+            with m.Elif(la_count == cfg.rows + 1):
+                # The lines from release to need - 1 must fit in the buffer at once.
+                m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
+                             block_ok.eq(need - release <= cfg.lb_lines)]
+                with m.If(lane_valid == 0):
+                    m.d.sync += running.eq(0)       # past the last output pixel: layer done
+            with m.If((la_count >= 1) & (la_count <= cfg.rows)):
+                top_valid = top.e < sh.E
+                m.d.sync += lane_valid.eq(Cat(lane_valid[1:], top_valid))
+                with m.If(top_valid):
+                    # Rows the block needs: up to the last valid lane's ye + R, but at most H.
+                    m.d.sync += need.eq(Mux(top.ye + sh.R > sh.H, sh.H, top.ye + sh.R))
 
         # Loop-end flags (c == CG - 1, s == S - 1, r == R - 1, m0 + cols >= M) are registers,
         # set together with their counters from the counters' next values: ``issue`` (which
@@ -266,11 +322,18 @@ class ConvSequencer(wiring.Component):
         rows_ok = rows_ok_r & block_ok
         at_block_end = at_group_end & last_group
         issue = Signal()
-        m.d.comb += issue.eq(running & ~first_pending & rows_ok & (~at_group_end | self.info_ready)
-                             & (~at_block_end | la_ready))
+        if small:
+            m.d.comb += issue.eq(running & la_ready & rows_ok & (~at_group_end | self.info_ready))
+        else:
+            m.d.comb += issue.eq(running & ~first_pending & rows_ok & (~at_group_end | self.info_ready)
+                                 & (~at_block_end | la_ready))
         m.d.comb += self.busy.eq(running)
 
         def load_block():
+            if small:
+                # The lanes step in place: the next block is ready rows + 3 cycles later.
+                m.d.sync += [la_count.eq(0), la_ready.eq(0)]
+                return
             m.d.sync += [
                 lanes.eq(next_lanes),
                 lane_valid.eq(next_valid),
@@ -286,7 +349,7 @@ class ConvSequencer(wiring.Component):
                 m.d.sync += running.eq(0)       # past the last output pixel: layer done
 
         with m.If(self.start):
-            seed = la_last
+            seed = top if small else la_last
             m.d.sync += [
                 la_count.eq(0), la_ready.eq(0),
                 running.eq(1), self.error_span.eq(0), p0.eq(0),
@@ -299,12 +362,16 @@ class ConvSequencer(wiring.Component):
                 # Offsets of the pixel before (0, 0): one step later they are all 0.
                 seed.pm.eq(-sh.M), seed.qrm.eq(-half_f_m), seed.qcm.eq(0),
             ]
-        with m.Elif(running & first_pending):
-            with m.If(la_ready):
-                m.d.sync += first_pending.eq(0)
-                load_block()        # first block of the layer
-        with m.Elif(running & ~block_ok):
-            m.d.sync += [running.eq(0), self.error_span.eq(1)]
+        if small:
+            with m.Elif(running & la_ready & ~block_ok):
+                m.d.sync += [running.eq(0), self.error_span.eq(1)]
+        else:
+            with m.Elif(running & first_pending):
+                with m.If(la_ready):
+                    m.d.sync += first_pending.eq(0)
+                    load_block()        # first block of the layer
+            with m.Elif(running & ~block_ok):
+                m.d.sync += [running.eq(0), self.error_span.eq(1)]
         with m.Elif(issue & self.advance):
             with m.If(~at_c_end):
                 m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1),
@@ -397,14 +464,25 @@ class ConvSequencer(wiring.Component):
         s3_valid = Signal()
         s3_first = Signal()
         s3_last = Signal()
-        s3_word = Signal.like(self.lb_word)
-        s3_sel = Signal.like(self.lb_sel)
+        if small:
+            # The small sequencer registers the selected byte (rows x 8 flip-flops instead of
+            # rows x 34): at the UP5K's clock the byte select fits behind its block RAMs.
+            s3_byte = Signal(data.ArrayLayout(8, cfg.rows))
+        else:
+            s3_word = Signal.like(self.lb_word)
+            s3_sel = Signal.like(self.lb_sel)
         s3_inb = Signal(cfg.rows)
         with m.If(self.start):
             m.d.sync += s3_valid.eq(0)
         with m.Elif(self.advance):
-            m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last),
-                         s3_word.eq(self.lb_word), s3_sel.eq(self.lb_sel), s3_inb.eq(s2_inb)]
+            if small:
+                m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last),
+                             s3_inb.eq(s2_inb)]
+                m.d.sync += [s3_byte[i].eq(self.lb_word[i].word_select(self.lb_sel[i], 8))
+                             for i in range(cfg.rows)]
+            else:
+                m.d.sync += [s3_valid.eq(s2_valid), s3_first.eq(s2_first), s3_last.eq(s2_last),
+                             s3_word.eq(self.lb_word), s3_sel.eq(self.lb_sel), s3_inb.eq(s2_inb)]
         m.d.comb += [
             self.beat_valid.eq(s3_valid),
             self.beat_first.eq(s3_first),
@@ -413,6 +491,6 @@ class ConvSequencer(wiring.Component):
         # The byte select and the zero point for out-of-image taps come behind the register
         # (flip-flops to the tile's operand register): nothing but routing follows the BRAMs.
         for i in range(cfg.rows):
-            byte = s3_word[i].word_select(s3_sel[i], 8)
+            byte = s3_byte[i] if small else s3_word[i].word_select(s3_sel[i], 8)
             m.d.comb += self.beat_act[i].eq(Mux(s3_inb[i], byte, sh.input_zp))
         return m
