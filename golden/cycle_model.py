@@ -11,8 +11,8 @@ time, without any data:
    loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 4 cycles
    after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait). The small
    sequencer (``config.seq_lookahead`` = 0) has no lookahead: after a block's last beat it steps
-   its lanes in place, and the next block's first beat comes SMALL_GAP(rows) cycles later (its
-   input-row window, ``release``, changes rows + 1 cycles after that last beat);
+   the next block's lanes, and that block's first beat comes SMALL_GAP(rows) cycles later (its
+   input-row window, ``release``, changes 2 cycles after that last beat);
 3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
    finishes while the previous one is still being serialised holds the tile, which stalls the
    whole sequencer pipeline.
@@ -126,10 +126,10 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     current = None
     lookahead_ready = LOOKAHEAD(rows) - 1   # the seed's lookahead (from the start cycle + 1)
     if small:
-        # The start pulse is cycle -1: block 0's window is set at the end of cycle rows (when the
-        # last lane has been checked), its first beat may issue in cycle rows + 2.
+        # The start pulse is cycle -1: block 0's release is set at the end of cycle 1 (when lane 0
+        # has been checked), its first beat may issue in cycle rows + 2.
         lookahead_ready = SMALL_GAP(rows) - 1
-        window_at = rows
+        window_at = 1
     mac_cycles = 0
     first_beat = None
     last_beat = None
@@ -262,7 +262,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         # Sequencer S0.
         if small and t == window_at and b < len(blocks):
             need_reg, release_reg = blocks[b][0], blocks[b][1]
-        if small and t == window_at + 1 and b == len(blocks):
+        if small and t == lookahead_ready - 1 and b == len(blocks):
             running = False         # no valid lane left
         elif first_pending:
             if t >= lookahead_ready:
@@ -280,7 +280,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
                 k, g = 0, 0
                 b += 1
                 if small:
-                    window_at = t + rows + 1
+                    window_at = t + 2
                     lookahead_ready = t + SMALL_GAP(rows)
                 else:
                     lookahead_ready = t + LOOKAHEAD(rows)
