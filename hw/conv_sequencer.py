@@ -137,10 +137,9 @@ def _small_lane_layout(cfg):
     info (unused, and dropped by Yosys, without the block-info FIFO)."""
     size, _, _, _ = _widths(cfg)
     out = _out_width(cfg)
-    bound = range(cfg.max_kernel + 1)
     return data.StructLayout({
         "e": signed(size + 1), "f": size, "pm": out, "qrm": out, "qcm": out,
-        "yl": _y_bits(cfg), "ylo": bound, "yhi": bound, "xlo": bound, "xhi": bound,
+        "yl": _y_bits(cfg), "ymask": cfg.max_kernel, "xmask": cfg.max_kernel,
         "xfc": _offset_width(cfg),
     })
 
@@ -332,16 +331,18 @@ class ConvSequencer(wiring.Component):
                 return Mux(v < 0, 0, Mux(v > kmax, kmax, v))
 
             cursor_valid = cursor.e < sh.E
+            ylo = Mux(cursor.ye < 0, -cursor.ye, 0)[:len(r)]
+            yhi = Mux(cursor_valid, clamp(sh.H - cursor.ye), 0)[:len(r)]
+            xlo = Mux(cursor.xf < 0, -cursor.xf, 0)[:len(r)]
+            xhi = clamp(sh.W - cursor.xf)[:len(r)]
             derived = Signal(small_layout)
             m.d.comb += [
                 derived.e.eq(cursor.e), derived.f.eq(cursor.f), derived.pm.eq(cursor.pm),
                 derived.qrm.eq(cursor.qrm), derived.qcm.eq(cursor.qcm),
                 derived.yl.eq(cursor.ye[:len(derived.yl)]),
                 # -ye <= pad_top < max_kernel and -xf <= pad_left < max_kernel: no clamp needed.
-                derived.ylo.eq(Mux(cursor.ye < 0, -cursor.ye, 0)),
-                derived.yhi.eq(Mux(cursor_valid, clamp(sh.H - cursor.ye), 0)),
-                derived.xlo.eq(Mux(cursor.xf < 0, -cursor.xf, 0)),
-                derived.xhi.eq(clamp(sh.W - cursor.xf)),
+                derived.ymask.eq(Cat(*[(k >= ylo) & (k < yhi) for k in range(kmax)])),
+                derived.xmask.eq(Cat(*[(k >= xlo) & (k < xhi) for k in range(kmax)])),
                 derived.xfc.eq(cursor.xfc),
             ]
             with m.If(la_count < cfg.rows):
@@ -352,13 +353,13 @@ class ConvSequencer(wiring.Component):
                 m.d.sync += [lanes.eq(Cat(lanes.as_value()[small_layout.size:], derived)),
                              lane_valid.eq(Cat(lane_valid[1:], cursor_valid))]
                 with m.If(cursor_valid):
-                    # Rows the block needs: up to the last valid lane's ye + R, but at most H.
-                    m.d.sync += need.eq(Mux(cursor.ye + sh.R > sh.H, sh.H, cursor.ye + sh.R))
+                    # Rows the block needs: up to the last valid lane's ye + R (but at most H:
+                    # rows_ok below also accepts all H rows loaded, instead of a clamp here).
+                    m.d.sync += need.eq(cursor.ye + sh.R)
             with m.If(la_count == 1):
                 m.d.sync += release.eq(Mux(cursor.ye < 0, 0, cursor.ye))
             with m.If(la_count == cfg.rows + 1):
-                # The lines from release to need - 1 must fit in the buffer at once.
-                m.d.sync += [la_ready.eq(1), block_ok.eq(need - release <= cfg.lb_lines)]
+                m.d.sync += la_ready.eq(1)
                 with m.If(lane_valid == 0):
                     m.d.sync += running.eq(0)       # past the last output pixel: layer done
 
@@ -375,6 +376,14 @@ class ConvSequencer(wiring.Component):
         s_restart = at_s_end.eq(sh.S == 1)
         r_restart = at_r_end.eq(sh.R == 1)
         m_restart = last_group.eq(sh.M <= cfg.cols)
+        if small:
+            # Output channels from the current group on: the last-group flag then compares with
+            # a constant (m0 + 2 * cols >= M needs an adder and a comparator).
+            m_left = Signal(chan)
+            m_restart = [m_restart, m_left.eq(sh.M)]
+            group_last_next = [m_left.eq(m_left - cfg.cols), last_group.eq(m_left <= 2 * cfg.cols)]
+        else:
+            group_last_next = last_group.eq(m0 + 2 * cfg.cols >= sh.M)
 
         # rows_ok = rows_loaded >= need, as a register computed one cycle early from the next
         # values of both (rows_loaded + row_done; need, or need_next when a block is loaded):
@@ -385,6 +394,12 @@ class ConvSequencer(wiring.Component):
         rows_loaded_next = self.rows_loaded + self.row_done
         m.d.sync += rows_ok_r.eq(rows_loaded_next >= need)
         rows_ok = rows_ok_r & block_ok
+        if small:
+            # At the UP5K's clock the comparison itself is fast enough (and ``need`` is not
+            # clamped to H: all H rows loaded is enough too). No span check per block: a block
+            # whose rows do not fit waits with the filler stopped at release + lb_lines, which
+            # is the error (see the chain below).
+            rows_ok = (self.rows_loaded >= need) | (self.rows_loaded == sh.H)
         at_block_end = at_group_end & last_group
         issue = Signal()
         if small:
@@ -431,7 +446,9 @@ class ConvSequencer(wiring.Component):
             if small:
                 m.d.sync += block_first.eq(1)
         if small:
-            with m.Elif(running & la_ready & ~block_ok):
+            with m.Elif(running & la_ready & ~rows_ok
+                        & (self.rows_loaded == release + cfg.lb_lines)):
+                # The block needs a row the buffer has no line for (need > release + lb_lines).
                 m.d.sync += [running.eq(0), self.error_span.eq(1)]
         else:
             with m.Elif(running & first_pending):
@@ -459,7 +476,7 @@ class ConvSequencer(wiring.Component):
                              c_base.eq(c_base + sh.c_step), s_base.eq(c_base + sh.c_step),
                              col_off.eq(c_base + sh.c_step), w_addr.eq(w_addr + 1),
                              c_restart, s_restart, r_restart,
-                             last_group.eq(m0 + 2 * cfg.cols >= sh.M)]
+                             group_last_next]
             with m.Else():
                 m.d.sync += [c.eq(0), s.eq(0), r.eq(0), m0.eq(0), c_base.eq(0), s_base.eq(0),
                              col_off.eq(0), w_addr.eq(0), p0.eq(p0 + cfg.rows),
@@ -506,7 +523,7 @@ class ConvSequencer(wiring.Component):
                     # In the image: ylo <= r < yhi and xlo <= s < xhi (yhi = 0: no pixel).
                     lane = lanes[i]
                     y = (lane.yl + r)[:len(lane.yl)]        # the row's low bits
-                    inb = (r >= lane.ylo) & (r < lane.yhi) & (s >= lane.xlo) & (s < lane.xhi)
+                    inb = lane.ymask.bit_select(r, 1) & lane.xmask.bit_select(s, 1)
                     slot = y[:max(1, slot_mask.bit_length())] if cfg.lb_lines > 1 else Const(0, 1)
                     align = row_alignment(y, self.row_align)
                     offset = (lane.xfc + col_off + align)[:line_shift] if line_shift else Const(0, 1)
