@@ -12,7 +12,8 @@ time, without any data:
    after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait). The small
    sequencer (``config.seq_lookahead`` = 0) has no lookahead: after a block's last beat it steps
    the next block's lanes, and that block's first beat comes SMALL_GAP(rows) cycles later (its
-   input-row window, ``release``, changes 2 cycles after that last beat);
+   input-row window, ``release``, changes 2 cycles after that last beat); it also has no S3
+   operand register, so its beats reach the tile one cycle earlier;
 3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
    finishes while the previous one is still being serialised holds the tile, which stalls the
    whole sequencer pipeline.
@@ -183,7 +184,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             at_end = held and count == ser_period - 1
             take = at_end and out_adv
         advance = (not o_valid) or take
-        if s3_valid and advance:
+        # The beat at the tile's input: S3's (the small sequencer has no S3: S2's).
+        if (s2_valid if small else s3_valid) and advance:
             mac_cycles += 1
             if first_beat is None:
                 first_beat = t
@@ -254,8 +256,11 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         if advance:
             n_o_valid = t2_valid and t2_last
             t2_valid, t2_last = t1_valid, t1_last
-            t1_valid, t1_last = s3_valid, s3_last
-            s3_valid, s3_last = s2_valid, s2_last
+            if small:
+                t1_valid, t1_last = s2_valid, s2_last
+            else:
+                t1_valid, t1_last = s3_valid, s3_last
+                s3_valid, s3_last = s2_valid, s2_last
             s2_valid, s2_last = s1_valid, s1_last
             s1_valid, s1_last, s1_release = issue, at_group_end, release_reg
             o_valid = n_o_valid

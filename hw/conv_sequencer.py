@@ -504,20 +504,23 @@ class ConvSequencer(wiring.Component):
         s1_inb = Signal(cfg.rows)
         s1_addr = Signal(data.ArrayLayout(self._lb_addr_width, cfg.rows))
         s1_w_addr = Signal.like(w_addr)
-        s1_block_first = Signal()
         with m.If(self.start):
             m.d.sync += s1_valid.eq(0)
         with m.Elif(self.advance):
-            if small:
-                m.d.sync += s1_block_first.eq(block_first)
             m.d.sync += [
                 s1_valid.eq(issue),
                 s1_first.eq((r == 0) & (s == 0) & (c == 0)),
                 s1_last.eq(at_group_end),
                 s1_release.eq(release),
                 s1_release_lim.eq(release_lim),
-                s1_w_addr.eq(w_addr),
             ]
+            if small:
+                # The weight address is counted here rather than carried from S0: +1 per beat,
+                # 0 at a block's first beat (weight rows restart with every block).
+                with m.If(issue):
+                    m.d.sync += s1_w_addr.eq(Mux(block_first, 0, s1_w_addr + 1))
+            else:
+                m.d.sync += s1_w_addr.eq(w_addr)
             for i in range(cfg.rows):
                 if small:
                     # In the image: ylo <= r < yhi and xlo <= s < xhi (yhi = 0: no pixel).
@@ -562,16 +565,27 @@ class ConvSequencer(wiring.Component):
         with m.If(self.start):
             m.d.sync += s2_valid.eq(0)
         with m.Elif(self.advance):
-            if small:
-                # The weight address is counted here rather than carried from S0: +1 per beat,
-                # 0 at a block's first beat (weight rows restart with every block).
-                m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-                             s2_inb.eq(s1_inb)]
-                with m.If(s1_valid):
-                    m.d.sync += s2_w_addr.eq(Mux(s1_block_first, 0, s2_w_addr + 1))
-            else:
-                m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
-                             s2_inb.eq(s1_inb), s2_w_addr.eq(s1_w_addr)]
+            m.d.sync += [s2_valid.eq(s1_valid), s2_first.eq(s1_first), s2_last.eq(s1_last),
+                         s2_inb.eq(s1_inb), s2_w_addr.eq(s1_w_addr)]
+        if small:
+            # No S3 stage: the weight word must arrive with the line-buffer bytes, in S2.
+            m.d.comb += self.w_addr.eq(s1_w_addr)
+            # The tile's operand register takes the lane bytes straight from the line buffer's
+            # word (at the UP5K's clock there is time for the byte select behind its EBRs):
+            # that register is the only one, where an S3 register would be a second copy of
+            # every operand bit (one logic cell each). Per bit three LUT4s: the zero point for
+            # an out-of-image tap goes into each half of the 4:1 byte select.
+            m.d.comb += [
+                self.beat_valid.eq(s2_valid),
+                self.beat_first.eq(s2_first),
+                self.beat_last.eq(s2_last),
+            ]
+            for i in range(cfg.rows):
+                word, sel, inb = self.lb_word[i], self.lb_sel[i], s2_inb[i]
+                low = Mux(inb, Mux(sel[0], word[8:16], word[0:8]), sh.input_zp)
+                high = Mux(inb, Mux(sel[0], word[24:32], word[16:24]), sh.input_zp)
+                m.d.comb += self.beat_act[i].eq(Mux(sel[1], high, low))
+            return m
         m.d.comb += self.w_addr.eq(s2_w_addr)
         # ---- S3: operand register --------------------------------------------------------------
         # The lane bytes leave the line-buffer BRAMs late in the cycle (clock-to-out ~6 ns on
