@@ -117,11 +117,14 @@ def _lane_layout(cfg):
     size, _, _, line = _widths(cfg)
     coord = _coord_width(cfg)
     out = _out_width(cfg)
-    return data.StructLayout({
+    fields = {
         "e": signed(size + 1), "f": size,
         "ye": signed(coord), "xf": signed(coord), "xfc": signed(_offset_width(cfg)),
         "pm": out, "qrm": out, "qcm": out,
-    })
+    }
+    if not cfg.seq_lookahead:
+        fields["f_left"] = size        # F - f: the row ends where it is 1 (no adder, no comparator)
+    return data.StructLayout(fields)
 
 
 def _y_bits(cfg):
@@ -251,7 +254,11 @@ class ConvSequencer(wiring.Component):
         def step(lane):
             """The lane one output pixel further in raster order."""
             nxt = Signal(lane_layout)
-            wrap = lane.f + 1 == sh.F
+            if small:
+                wrap = lane.f_left == 1
+                m.d.comb += nxt.f_left.eq(Mux(wrap, sh.F, lane.f_left - 1))
+            else:
+                wrap = lane.f + 1 == sh.F
             m.d.comb += [
                 nxt.e.eq(Mux(wrap, lane.e + 1, lane.e)),
                 nxt.f.eq(Mux(wrap, 0, lane.f + 1)),
@@ -373,6 +380,13 @@ class ConvSequencer(wiring.Component):
         last_group = Signal()
         at_group_end = at_c_end & at_s_end & at_r_end
         c_restart = at_c_end.eq(sh.CG == 1)        # the flags' values for a counter back at 0
+        c_end_next = at_c_end.eq(c + 2 == sh.CG)
+        group_first = Signal()     # small: the next beat is its group's first
+        if small:
+            # CG - c counts down instead of c up: the end flag compares with a constant.
+            c_left = Signal(chan)
+            c_restart = [c_restart, c_left.eq(sh.CG)]
+            c_end_next = [at_c_end.eq(c_left == 2), c_left.eq(c_left - 1)]
         s_restart = at_s_end.eq(sh.S == 1)
         r_restart = at_r_end.eq(sh.R == 1)
         m_restart = last_group.eq(sh.M <= cfg.cols)
@@ -444,7 +458,7 @@ class ConvSequencer(wiring.Component):
                 seed.pm.eq(-sh.M), seed.qrm.eq(-half_f_m), seed.qcm.eq(0),
             ]
             if small:
-                m.d.sync += block_first.eq(1)
+                m.d.sync += [block_first.eq(1), group_first.eq(1), seed.f_left.eq(1)]
         if small:
             with m.Elif(running & la_ready & ~rows_ok
                         & (self.rows_loaded == release + cfg.lb_lines)):
@@ -459,10 +473,10 @@ class ConvSequencer(wiring.Component):
                 m.d.sync += [running.eq(0), self.error_span.eq(1)]
         with m.Elif(issue & self.advance):
             if small:
-                m.d.sync += block_first.eq(0)
+                m.d.sync += [block_first.eq(0), group_first.eq(at_group_end)]
             with m.If(~at_c_end):
                 m.d.sync += [c.eq(c + 1), col_off.eq(col_off + 1), w_addr.eq(w_addr + 1),
-                             at_c_end.eq(c + 2 == sh.CG)]
+                             c_end_next]
             with m.Elif(~at_s_end):
                 m.d.sync += [c.eq(0), s.eq(s + 1), s_base.eq(s_base + sh.C),
                              col_off.eq(s_base + sh.C), w_addr.eq(w_addr + 1),
@@ -509,7 +523,7 @@ class ConvSequencer(wiring.Component):
         with m.Elif(self.advance):
             m.d.sync += [
                 s1_valid.eq(issue),
-                s1_first.eq((r == 0) & (s == 0) & (c == 0)),
+                s1_first.eq(group_first if small else (r == 0) & (s == 0) & (c == 0)),
                 s1_last.eq(at_group_end),
                 s1_release.eq(release),
                 s1_release_lim.eq(release_lim),
