@@ -255,3 +255,46 @@ def test_seq_lookahead_validation(value):
     with pytest.raises(ValueError, match=rf"seq_lookahead = {value} is out of range: must be an integer "
                                          r"in \[0, 1\]"):
         AcceleratorConfig(seq_lookahead=value)
+
+
+@pytest.mark.parametrize("variant", CONFIGS)
+def test_span_error(variant):
+    """A block whose input rows do not fit in the line buffer (F = 1: the rows lanes are rows
+    output rows, U input rows apart, plus a 5-row kernel: 11 rows > 8 lines) ends the layer with
+    ``error_span`` and no beat, never a hang. The small sequencer sees it as the filler stopped
+    at release + lb_lines while the block still waits for a row."""
+    cfg = CONFIGS[variant]
+    sh = dict(H=16, W=1, C=1, M=4, R=5, S=1, U=2, pt=0, pl=0, CG=1, c_step=0)
+    E, F = out_size(sh)
+    dut = ConvSequencer(cfg, LB_ADDR_WIDTH)
+    seen = {}
+
+    async def bench(ctx):
+        regs = dict(H=sh["H"], W=sh["W"], C=sh["C"], M=sh["M"], R=sh["R"], S=sh["S"], U=sh["U"],
+                    pad_top=0, pad_left=0, E=E, F=F, CG=1, c_step=0, input_zp=0)
+        for name, value in regs.items():
+            ctx.set(getattr(dut.shape, name), value)
+        ctx.set(dut.info_ready, 1)
+        ctx.set(dut.advance, 1)
+        ctx.set(dut.start, 1)
+        await ctx.tick()
+        ctx.set(dut.start, 0)
+        rows_loaded = beats = 0
+        for t in range(200):
+            load = rows_loaded < sh["H"] and rows_loaded < ctx.get(dut.release_limit)
+            ctx.set(dut.row_done, load)
+            ctx.set(dut.rows_loaded, rows_loaded)
+            beats += ctx.get(dut.beat_valid)
+            if ctx.get(dut.error_span):
+                seen.update(cycle=t, busy=ctx.get(dut.busy), rows_loaded=rows_loaded, beats=beats)
+                break
+            await ctx.tick()
+            rows_loaded += load
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-6)
+    sim.add_testbench(bench)
+    sim.run()
+    assert seen, "no error_span within 200 cycles"
+    assert seen["busy"] == 0 and seen["beats"] == 0, seen
+    print(f"{variant}: error_span after {seen['cycle']} cycles, {seen['rows_loaded']} rows loaded")
