@@ -426,11 +426,13 @@ class ConvSequencer(wiring.Component):
         m.d.sync += rows_ok_r.eq(rows_loaded_next >= need)
         rows_ok = rows_ok_r & block_ok
         if small:
-            # At the UP5K's clock the comparison itself is fast enough (and ``need`` is not
-            # clamped to H: all H rows loaded is enough too). No span check per block: a block
-            # whose rows do not fit waits with the filler stopped at release + lb_lines, which
-            # is the error (see the chain below).
-            rows_ok = (self.rows_loaded >= need) | (self.rows_loaded == sh.H)
+            # The same register (``need`` only changes while no beat can issue, rows_ok is
+            # read from rows + 1 cycles later), but ``need`` is not clamped to H: all H rows
+            # loaded is enough too. No span check per block: a block whose rows do not fit
+            # waits with the filler stopped at release + lb_lines, which is the error (below).
+            small_rows_ok = Signal()
+            m.d.sync += small_rows_ok.eq((rows_loaded_next >= need) | (rows_loaded_next == sh.H))
+            rows_ok = small_rows_ok
         at_block_end = at_group_end & last_group
         issue = Signal()
         if small:
