@@ -40,7 +40,7 @@ Two variants (``AcceleratorConfig.seq_lookahead``):
   xmask[s] = (0 <= xf_i + s < W), so S1 selects a mask bit instead of adding and comparing
   coordinates. The next block's first beat comes ``rows + 3`` cycles after the last one
   (golden.cycle_model.SMALL_GAP). There is no S3: the tile's operand register takes the lane
-  byte from the line buffer's word in S2 (byte select and zero point in three LUT4s per bit),
+  byte from the line buffer's word in S2 (byte select and zero point in front of it),
   the weight address is presented one stage earlier to match. Slower only by that gap per block
   (the digits CNN: +0.3 % engine cycles); about 550 logic cells smaller on the UP5K.
 """
@@ -169,6 +169,8 @@ def _narrow_mul(a, b, width):
     Yosys maps to ``len(a) - 1`` adders ``width`` bits wide."""
     b = b[:width]
     terms = [Mux(a[k], (b << k)[:width], 0) for k in range(len(a))]
+    if not terms:
+        return Const(0, width)        # ``a`` has no bits (pad_left with max_kernel = 1)
     total = terms[0]
     for term in terms[1:]:
         total = (total + term)[:width]
@@ -609,8 +611,8 @@ class ConvSequencer(wiring.Component):
             # The tile's operand register takes the lane bytes straight from the line buffer's
             # word (at the UP5K's clock there is time for the byte select behind its EBRs):
             # that register is the only one, where an S3 register would be a second copy of
-            # every operand bit (one logic cell each). Per bit three LUT4s: the zero point for
-            # an out-of-image tap goes into each half of the 4:1 byte select.
+            # every operand bit (one logic cell each). The zero point for an out-of-image tap
+            # is folded into the 4:1 byte select (written per half; ABC maps it as it likes).
             m.d.comb += [
                 self.beat_valid.eq(s2_valid),
                 self.beat_first.eq(s2_first),

@@ -29,7 +29,6 @@ CFG = AcceleratorConfig(rows=4, cols=4, lb_lines=8, lb_line_bytes=128, max_size=
                         weight_mem_words=1024)
 CFG_SMALL = dataclasses.replace(CFG, seq_lookahead=0)
 LB_ADDR_WIDTH = (CFG.lb_lines * CFG.lb_line_bytes - 1).bit_length()
-LINE_SHIFT = (CFG.lb_line_bytes - 1).bit_length()
 CONFIGS = {"lookahead": CFG, "small": CFG_SMALL}
 
 
@@ -48,21 +47,21 @@ def out_size(sh):
     return E, F
 
 
-def expected_beats(sh, zp):
+def expected_beats(sh, zp, cfg=CFG):
     """The loop nest of hw/conv_sequencer.py, one (acts, first, last, weight address) per beat."""
     H, W, C, M, R, S, U = (sh[k] for k in "HWCMRSU")
     pt, pl, CG, c_step = sh["pt"], sh["pl"], sh["CG"], sh["c_step"]
     E, F = out_size(sh)
     beats = []
-    groups = -(-M // CFG.cols)
-    for p0 in range(0, E * F, CFG.rows):
+    groups = -(-M // cfg.cols)
+    for p0 in range(0, E * F, cfg.rows):
         w_addr = 0          # weight rows restart with every block
         for g in range(groups):
             for r in range(R):
                 for s in range(S):
                     for c in range(CG):
                         act = []
-                        for i in range(CFG.rows):
+                        for i in range(cfg.rows):
                             p = p0 + i
                             e, f = divmod(p, F)
                             y, x = U * e + r - pt, U * f + s - pl
@@ -82,8 +81,9 @@ def run_sequencer(cfg, sh, zp, rng=None):
     """Run one layer; returns (beats, block infos, cycle of every beat). With ``rng`` the tile
     stalls (advance low) and the filler loads a row only now and then, else neither waits."""
     E, F = out_size(sh)
-    n_expected = len(expected_beats(sh, zp))
-    dut = ConvSequencer(cfg, LB_ADDR_WIDTH)
+    n_expected = len(expected_beats(sh, zp, cfg))
+    line_shift = (cfg.lb_line_bytes - 1).bit_length()
+    dut = ConvSequencer(cfg, (cfg.lb_lines * cfg.lb_line_bytes - 1).bit_length())
     got, infos, beat_cycles = [], [], []
 
     async def bench(ctx):
@@ -121,7 +121,7 @@ def run_sequencer(cfg, sh, zp, rng=None):
             # Read ports (enabled by advance) see the lines before this edge's row write.
             words = []
             for a in addrs:
-                row = lines[a >> LINE_SHIFT]
+                row = lines[a >> line_shift]
                 byte = 0x5A if row is None else tag(row, a & (cfg.lb_line_bytes - 1))
                 words.append(byte << (8 * (a & 3)))
             await ctx.tick()
@@ -145,7 +145,7 @@ def run_sequencer(cfg, sh, zp, rng=None):
 
 
 def check_layer(cfg, sh, zp=-77, rng=None):
-    expected = expected_beats(sh, zp)
+    expected = expected_beats(sh, zp, cfg)
     got, infos, beat_cycles = run_sequencer(cfg, sh, zp, rng)
     assert len(got) == len(expected), f"{len(got)} beats, the loop nest has {len(expected)}"
     for n, (g, e) in enumerate(zip(got, expected, strict=True)):
@@ -211,7 +211,7 @@ def random_shape(rng, cfg):
         CG, c_step = C, 0
         if rng.random() < 0.2:
             # Depthwise as the driver runs it: group g reads input channels cols*g .. + cols.
-            M = C = cfg.cols * rng.randint(1, 3)
+            M = C = cfg.cols * rng.randint(1, max(1, min(3, cfg.max_channels // cfg.cols)))
             CG = c_step = cfg.cols
         sh = dict(H=H, W=W, C=C, M=M, R=R, S=S, U=U, pt=pt, pl=pl, CG=CG, c_step=c_step)
         E, F = out_size(sh)
@@ -298,3 +298,24 @@ def test_span_error(variant):
     assert seen, "no error_span within 200 cycles"
     assert seen["busy"] == 0 and seen["beats"] == 0, seen
     print(f"{variant}: error_span after {seen['cycle']} cycles, {seen['rows_loaded']} rows loaded")
+
+
+# Other generator parameters for the small sequencer: 2 lanes and 8 columns, a 3-lane tile with
+# stride 3 (U * C as shift-and-add of two bits), 1 lane, tiny kernels / lines / line counts.
+OTHER_CONFIGS = {
+    "rows2_cols8": dataclasses.replace(CFG_SMALL, rows=2, cols=8),
+    "rows3_stride3_k3": dataclasses.replace(CFG_SMALL, rows=3, max_stride=3, max_kernel=3, lb_lines=16,
+                                            lb_line_bytes=64),
+    "rows1": dataclasses.replace(CFG_SMALL, rows=1),
+    "k1_lines4_bytes32": dataclasses.replace(CFG_SMALL, max_kernel=1, lb_lines=4, lb_line_bytes=32),
+}
+
+
+@pytest.mark.parametrize("name", OTHER_CONFIGS)
+def test_small_sequencer_other_configs(name, seed):
+    cfg = OTHER_CONFIGS[name]
+    rng = random.Random(seed)
+    for n in range(4):
+        sh = random_shape(rng, cfg)
+        print(f"{name} layer {n}: {sh}")
+        check_layer(cfg, sh, zp=rng.randrange(-128, 128), rng=rng)
