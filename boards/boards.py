@@ -46,7 +46,7 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 #   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); the requantizer's multiply is
 #          digit-serial (requant_mul_cycles=4: 8 bits of the multiplier per cycle, one output
 #          element per 4 cycles) instead of four 16x16 LUT multipliers; the small conv sequencer
-#          (seq_lookahead=0: no 4-lane lookahead, rows + 3 cycles between blocks; ~550 LCs less).
+#          (seq_lookahead=0: no 4-lane lookahead, rows + 3 cycles between blocks; ~540 LCs less).
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
 # input row; H * W * C <= 4 KB; E * F * M <= 64 KB; (F // 2) * M <= 256 with pooling;
 # R * S * CG <= 512 weight words per channel group (the driver splits bigger layers into passes;

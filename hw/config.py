@@ -88,11 +88,12 @@ class AcceleratorConfig:
     seq_lookahead : int
         1 (default): the conv sequencer computes the next block's ``rows`` lanes while the current
         block's beats are issued (a second set of lane registers), so blocks follow each other
-        without a gap. 0: the small sequencer for FPGAs without room for that (iCE40UP5K): it steps
-        its own lanes one per cycle after a block's last beat (``rows + 2`` cycles without a beat
-        between blocks), keeps line-address arithmetic only as wide as a line, and registers the
-        selected lane byte rather than the whole line word (hw/conv_sequencer.py;
-        golden/cycle_model.py models the gap).
+        without a gap. 0: the small sequencer for FPGAs without room for that (iCE40UP5K, ~540
+        LCs less): it steps the next block's lanes one per cycle after a block's last beat
+        (``rows + 2`` cycles without a beat between blocks), keeps the lanes in the form its
+        address stage needs, line-address arithmetic only as wide as a line, and no S3 operand
+        register (hw/conv_sequencer.py; golden/cycle_model.py models the gap and the shorter
+        pipeline).
     """
 
     rows: int = 4

@@ -42,7 +42,7 @@ Two variants (``AcceleratorConfig.seq_lookahead``):
   (golden.cycle_model.SMALL_GAP). There is no S3: the tile's operand register takes the lane
   byte from the line buffer's word in S2 (byte select and zero point in front of it),
   the weight address is presented one stage earlier to match. Slower only by that gap per block
-  (the digits CNN: +0.3 % engine cycles); about 550 logic cells smaller on the UP5K.
+  (the digits CNN: +0.3 % engine cycles); about 540 logic cells smaller on the UP5K.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
