@@ -119,7 +119,7 @@ def test_designs_use_the_boards_primitives_and_configs():
     assert default_config("engine", ecp5) == AcceleratorConfig()
     assert default_config("tile", ice40) == AcceleratorConfig()
     engine = _inspect("engine", ICE40_ENGINE_CONFIG, ice40)
-    assert type(engine) is Ice40ConvEngine and engine.spram == ("act_out",)
+    assert type(engine) is Ice40ConvEngine and engine.spram == ("act_in", "act_out")
     assert engine._product_array is Ice40ProductArray
     engine = _inspect("engine", AcceleratorConfig(), ecp5)
     assert type(engine) is ConvEngine and engine._product_array is ProductArray
@@ -351,15 +351,15 @@ def test_board_top_prepares_for_platform_at_target_clock(board_name, constraint)
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_ice40_engine_elaborates_with_dsp_and_spram_primitives():
     """The whole iCEBreaker engine rendered for the real platform: 8 SB_MAC16 in dual 8x8 mode and
-    the output activation memory on 2 SB_SPRAM256KA (through the platform's memory mapping; the
-    other 2 are left for the SoC's CPU RAM)."""
+    the input and output activation memories on 2 + 2 SB_SPRAM256KA (through the platform's memory
+    mapping; the CPU's RAM stays in EBR, which the bitstream initialises)."""
     board = BOARDS["icebreaker"]
     top = BoardTop(make_design("engine", board.engine_config, board))
     plan = constrained_platform(board).build(top, name="top", do_build=False,
                                              synth_opts=list(board.synth_opts))
     rtlil = plan.files["top.il"]
     assert rtlil.count("cell \\SB_MAC16 ") == 8
-    assert rtlil.count("cell \\SB_SPRAM256KA ") == 2
+    assert rtlil.count("cell \\SB_SPRAM256KA ") == 4
     assert rtlil.count("parameter \\MODE_8x8 1'1") == 8
 
 
