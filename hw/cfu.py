@@ -12,7 +12,19 @@ values, writes while busy and reads before done all answer an error code; WAIT a
 engine is idle, and the engine always finishes (or stops with an error code) on its own.
 
 Port cycles per command (accept to response handshake, CPU always ready) are ``Command.cycles``:
-2 for writes, 3 for reads, 4 for START / STATUS, 5 + the remaining layer cycles for WAIT.
+2 for writes, 3 for reads, 4 for START / STATUS, 5 + the remaining layer cycles for WAIT; a refused
+command and PERF of a port counter answer from the port itself in 2.
+
+``counters=False`` leaves the four 32-bit port counters (COMMANDS, PORT_CYCLES, WAIT_CYCLES,
+RSP_STALL_CYCLES) out, for small FPGAs (the iCE40UP5K SoC: about 230 LCs with their read mux):
+PERF of one of them then answers 0 (not an error, same cycles), CLEAR_COUNTERS answers OK and does
+nothing; the engine's counters (CYCLES, MAC_CYCLES, STALL_CYCLES) are unaffected. Everything else is
+the same in both variants.
+
+Area (measured on the iCE40, docs/up5k.md): register indices and limits are looked up in small
+constant tables on the index's low bits, the pointer's per-space bound is one power-of-two test of
+its high bits per space (selected by funct7), the status word is assembled in two halves straight
+into the response register, and only the low bits of the write data are multiplexed.
 """
 
 from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
@@ -48,6 +60,7 @@ class CnnCfu(wiring.Component):
     engine : the conv engine class, ``ConvEngine`` or a subclass such as
         ``hw.ice40_engine.Ice40ConvEngine`` (iCE40 primitives); called as
         ``engine(config[, product_array=...])``
+    counters : build the port counters (default); False: PERF of a port counter answers 0
 
     Members
     -------
