@@ -1,8 +1,9 @@
 """The RISC-V command port: its single definition (hw/registers.py) and everything generated from
 it (decoder, driver programs, C header, Markdown table), the pass splitter, and the port in RTL.
 
-The cocotb tests run on the default configuration's build (shared with tests/test_conv_engine.py)
-and, for layers split into passes, on one small-buffer configuration (SMALL).
+The cocotb tests run on the default configuration's build (shared with tests/test_conv_engine.py),
+for layers split into passes on one small-buffer configuration (SMALL), and on the iCEBreaker SoC's
+port: the UP5K configuration without port counters (UP5K, ``CnnCfu(counters=False)``).
 """
 
 import json
