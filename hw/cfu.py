@@ -112,8 +112,7 @@ class CnnCfu(wiring.Component):
         # register / counter indices and error codes are small, register limits fit ``vw`` bits.
         for name in ("REG_WRITE", "REG_READ", "START", "STATUS", "PERF"):
             assert COMMAND[name].funct7 == Space.REGS, name
-        ib = \
-            (max(len(REGISTERS), len(COUNTERS)) - 1).bit_length()      # index bits
+        ib = (max(len(REGISTERS), len(COUNTERS)) - 1).bit_length()    # index bits
         limits = {r.index: register_limit(cfg, r) for r in REGISTERS if r.access == "rw"}
         vw = max(ib, max(limits.values()).bit_length())                # REG_WRITE value bits
         ew = max(ERROR_CODE.values()).bit_length()                     # error code bits
