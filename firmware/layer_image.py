@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from driver.c_header import c_header
+from driver.conv_layer import folded_bias
 from driver.passes import split_layer
 from hw.config import AcceleratorConfig
 from hw.registers import Space
@@ -44,15 +45,6 @@ def checksum(out):
 def uart_char_cycles(clocks_per_bit):
     """Cycles the firmware waits between two bytes to the UART (10 bits + margin)."""
     return 10 * clocks_per_bit + 4
-
-
-def folded_bias(layer):
-    """B'[m] = B[m] - input_zp * sum W[m] (int32 wrap): what the engine's bias memory holds, and
-    what the firmware adds to a raw accumulator (the tile multiplies raw int8, padding reads
-    input_zp)."""
-    w = np.asarray(layer.w, np.int64)
-    folded = np.asarray(layer.bias, np.int64) - int(layer.input_zp) * w.reshape(w.shape[0], -1).sum(axis=1)
-    return ((folded + 2**31) % 2**32) - 2**31
 
 
 def _array(ctype, name, values, per_line=16, fmt=str):
