@@ -77,11 +77,12 @@ class Soc(wiring.Component):
     loader : add the load port (see hw/cpu/soc_ram.py)
     engine, product_array : the accelerator's engine class and multipliers (see ``CnnCfu``); the
         defaults are the generic ones, boards pass their own (e.g. iCE40 SB_MAC16 / SPRAM)
+    cfu_counters : build the CnnCfu's port counters (``CnnCfu(counters=...)``; False: PERF reads 0)
     """
 
     def __init__(self, config: AcceleratorConfig = None, firmware=None, *, imem_words=4096,
                  dmem_words=8192, clocks_per_bit=DEFAULT_CLOCKS_PER_BIT, loader=False,
-                 memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None):
+                 memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None, cfu_counters=True):
         self._config = AcceleratorConfig() if config is None else config
         if firmware is None:
             imem, dmem = (), ()
@@ -91,7 +92,7 @@ class Soc(wiring.Component):
             imem, dmem = firmware
         self._ram = SocRam(imem, dmem, imem_words=imem_words, dmem_words=dmem_words, loader=loader,
                            memory_map=memory_map)
-        self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine)
+        self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine, counters=cfu_counters)
         self._uart = UartTx(clocks_per_bit)
         self._loader = bool(loader)
         self.clocks_per_bit = clocks_per_bit
