@@ -78,9 +78,9 @@ instret : bool
     Implement the ``instret`` counter (32 bit); without it ``instret`` reads 0.
 """
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.hdl import C, Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import memory, wiring
-from amaranth.lib.wiring import Out
+from amaranth.lib.wiring import In, Out
 
 from .bus import dbus_signature, ibus_signature, trace_signature
 from .cfu_port import cfu_signature
@@ -134,6 +134,48 @@ def serial_cycles(insn, rs1, rs2, taken=False):
     return 38
 
 
+class RegisterRam(wiring.Component):
+    """The 32 x 32 register file RAM: one synchronous read port (``raddr`` -> ``rdata`` one cycle
+    later, held while ``ren`` is low) and one write port; x0 is never written (the core drops it).
+
+    On an iCE40 platform it is two ``SB_RAM40_4K`` in 256 x 16 mode instantiated directly:
+    Yosys, given the design as RTLIL, ignores the memory's ``no_rw_check`` and emulates
+    read-old-data on a read/write collision (which this core never makes) with ~70 flip-flops
+    on the write data and read data plus a bypass multiplexer. Elsewhere (simulation, ECP5) it is
+    an ``amaranth.lib.memory.Memory``.
+    """
+
+    raddr: In(5)
+    ren: In(1)
+    rdata: Out(32)
+    waddr: In(5)
+    wdata: In(32)
+    we: In(1)
+
+    def elaborate(self, platform):
+        m = Module()
+        device = str(getattr(platform, "device", "")).lower()
+        primitive = getattr(platform, "ice40_primitive", None)
+        if device.startswith("ice40") and primitive != "model":
+            for half in range(2):
+                bits = slice(16 * half, 16 * half + 16)
+                m.submodules[f"ebr{half}"] = Instance(
+                    "SB_RAM40_4K",
+                    p_READ_MODE=0, p_WRITE_MODE=0,                      # 256 x 16
+                    i_RADDR=Cat(self.raddr, Const(0, 6)), i_RCLK=ClockSignal(), i_RCLKE=self.ren,
+                    i_RE=Const(1, 1), o_RDATA=self.rdata[bits],
+                    i_WADDR=Cat(self.waddr, Const(0, 6)), i_WCLK=ClockSignal(), i_WCLKE=self.we,
+                    i_WE=Const(1, 1), i_WDATA=self.wdata[bits], i_MASK=Const(0, 16))
+        else:
+            m.submodules.mem = mem = memory.Memory(shape=32, depth=32, init=[],
+                                                   attrs={"no_rw_check": 1})
+            wr = mem.write_port()
+            rd = mem.read_port()
+            m.d.comb += [rd.addr.eq(self.raddr), rd.en.eq(self.ren), self.rdata.eq(rd.data),
+                         wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+        return m
+
+
 class SerialCore(wiring.Component):
     """Bit-serial RV32I core; see the module docstring.
 
@@ -152,7 +194,7 @@ class SerialCore(wiring.Component):
     def __init__(self, *, reset_vector=0, trace=False, instret=True):
         if not isinstance(reset_vector, int) or not 0 <= reset_vector < 2**32 or reset_vector % 4:
             raise ValueError(f"reset_vector must be a multiple of 4 in [0, 2**32), not {reset_vector!r}")
-        if instret not in (True, False):
+        if not isinstance(instret, bool):
             raise ValueError(f"instret must be True or False, not {instret!r}")
         self._reset_vector = reset_vector
         self._trace = bool(trace)
@@ -180,10 +222,7 @@ class SerialCore(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         m.submodules.decoder = decoder = Decoder()
-        m.submodules.regs = regs = memory.Memory(shape=32, depth=32, init=[],
-                                                 attrs={"no_rw_check": 1})
-        rf_wr = regs.write_port()
-        rf_rd = regs.read_port()
+        m.submodules.regs = regs = RegisterRam()
 
         pc = Signal(32, init=self._reset_vector)
         pc_plus4 = Signal(32)
@@ -232,18 +271,33 @@ class SerialCore(wiring.Component):
             m.d.comb += counter.eq(Mux(dec.imm[1], 0, cycle))
         csr_value = Mux(dec.imm[7], 0, counter)
 
-        # Parallel sources of A: the bus word, the CFU response or a counter (one-hot by class).
-        ext = Signal(32)
-        m.d.comb += ext.eq((self.dbus.rdata & dec.load.replicate(32))
-                           | (self.cfu.rsp_payload_outputs_0 & dec.cfu.replicate(32))
-                           | (csr_value & dec.csr.replicate(32)))
+        # A and B: shift (the FSM gives the bit entering at the top) or load in parallel from an
+        # AND-OR of one-hot selected sources (cheaper on LUT4s than a priority multiplexer).
+        a_shift, a_top, a_rf, a_pc, a_ext = Signal(), Signal(), Signal(), Signal(), Signal()
+        b_shift, b_top, b_rf, b_imm = Signal(), Signal(), Signal(), Signal()
+
+        def sel(value, select):
+            return value & select.replicate(32)
+
+        with m.If(a_shift):
+            m.d.sync += a.eq(Cat(a[1:32], a_top))
+        with m.Elif(a_rf | a_pc | a_ext):
+            m.d.sync += a.eq(sel(regs.rdata, a_rf) | sel(pc, a_pc)
+                             | sel(self.dbus.rdata, a_ext & dec.load)
+                             | sel(self.cfu.rsp_payload_outputs_0, a_ext & dec.cfu)
+                             | sel(csr_value, a_ext & dec.csr))
+        with m.If(b_shift):
+            m.d.sync += b.eq(Cat(b[1:32], b_top))
+        with m.Elif(b_rf | b_imm):
+            m.d.sync += b.eq(sel(regs.rdata, b_rf) | sel(dec.imm, b_imm))
 
         # Register file: one read port, rs2 read in RS2 / ST_CHK, rs1 otherwise.
         read_rs2 = Signal()
         m.d.comb += [
-            rf_rd.addr.eq(Mux(read_rs2, ir[20:25], ir[15:20])),
-            rf_wr.addr.eq(ir[7:12]),
-            rf_wr.data.eq(Cat(Mux(dec.sel_slt, lt, a[0]), a[1:32])),
+            regs.raddr.eq(Mux(read_rs2, ir[20:25], ir[15:20])),
+            regs.ren.eq(~regs.we),
+            regs.waddr.eq(ir[7:12]),
+            regs.wdata.eq(Cat(Mux(dec.sel_slt, lt, a[0]), a[1:32])),
         ]
 
         # The serial ALU of a pass.
@@ -271,10 +325,10 @@ class SerialCore(wiring.Component):
             m.d.sync += cnt.eq(0)
 
         def shift_a(top):
-            m.d.sync += a.eq(Cat(a[1:32], top))
+            m.d.comb += [a_shift.eq(1), a_top.eq(top)]
 
         def shift_b(top):
-            m.d.sync += b.eq(Cat(b[1:32], top))
+            m.d.comb += [b_shift.eq(1), b_top.eq(top)]
 
         def halt(cause):
             m.d.sync += halt_cause.eq(cause)
@@ -316,12 +370,14 @@ class SerialCore(wiring.Component):
 
             with m.State("RS2"):
                 m.d.comb += read_rs2.eq(1)
-                m.d.sync += a.eq(Mux(dec.jal | dec.sel_target, pc, rf_rd.data))
+                m.d.comb += [a_pc.eq(dec.jal | dec.sel_target), a_rf.eq(~(dec.jal | dec.sel_target))]
                 m.next = "LDB"
 
             with m.State("LDB"):
-                operand = Mux(dec.use_imm | dec.jal | dec.sel_imm | dec.sel_target, dec.imm, rf_rd.data)
-                m.d.sync += [b.eq(operand), shamt.eq(operand[0:5]), carry.eq(sub), eq.eq(1)]
+                use_imm = dec.use_imm | dec.jal | dec.sel_imm | dec.sel_target
+                m.d.comb += [b_imm.eq(use_imm), b_rf.eq(~use_imm)]
+                m.d.sync += [shamt.eq(Mux(use_imm, dec.imm[0:5], regs.rdata[0:5])), carry.eq(sub),
+                             eq.eq(1)]
                 start_pass()
                 with m.If(dec.cfu):
                     m.next = "CFU"
@@ -357,7 +413,8 @@ class SerialCore(wiring.Component):
 
             with m.State("BR"):
                 with m.If(taken):
-                    m.d.sync += [a.eq(pc), b.eq(dec.imm), carry.eq(0), tgt.eq(1)]
+                    m.d.comb += [a_pc.eq(1), b_imm.eq(1)]
+                    m.d.sync += [carry.eq(0), tgt.eq(1)]
                     start_pass()
                     m.next = "PASS"
                 with m.Else():
@@ -373,7 +430,7 @@ class SerialCore(wiring.Component):
                     m.next = "JUMP"
 
             with m.State("JUMP"):
-                m.d.sync += a.eq(pc)           # pc + 4 by now: the link value
+                m.d.comb += a_pc.eq(1)           # pc + 4 by now: the link value
                 m.next = "WB"
 
             with m.State("SHIFT"):
@@ -399,7 +456,7 @@ class SerialCore(wiring.Component):
                     m.next = "LD_DATA"
 
             with m.State("LD_DATA"):
-                m.d.sync += a.eq(ext)
+                m.d.comb += a_ext.eq(1)
                 m.next = "SHIFT"
 
             with m.State("LD_EXT"):
@@ -419,7 +476,7 @@ class SerialCore(wiring.Component):
                     m.next = "ST_LDB"
 
             with m.State("ST_LDB"):
-                m.d.sync += b.eq(rf_rd.data)
+                m.d.comb += b_rf.eq(1)
                 start_pass()
                 with m.If(size == 2):
                     m.next = "WB"
@@ -434,14 +491,14 @@ class SerialCore(wiring.Component):
                     m.next = "WB"
 
             with m.State("CSR"):
-                m.d.sync += a.eq(ext)
+                m.d.comb += a_ext.eq(1)
                 m.next = "WB"
 
             with m.State("CFU"):
                 m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
                 with m.If(self.cfu.cmd_ready):
                     with m.If(self.cfu.rsp_valid):
-                        m.d.sync += a.eq(ext)
+                        m.d.comb += a_ext.eq(1)
                         m.next = "WB"
                     with m.Else():
                         m.next = "CFU_WAIT"
@@ -449,11 +506,11 @@ class SerialCore(wiring.Component):
             with m.State("CFU_WAIT"):
                 m.d.comb += self.cfu.rsp_ready.eq(1)
                 with m.If(self.cfu.rsp_valid):
-                    m.d.sync += a.eq(ext)
+                    m.d.comb += a_ext.eq(1)
                     m.next = "WB"
 
             with m.State("WB"):
-                m.d.comb += [retire.eq(1), rf_wr.en.eq(dec.rd_we)]
+                m.d.comb += [retire.eq(1), regs.we.eq(dec.rd_we)]
                 with m.If(dec.store):
                     m.d.comb += self.dbus.wmask.eq(wmask)
                 with m.If(dec.jal | dec.jalr | tgt):
@@ -474,7 +531,7 @@ class SerialCore(wiring.Component):
                 self.trace.pc.eq(insn_pc),
                 self.trace.insn.eq(ir),
                 self.trace.rd.eq(Mux(dec.rd_we, ir[7:12], 0)),
-                self.trace.rd_data.eq(rf_wr.data),
+                self.trace.rd_data.eq(regs.wdata),
                 self.trace.mem_addr.eq(a),
                 self.trace.mem_wmask.eq(self.dbus.wmask),
                 self.trace.mem_wdata.eq(self.dbus.wdata),

@@ -46,7 +46,7 @@ def make_core(core="multicycle", *, reset_vector=0, trace=False, instret=True):
 def _check_core(core, instret):
     if core not in CORES:
         raise ValueError(f"core = {core!r} is not a core: must be one of {', '.join(CORES)}")
-    if instret not in (True, False) or (core == "multicycle" and not instret):
+    if not isinstance(instret, bool) or (core == "multicycle" and not instret):
         raise ValueError(f"instret = {instret!r} is not allowed for core = {core!r}: must be True "
                          f"(or False with the serial core)")
 
