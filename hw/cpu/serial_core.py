@@ -78,7 +78,7 @@ instret : bool
     Implement the ``instret`` counter (32 bit); without it ``instret`` reads 0.
 """
 
-from amaranth.hdl import C, Cat, ClockSignal, Const, Instance, Module, Mux, Signal
+from amaranth.hdl import C, Cat, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -138,11 +138,11 @@ class RegisterRam(wiring.Component):
     """The 32 x 32 register file RAM: one synchronous read port (``raddr`` -> ``rdata`` one cycle
     later, held while ``ren`` is low) and one write port; x0 is never written (the core drops it).
 
-    On an iCE40 platform it is two ``SB_RAM40_4K`` in 256 x 16 mode instantiated directly:
-    Yosys, given the design as RTLIL, ignores the memory's ``no_rw_check`` and emulates
-    read-old-data on a read/write collision (which this core never makes) with ~70 flip-flops
-    on the write data and read data plus a bypass multiplexer. Elsewhere (simulation, ECP5) it is
-    an ``amaranth.lib.memory.Memory``.
+    The read port is an asynchronous memory read followed by a register, not a synchronous port:
+    Yosys honours the memory's ``no_rw_check`` (this core never reads and writes in the same
+    cycle) only while merging such a register into the block RAM (``memory_dff``). A synchronous
+    port in RTLIL, as Amaranth writes it, keeps "read old data on a collision", which the iCE40
+    EBR does not have, so Yosys emulates it with ~70 flip-flops and a bypass multiplexer.
     """
 
     raddr: In(5)
@@ -154,25 +154,15 @@ class RegisterRam(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
-        device = str(getattr(platform, "device", "")).lower()
-        primitive = getattr(platform, "ice40_primitive", None)
-        if device.startswith("ice40") and primitive != "model":
-            for half in range(2):
-                bits = slice(16 * half, 16 * half + 16)
-                m.submodules[f"ebr{half}"] = Instance(
-                    "SB_RAM40_4K",
-                    p_READ_MODE=0, p_WRITE_MODE=0,                      # 256 x 16
-                    i_RADDR=Cat(self.raddr, Const(0, 6)), i_RCLK=ClockSignal(), i_RCLKE=self.ren,
-                    i_RE=Const(1, 1), o_RDATA=self.rdata[bits],
-                    i_WADDR=Cat(self.waddr, Const(0, 6)), i_WCLK=ClockSignal(), i_WCLKE=self.we,
-                    i_WE=Const(1, 1), i_WDATA=self.wdata[bits], i_MASK=Const(0, 16))
-        else:
-            m.submodules.mem = mem = memory.Memory(shape=32, depth=32, init=[],
-                                                   attrs={"no_rw_check": 1})
-            wr = mem.write_port()
-            rd = mem.read_port()
-            m.d.comb += [rd.addr.eq(self.raddr), rd.en.eq(self.ren), self.rdata.eq(rd.data),
-                         wr.addr.eq(self.waddr), wr.data.eq(self.wdata), wr.en.eq(self.we)]
+        m.submodules.mem = mem = memory.Memory(shape=32, depth=32, init=[], attrs={"no_rw_check": 1})
+        wr = mem.write_port()
+        rd = mem.read_port(domain="comb")
+        m.d.comb += [rd.addr.eq(self.raddr), wr.addr.eq(self.waddr), wr.data.eq(self.wdata),
+                     wr.en.eq(self.we)]
+        data = Signal(32, reset_less=True)      # no reset: the EBR's output register has none
+        m.d.comb += self.rdata.eq(data)
+        with m.If(self.ren):
+            m.d.sync += data.eq(rd.data)
         return m
 
 
