@@ -151,9 +151,15 @@ class SocRam(wiring.Component):
                                              trace=self._trace, instret=self._instret)
 
         m.submodules.imem = imem = memory.Memory(shape=32, depth=self._imem_words, init=self._imem_init)
-        m.submodules.dmem = dmem = memory.Memory(shape=32, depth=self._dmem_words, init=self._dmem_init)
+        # The data RAM is never read and written in the same cycle (``re`` and ``wmask`` are
+        # exclusive; the loader writes while the core is in reset): ``no_rw_check``, with the read
+        # register outside the memory so that Yosys honours it (see hw/cpu/serial_core.py
+        # RegisterRam; otherwise it emulates read-old-data with ~70 flip-flops on the iCE40).
+        m.submodules.dmem = dmem = memory.Memory(shape=32, depth=self._dmem_words, init=self._dmem_init,
+                                                 attrs={"no_rw_check": 1})
         imem_rd = imem.read_port()
-        dmem_rd = dmem.read_port()
+        dmem_rd = dmem.read_port(domain="comb")
+        dmem_data = Signal(32, reset_less=True)     # the read register (the EBR's; no reset)
         dmem_wr = dmem.write_port(granularity=8)
 
         # Instruction bus: IMEM only (the address wraps inside it).
@@ -170,13 +176,12 @@ class SocRam(wiring.Component):
         read_dmem = Signal()   # the word on dmem_rd.data belongs to the last read (else read 0)
         m.d.comb += [
             dmem_rd.addr.eq(core.dbus.addr),
-            dmem_rd.en.eq(core.dbus.re),
-            core.dbus.rdata.eq(read_dmem.replicate(32) & dmem_rd.data),
+            core.dbus.rdata.eq(read_dmem.replicate(32) & dmem_data),
             dmem_wr.addr.eq(core.dbus.addr),
             dmem_wr.data.eq(core.dbus.wdata),
         ]
         with m.If(core.dbus.re):
-            m.d.sync += read_dmem.eq(region == dmem_region)
+            m.d.sync += [read_dmem.eq(region == dmem_region), dmem_data.eq(dmem_rd.data)]
         with m.If(region == dmem_region):
             m.d.comb += dmem_wr.en.eq(core.dbus.wmask)
 
