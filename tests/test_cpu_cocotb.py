@@ -7,7 +7,9 @@ the RAMs through the loader port, so changing a program never rebuilds the simul
                              ~20x the cycles per instruction, runs a fifth of them unless FULL=1)
 
 Every test runs on both cores (hw.cpu.soc_ram.CORES): the multi-cycle Core and the bit-serial
-SerialCore, one simulator build each.
+SerialCore, one simulator build each. ``test_serial_core_ebr_cells`` runs the ISA programs once more
+on the serial core as elaborated for the iCE40 (its register file as two SB_RAM40_4K instances,
+simulated with Yosys's cells_sim.v).
 """
 
 import json
@@ -24,7 +26,12 @@ pytestmark = pytest.mark.cocotb
 cores = pytest.mark.parametrize("core", CORES)
 
 
-def _design(core):
+def _design(core, ice40_cells=False):
+    if ice40_cells:
+        from sim.netlist import NetlistPlatform, cells_sim_path
+        return build(SocRam(loader=True, trace=True, core=core), top="cpu_soc_ram",
+                     tag=f"rv32i-{core}-ice40", extra_sources=[cells_sim_path()],
+                     platform=NetlistPlatform())
     return build(SocRam(loader=True, trace=True, core=core), top="cpu_soc_ram",
                  tag="rv32i" if core == "multicycle" else f"rv32i-{core}")
 
@@ -65,3 +72,11 @@ def test_cpu_cfu(tmp_path, seed, core):
     run_cocotb(_design(core), "tb.test_cpu", run_name=f"cfu-{core}-seed{seed}", testcase="cfu_random",
                params={"firmware": str(path), "seed": seed, "length": 600, "core": core}, seed=seed)
 
+
+def test_serial_core_ebr_cells(tmp_path, seed, core="serial"):
+    design = _design(core, ice40_cells=True)
+    assert design.verilog.read_text().count("SB_RAM40_4K ") == 2
+    path = tmp_path / "programs.json"
+    path.write_text(json.dumps(isa_programs(PROGRAMS)))
+    run_cocotb(design, "tb.test_cpu", run_name=f"isa-{core}-ice40-seed{seed}", testcase="isa_programs",
+               params={"programs": str(path), "seed": seed, "core": core}, seed=seed)

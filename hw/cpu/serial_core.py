@@ -78,7 +78,7 @@ instret : bool
     Implement the ``instret`` counter (32 bit); without it ``instret`` reads 0.
 """
 
-from amaranth.hdl import C, Cat, Module, Mux, Signal
+from amaranth.hdl import C, Cat, ClockSignal, Const, Instance, Module, Mux, Signal
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -138,11 +138,14 @@ class RegisterRam(wiring.Component):
     """The 32 x 32 register file RAM: one synchronous read port (``raddr`` -> ``rdata`` one cycle
     later, held while ``ren`` is low) and one write port; x0 is never written (the core drops it).
 
-    The read port is an asynchronous memory read followed by a register, not a synchronous port:
-    Yosys honours the memory's ``no_rw_check`` (this core never reads and writes in the same
-    cycle) only while merging such a register into the block RAM (``memory_dff``). A synchronous
-    port in RTLIL, as Amaranth writes it, keeps "read old data on a collision", which the iCE40
-    EBR does not have, so Yosys emulates it with ~70 flip-flops and a bypass multiplexer.
+    On an iCE40 platform (``platform.device`` iCE40..., unless ``platform.ice40_primitive`` is
+    ``"model"``) it is two ``SB_RAM40_4K`` in 256 x 16 mode, instantiated directly: from
+    Amaranth's RTLIL (the board flow) Yosys emulates "read old data on a collision" for a
+    synchronous read port despite ``no_rw_check`` (~70 flip-flops and a bypass multiplexer; this
+    core never reads and writes in the same cycle), and for an asynchronous read plus register
+    it emulates the register's power-up value 0 (32 LUTs). Elsewhere (simulation, ECP5) it is an
+    ``amaranth.lib.memory.Memory`` with an asynchronous read and a reset-less register.
+    tests/test_cpu_cocotb.py runs the ISA programs on the instances (Yosys's cells_sim.v).
     """
 
     raddr: In(5)
@@ -154,6 +157,18 @@ class RegisterRam(wiring.Component):
 
     def elaborate(self, platform):
         m = Module()
+        device = str(getattr(platform, "device", "")).lower()
+        if device.startswith("ice40") and getattr(platform, "ice40_primitive", None) != "model":
+            for half in range(2):
+                bits = slice(16 * half, 16 * half + 16)
+                m.submodules[f"ebr{half}"] = Instance(
+                    "SB_RAM40_4K",
+                    p_READ_MODE=0, p_WRITE_MODE=0,                      # 256 x 16
+                    i_RADDR=Cat(self.raddr, Const(0, 6)), i_RCLK=ClockSignal(), i_RCLKE=self.ren,
+                    i_RE=Const(1, 1), o_RDATA=self.rdata[bits],
+                    i_WADDR=Cat(self.waddr, Const(0, 6)), i_WCLK=ClockSignal(), i_WCLKE=self.we,
+                    i_WE=Const(1, 1), i_WDATA=self.wdata[bits], i_MASK=Const(0, 16))
+            return m
         m.submodules.mem = mem = memory.Memory(shape=32, depth=32, init=[], attrs={"no_rw_check": 1})
         wr = mem.write_port()
         rd = mem.read_port(domain="comb")
