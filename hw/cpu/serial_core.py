@@ -2,14 +2,21 @@
 
 Same ports (instruction/data bus, CFU port, ``halted``/``halt_cause``/``halt_pc``, optional retire
 trace), same instruction set (the shared :class:`hw.cpu.decoder.Decoder`: RV32I, read-only
-Zicntr counters, custom-0 -> CFU) and the same traps as :class:`hw.cpu.core.Core`, in about a
-third of its logic: the 32-bit ALU, the barrel shifter, the load/store lane logic and the second
-register file read port are replaced by one-bit-per-cycle passes over two shift registers.
+Zicntr counters, custom-0 -> CFU) and the same traps as :class:`hw.cpu.core.Core`, in less than
+half of its logic: the 32-bit ALU, the barrel shifter, the load/store lane logic, the 64-bit
+counters and the second register file read port are replaced by one-bit-per-cycle passes over
+two shift registers. ``SocRam(core="serial")`` / ``Soc(core="serial")`` select it; the
+iCEBreaker board SoC uses it without instret (boards/boards.py ``soc_core``).
+
+Measured on the iCE40UP5K (``python -m hw.cpu.synth --core serial --no-instret``): 638 LCs and
+2 EBR for the core alone (the multi-cycle core: 1453 LCs, 4 EBR), 676 LCs with instret; Fmax
+33.7-35.3 MHz (nextpnr seeds 1-3, the core with its RAMs and a CFU). 46 cycles per instruction
+on the random lock-step programs, 20.7x the multi-cycle core's cycles on firmware/examples/hello.c.
 
 Architecture
 ------------
-* register file: one 32 x 32 block RAM with ONE read port (2 EBR on the iCE40 instead of 4):
-  rs1 and rs2 are read in two consecutive cycles;
+* register file (:class:`RegisterRam`): one 32 x 32 block RAM with ONE read port (2 EBR on the
+  iCE40 instead of 4): rs1 and rs2 are read in two consecutive cycles;
 * ``A`` and ``B``: 32-bit shift registers (operands, then the result). A *pass* shifts both right
   32 times; a 1-bit adder (carry flop) / logic unit combines ``A[0]`` and ``B[0]`` and the result
   bit enters at the top of ``A`` (or of ``B`` for jump targets), so after 32 cycles the result is
