@@ -4,7 +4,7 @@ Nothing of the engine changes: it is :class:`hw.conv_engine.ConvEngine` with
 
 * the tile's products from :class:`hw.ice40_products.Ice40ProductArray` (8 SB_MAC16 in dual 8x8
   mode for 4x4 int8 products), and
-* the memories named in ``spram`` (by default the output activation memory) placed in
+* the memories named in ``spram`` (by default the input and output activation memories) placed in
   SB_SPRAM256KA single-port RAMs by :class:`hw.ice40_spram.Ice40SpramMemory`. After the engine's
   own elaboration, each of them is registered with ``platform.request_spram``; the platform's
   ``get_memory`` (the :class:`hw.ice40_spram.Ice40MemoryMapping` mixin) then builds it on SPRAM.
@@ -14,9 +14,11 @@ the same cycle by itself: the host writes ``act_in`` only while the engine is id
 reads it only while a layer runs) and reads ``act_out`` after ``done`` (the output stage writes it
 only while a layer runs). A host access to one of them during a layer returns or leaves undefined
 data (a read) or corrupts the running layer's reads (a write); the driver never does either.
-The default leaves two of the four SPRAMs to the SoC's CPU RAM: ``act_out`` (64 KB, 2 SPRAMs for
-32-bit words) is the one memory too big for EBR; ``act_in`` (at most max_size * lb_line_bytes
-bytes are ever read) and the weights stay in EBR (boards.boards.ICE40_ENGINE_CONFIG, docs/up5k.md).
+The default takes all four SPRAMs: ``act_out`` (64 KB, 2 SPRAMs side by side for 32-bit words) is
+too big for EBR, and ``act_in`` (4 KB on the UP5K) in the other pair frees 8 of the 30 EBR for the
+SoC's CPU, whose instruction and data RAM stay in EBR because only EBR is initialised by the
+bitstream (SPRAM would need a copy from the SPI flash at boot). The weights stay in EBR
+(boards.boards.ICE40_ENGINE_CONFIG, docs/up5k.md).
 
 Without a platform (plain simulation) the memories stay ordinary ``lib.memory`` memories; with
 :class:`hw.ice40_spram.SpramSimPlatform` they are the SPRAM behavioural models.
@@ -45,7 +47,7 @@ class Ice40ConvEngine(ConvEngine):
     """
 
     def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), *,
-                 product_array=Ice40ProductArray, spram=("act_out",)):
+                 product_array=Ice40ProductArray, spram=("act_in", "act_out")):
         spram = tuple(spram)
         for name in spram:
             if name not in SPRAM_SAFE_MEMORIES:

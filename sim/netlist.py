@@ -122,8 +122,8 @@ class Netlist:
 
 
 def ice40_soc(firmware, *, imem_words, dmem_words, clocks_per_bit, config=None):
-    """The SoC as the iCEBreaker would run it: Ice40ConvEngine (SB_MAC16 products, SPRAM output
-    memory) with the board's engine configuration, ``firmware`` in the RAM initial contents."""
+    """The SoC as the iCEBreaker would run it: Ice40ConvEngine (SB_MAC16 products, SPRAM input and
+    output memories) with the board's engine configuration, ``firmware`` in the RAM initial contents."""
     from boards.boards import ICE40_ENGINE_CONFIG
     from hw.ice40_engine import Ice40ConvEngine
     from hw.ice40_products import Ice40ProductArray

@@ -142,12 +142,13 @@ def test_mapping_puts_requested_memories_in_spram():
                              product_array=lambda c: Ice40ProductArray(c, primitive="model"))
     verilog.convert(engine, name="eng", platform=platform, emit_src=False)
     mapped = platform.spram_memories
-    assert [(s.width, s.memory.depth, s.blocks) for s in mapped] == [(32, 16384, 2)]   # act_out
+    # act_in (4 KB: 1024 words, still two 16-bit-wide blocks) and act_out (64 KB)
+    assert sorted((s.width, s.memory.depth, s.blocks) for s in mapped) == [(32, 1024, 2), (32, 16384, 2)]
     # the instance primitive on a real iCE40 platform
     platform = SpramSimPlatform(primitive="instance")
     text = verilog.convert(Ice40ConvEngine(ICE40_ENGINE_CONFIG), name="eng", platform=platform,
                            emit_src=False)
-    assert text.count("SB_SPRAM256KA ") == 2 and text.count("SB_MAC16 #(") == 8
+    assert text.count("SB_SPRAM256KA ") == 4 and text.count("SB_MAC16 #(") == 8
 
 
 # -- cocotb: the real cell ------------------------------------------------------------------------

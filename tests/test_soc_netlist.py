@@ -105,7 +105,7 @@ def test_soc_netlist_conv_layer(seed):
         # synth_ice40 -dsp rewrites instantiated SB_MAC16 into 16x16 mode (docs/netlist.md).
         modes = netlist.path.read_text().count("MODE_8x8(1'h1)")
         assert modes == 8, f"{modes} of the 8 SB_MAC16 kept MODE_8x8 = 1 in the netlist"
-    assert netlist.cells.get("SB_SPRAM256KA") == 2, f"expected the 2 SPRAMs of act_out: {cells}"
+    assert netlist.cells.get("SB_SPRAM256KA") == 4, f"expected the 4 SPRAMs of act_in and act_out: {cells}"
 
     sim = netlist_simulator()
     build_args, defines = [], {}

@@ -35,6 +35,14 @@ static int clamp(int32_t v, int lo, int hi)
     return v < lo ? lo : (v > hi ? hi : (int)v);
 }
 
+int8_t tfl_requant(int32_t acc, int32_t bias, int32_t multiplier, int shift, int output_zp, int act_min,
+                   int act_max)
+{
+    int32_t x = (int32_t)((uint32_t)acc + (uint32_t)bias);
+    int32_t v = (int32_t)((uint32_t)tfl_mbqm(x, multiplier, shift) + (uint32_t)output_zp);
+    return (int8_t)clamp(v, act_min, act_max);
+}
+
 void tfl_conv(const tfl_conv_t *p, const int8_t *x, int8_t *out)
 {
     for (int e = 0; e < p->E; e++)
@@ -60,10 +68,9 @@ void tfl_conv(const tfl_conv_t *p, const int8_t *x, int8_t *out)
                             acc += (uint32_t)((int32_t)(xp[c] - p->input_zp) * (int32_t)wp[c]);
                     }
                 }
-                acc += (uint32_t)p->bias[m];
-                int32_t v = (int32_t)((uint32_t)tfl_mbqm((int32_t)acc, p->multiplier[m], p->shift[m])
-                                      + (uint32_t)p->output_zp);
-                out[(e * p->F + f) * p->M + m] = (int8_t)clamp(v, p->act_min, p->act_max);
+                out[(e * p->F + f) * p->M + m] = tfl_requant((int32_t)acc, p->bias[m], p->multiplier[m],
+                                                             p->shift[m], p->output_zp, p->act_min,
+                                                             p->act_max);
             }
 }
 

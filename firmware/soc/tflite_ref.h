@@ -30,6 +30,12 @@ int32_t tfl_srdhm(int32_t a, int32_t b);
 int32_t tfl_rdbpot(int32_t x, int exponent);
 int32_t tfl_mbqm(int32_t x, int32_t multiplier, int shift);
 
+/* One output element from its int32 accumulator: acc + bias (int32 wrap), MultiplyByQuantizedMultiplier,
+ * + output_zp, clamp to [act_min, act_max]. Also what the firmware does with the accelerator's raw
+ * accumulators when the engine has no requantiser (AcceleratorConfig.output_requant = 0). */
+int8_t tfl_requant(int32_t acc, int32_t bias, int32_t multiplier, int shift, int output_zp, int act_min,
+                   int act_max);
+
 /* Conv + requantisation + clamp: out[E][F][M]. */
 void tfl_conv(const tfl_conv_t *p, const int8_t *x, int8_t *out);
 
