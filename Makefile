@@ -94,8 +94,9 @@ demo: $(STAMP)
 cpu-test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) tests/test_cpu_asm.py tests/test_cpu_units.py tests/test_cpu_firmware.py tests/test_cpu_cocotb.py
 
+# CORE=serial: the bit-serial core of the UP5K board SoC (without instret, as on the board)
 cpu-synth: $(STAMP)
-	$(PY) -m hw.cpu.synth
+	$(PY) -m hw.cpu.synth $(if $(CORE),--core $(CORE)) $(if $(filter serial,$(CORE)),--no-instret)
 
 firmware: $(STAMP)
 	$(PY) -m firmware.build firmware/examples/hello.c

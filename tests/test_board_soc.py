@@ -5,8 +5,11 @@ button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the iCE40
 baked into the RAM initialisation. The testbench (tb/test_board_soc.py) sees only the pins.
 
 The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
-Verilator C++). ``test_board_soc_icebreaker`` runs a smaller layer of the same kind (4x4x4 -> 8,
-3x3 SAME: the C conv on the core alone is ~1.8 M cycles instead of ~7 M); with FULL=1
+Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``soc_core="serial"``,
+~40 cycles per instruction), so ``test_board_soc_icebreaker`` runs a tiny layer (2x2x4 -> 4, 1x1:
+the C reference conv is small); ``test_board_soc_icebreaker_multicycle`` (FULL=1) runs the larger
+4x4x4 -> 8, 3x3 SAME layer on the same SoC with the multi-cycle core (the C conv on that core
+alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1
 ``test_board_soc_bitstream_firmware`` runs exactly the image in each board's bitstream (the
 8x8x4 -> 8 layer of firmware.board_image.BOARD_LAYER_SEED; ULX3S: generic engine, 16+16 KB RAM,
 217 clocks per bit).
@@ -29,18 +32,19 @@ POR_CYCLES = 64  # short power-on reset in simulation (the board uses boards.soc
 
 
 SMALL_LAYER = (4, 4, 4, 8, 3, 3)   # H, W, C, M, R, S
+TINY_LAYER = (2, 2, 4, 4, 1, 1)
 verilator_only = pytest.mark.skipif(
     simulator_name() == "icarus", reason="millions of simulated cycles: too slow on Icarus")
 
 
-def run_board(seed, shape=None, board_name="icebreaker"):
-    """Build ``board_name``'s SocTop with the demo firmware for ``seed``/``shape``, run it, return
-    the parsed UART report (tb/test_board_soc.py)."""
+def run_board(seed, shape=None, board_name="icebreaker", core=None):
+    """Build ``board_name``'s SocTop (with its own core, or ``core``) with the demo firmware for
+    ``seed``/``shape``, run it, return the parsed UART report (tb/test_board_soc.py)."""
     board = BOARDS[board_name]
     config = board.engine_config
     extra = {} if shape is None else {"shape": shape}
-    top = make_soc_top(board, config, seed=seed, por_cycles=POR_CYCLES, **extra)
-    label = "x".join(map(str, shape)) if shape else "demo"
+    top = make_soc_top(board, config, seed=seed, por_cycles=POR_CYCLES, core=core, **extra)
+    label = ("x".join(map(str, shape)) if shape else "demo") + (f"_{core}" if core else "")
     design = build(top, top="soc_top", tag=f"{board.name}_{config.name}_{label}_s{seed}")
     _layer, expected = board_layer(seed, **extra)
     run_name = f"board-{board.name}-{label}-s{seed}"
@@ -59,7 +63,16 @@ def run_board(seed, shape=None, board_name="icebreaker"):
 
 @verilator_only
 def test_board_soc_icebreaker(seed):
-    report = run_board(seed, SMALL_LAYER)
+    assert BOARDS["icebreaker"].soc_core == "serial"
+    report = run_board(seed, TINY_LAYER)
+    assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
+    assert report["layer"] == dict(zip("HWCMRS", TINY_LAYER, strict=True), U=1)
+
+
+@verilator_only
+@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="a 3x3 layer on the multi-cycle core: set FULL=1")
+def test_board_soc_icebreaker_multicycle(seed):
+    report = run_board(seed, SMALL_LAYER, core="multicycle")
     assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
     assert report["layer"] == dict(zip("HWCMRS", SMALL_LAYER, strict=True), U=1)
 

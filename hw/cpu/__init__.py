@@ -1,6 +1,8 @@
-"""A small RV32I core (machine mode, Zicntr counters, custom-0 -> CFU port) and its test harness.
+"""Two small RV32I cores (machine mode, Zicntr counters, custom-0 -> CFU port) and their test harness.
 
-See :mod:`hw.cpu.core` for the architecture and cycles per instruction, :mod:`hw.cpu.cfu_port`
+See :mod:`hw.cpu.core` for the multi-cycle core (2-3 cycles per instruction, the default) and
+:mod:`hw.cpu.serial_core` for the bit-serial one (~40 cycles per instruction in a third of the
+logic and 2 instead of 4 EBR; the iCE40UP5K board SoC uses it), :mod:`hw.cpu.cfu_port`
 for the CFU port, :mod:`hw.cpu.bus` for the buses and the retire trace, :mod:`hw.cpu.soc_ram` for
 the RAM harness and its memory map, :mod:`hw.cpu.asm` for the Python assembler the tests use and
 :mod:`hw.cpu.synth` (``python -m hw.cpu.synth``) for the iCE40UP5K size and Fmax report.
@@ -9,6 +11,8 @@ Firmware is built with ``python -m firmware.build`` (firmware/README.md).
 
 from .cfu_port import cfu_signature
 from .core import CYCLES_PER_INSTRUCTION, Core
-from .soc_ram import MEMORY_MAP, MemoryMap, SocRam
+from .serial_core import SERIAL_CYCLES, SerialCore, serial_cycles
+from .soc_ram import CORES, MEMORY_MAP, MemoryMap, SocRam, make_core
 
-__all__ = ["Core", "CYCLES_PER_INSTRUCTION", "SocRam", "MemoryMap", "MEMORY_MAP", "cfu_signature"]
+__all__ = ["Core", "CYCLES_PER_INSTRUCTION", "SerialCore", "SERIAL_CYCLES", "serial_cycles", "CORES",
+           "make_core", "SocRam", "MemoryMap", "MEMORY_MAP", "cfu_signature"]
