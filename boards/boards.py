@@ -98,6 +98,9 @@ class Board:
     # bit-serial core without instret (a third of the multi-cycle core's logic, docs/up5k.md).
     soc_core: str = "multicycle"
     soc_instret: bool = True
+    # The CnnCfu's four port counters (False: PERF of them answers 0; -259 LC on the UP5K,
+    # docs/up5k.md "The CnnCfu on the UP5K"); the engine's CYCLES counter stays either way.
+    soc_cfu_counters: bool = True
 
     @property
     def device(self):
@@ -147,6 +150,7 @@ BOARDS = {
         soc_extra_resources="break_off_pmod",
         soc_core="serial",
         soc_instret=False,
+        soc_cfu_counters=False,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",

@@ -122,14 +122,15 @@ class Netlist:
 
 
 def ice40_soc(firmware, *, imem_words, dmem_words, clocks_per_bit, config=None):
-    """The SoC as the iCEBreaker would run it: Ice40ConvEngine (SB_MAC16 products, SPRAM input and
-    output memories) with the board's engine configuration, ``firmware`` in the RAM initial contents."""
-    from boards.boards import ICE40_ENGINE_CONFIG
-    from hw.ice40_engine import Ice40ConvEngine
-    from hw.ice40_products import Ice40ProductArray
+    """The SoC as the iCEBreaker would run it: the board's core (the bit-serial RV32I), CnnCfu
+    without port counters, Ice40ConvEngine (SB_MAC16 products, SPRAM input and output memories)
+    with the board's engine configuration, ``firmware`` in the RAM initial contents."""
+    from boards.boards import get_board
     from hw.soc import Soc
-    return Soc(config or ICE40_ENGINE_CONFIG, firmware, imem_words=imem_words, dmem_words=dmem_words,
-               clocks_per_bit=clocks_per_bit, engine=Ice40ConvEngine, product_array=Ice40ProductArray)
+    board = get_board("icebreaker")
+    return Soc(config or board.engine_config, firmware, imem_words=imem_words, dmem_words=dmem_words,
+               clocks_per_bit=clocks_per_bit, engine=board.engine, product_array=board.product_array,
+               core=board.soc_core, instret=board.soc_instret, cfu_counters=board.soc_cfu_counters)
 
 
 def _cell_counts(log):
