@@ -37,27 +37,24 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 # The iCE40UP5K engine (docs/up5k.md has the measured fit and what each reduction saved). The
 # whole SoC must fit: RV32I core + its RAM (one SPRAM pair) + UART + this engine, in 5280 LCs,
 # 30 EBR (4 kbit each), 4 SPRAM (16K x 16 each), 8 SB_MAC16.
-#   SPRAM (2/4): output activations 64 KB (2 blocks side by side for 32-bit words); the other
-#                pair is left for the CPU's RAM.
+#   Raw output (output_requant=0, docs/up5k.md step S1): the engine writes each output element's
+#          int32 accumulator and the host (firmware / driver.raw_output) adds the bias,
+#          requantises and pools, so there is no requantizer, no pooling row buffer and no
+#          bias / multiplier / shift memory; perf_counters=0 keeps only the CYCLES counter.
+#   SPRAM (2/4): output memory 64 KB = 16K int32 words (2 blocks side by side for 32-bit words);
+#                the other pair is left for the CPU's RAM.
 #   EBR: input activations 4 KB (8 EBR); line buffer 4 lanes x 8 lines x 128 B (8 EBR); weights
-#        512 words x 32 bit (4 EBR); bias / multiplier (2 + 2 EBR) and shift (1 EBR) for 64
-#        channels; pooling row buffer 256 x 10 bit (1 EBR). No block-info FIFO (block_info_fifo=0:
-#        the output stage walks the block order itself).
-#   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); the requantizer's multiply is
-#          digit-serial (requant_mul_cycles=4: 8 bits of the multiplier per cycle, one output
-#          element per 4 cycles) instead of four 16x16 LUT multipliers.
+#        512 words x 32 bit (4 EBR): 20 EBR (no bias / mult / shift / row-buffer EBR any more).
+#   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); exact 26-bit accumulators; the
+#          output writer serialises straight from the tile (output_block_copy=0).
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
-# input row; H * W * C <= 4 KB; E * F * M <= 64 KB; (F // 2) * M <= 256 with pooling;
-# R * S * CG <= 512 weight words per channel group (the driver splits bigger layers into passes;
-# 26 of the 30 EBR are the engine's).
-# Measured fit (`python -m boards.synth --board icebreaker --design engine`): 6159/5280 LCs, 26/30
-# EBR, 2/4 SPRAM, 8/8 DSP -- still over capacity (was 12217 LCs, 46 EBR); with
-# requant_mul_cycles=31 5538 LCs. The remaining logic is mostly the sequencer; docs/up5k.md has
-# the per-option savings, the output rate and the digits CNN's cycles on this configuration.
+# input row; H * W * C <= 4 KB; E * F * M <= 16K (raw words, before pooling; POOL must be 0: the
+# host pools); R * S * CG <= 512 weight words per channel group (the driver splits bigger layers
+# into passes).
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
-    act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512, pool_buf_words=256,
-    acc_width=26, requant_mul_cycles=4, block_info_fifo=0, output_block_copy=0)
+    act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512,
+    acc_width=26, output_block_copy=0, output_requant=0, perf_counters=0)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()
 

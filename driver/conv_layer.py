@@ -16,6 +16,12 @@ What the driver does for the hardware:
     m0 visits only input channels m0/k .. m0/k + cols/k - 1 (CG = cols/k, C_STEP = cols/k); other
     k fall back to a dense conv with zero weights (CG = C);
   * fully connected = a 1x1 conv over a 1x1 "image" with C = the flattened input length.
+
+With ``config.output_requant = 0`` (raw output, docs/up5k.md) the engine writes each element's
+int32 accumulator and the host finishes it: the plan has no BIAS/MULT/SHIFT writes, POOL = 0 and
+no OUTPUT_ZP/ACT_MIN/ACT_MAX registers (the engine ignores them), ``out_words()`` = E*F*M, and
+``LayerProgram.unpack_output`` requantises and pools the words (driver/raw_output.finish_raw), so
+every caller gets the same int8 output in both modes.
 """
 
 from dataclasses import dataclass, field
@@ -27,7 +33,7 @@ from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.registers import REG, Space
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
-           "conv_from_depthwise", "conv_from_fc", "layer_blocks", "POOL_MODES"]
+           "conv_from_depthwise", "conv_from_fc", "layer_blocks", "folded_bias", "POOL_MODES"]
 
 POOL_MODES = {"none": POOL_NONE, "max": POOL_MAX, "avg": POOL_AVG}
 
@@ -95,6 +101,7 @@ class LayerProgram:
     out_bytes: int
     ideal_beats: int              # N*M*C*E*F*R*S / (rows*cols) (dense MACs, ideal)
     beats: int                    # beats the sequencer issues (blocks * R * S * CG)
+    raw_layer: ConvLayer = None   # raw output (output_requant = 0): the layer the host finishes
 
     def memory_writes(self):
         return [w for w in self.writes if w[0] != Space.REGS]
@@ -106,7 +113,10 @@ class LayerProgram:
         return (self.out_bytes + 3) // 4
 
     def unpack_output(self, words):
-        """Output memory words -> int8 array (E', F', M)."""
+        """Output memory words -> int8 array (E', F', M) (raw output: requantised and pooled here)."""
+        if self.raw_layer is not None:
+            from .raw_output import finish_raw, raw_accumulators
+            return finish_raw(self.raw_layer, raw_accumulators(self.raw_layer, words))
         raw = np.array(words, dtype=np.uint32).view(np.uint8)[: self.out_bytes]
         return raw.view(np.int8).reshape(self.out_shape)
 
@@ -200,6 +210,14 @@ def validate_layer(config: AcceleratorConfig, layer: ConvLayer):
     return E, F
 
 
+def folded_bias(layer: ConvLayer):
+    """B'[m] = B[m] - input_zp * sum_{r,s,c} W[m][r][s][c], wrapped to int32 (int64 array [M])."""
+    M = layer.w.shape[0]
+    wsum = layer.w.astype(np.int64).reshape(M, -1).sum(axis=1)
+    folded = np.asarray(layer.bias, np.int64) - int(layer.input_zp) * wsum
+    return ((folded + 2**31) % 2**32) - 2**31
+
+
 def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     cfg = config
     x, w = layer.x, layer.w
@@ -217,9 +235,13 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     _check("W * C (line buffer line)", W * C, 1, cfg.lb_line_bytes - (3 if (W * C) % 4 else 0))
     _check("H * W * C (input memory)", H * W * C, 1, cfg.act_mem_bytes)
     pooled = layer.pool != "none"
+    raw = not cfg.output_requant
     out_e, out_f = (E // 2, F // 2) if pooled else (E, F)
-    _check("E' * F' * M (output memory)", out_e * out_f * M, 1, cfg.out_mem_bytes)
-    if pooled:
+    if raw:
+        _check("E * F * M (raw output words, output_requant = 0)", E * F * M, 1, cfg.out_mem_bytes // 4)
+    else:
+        _check("E' * F' * M (output memory)", out_e * out_f * M, 1, cfg.out_mem_bytes)
+    if pooled and not raw:
         _check("(F // 2) * M (pool row buffer)", (F // 2) * M, 1, cfg.pool_buf_words)
     # Line-buffer lines one block needs at once (the sequencer aborts with LINE_BUFFER_SPAN
     # otherwise): from the first lane's top row to the last lane's bottom row.
@@ -257,9 +279,7 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
         if not np.array_equal(kept, w):
             raise ValueError("depth_multiplier is set but w has weights outside the depthwise diagonal")
 
-    wsum = w.astype(np.int64).reshape(M, -1).sum(axis=1)
-    folded = np.asarray(layer.bias, np.int64) - int(layer.input_zp) * wsum
-    folded = ((folded + 2**31) % 2**32) - 2**31
+    folded = folded_bias(layer)
 
     regs = {
         "H": H, "W": W, "C": C, "M": M, "R": R, "S": S, "U": U, "PAD_TOP": pt, "PAD_LEFT": pl,
@@ -270,15 +290,21 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     writes = []
     writes += [(Space.ACT_IN, a, v) for a, v in enumerate(_words(x))]
     writes += [(Space.WEIGHTS, a, v) for a, v in enumerate(_words(image))]
-    writes += [(Space.BIAS, a, int(v) & 0xFFFFFFFF) for a, v in enumerate(folded)]
-    writes += [(Space.MULT, a, int(v)) for a, v in enumerate(np.asarray(layer.multiplier))]
-    writes += [(Space.SHIFT, a, int(v) & 0x3F) for a, v in enumerate(np.asarray(layer.shift))]
+    if raw:
+        # The host requantises and pools: no per-channel parameters, no output registers.
+        for name in ("OUTPUT_ZP", "ACT_MIN", "ACT_MAX"):
+            del regs[name]
+        regs["POOL"] = POOL_NONE
+    else:
+        writes += [(Space.BIAS, a, int(v) & 0xFFFFFFFF) for a, v in enumerate(folded)]
+        writes += [(Space.MULT, a, int(v)) for a, v in enumerate(np.asarray(layer.multiplier))]
+        writes += [(Space.SHIFT, a, int(v) & 0x3F) for a, v in enumerate(np.asarray(layer.shift))]
     writes += [(Space.REGS, REG[name], int(v)) for name, v in regs.items()]
     blocks = -(-E * F // cfg.rows)
     ideal = M * C * E * F * R * S / cfg.macs if not k else M * E * F * R * S / cfg.macs
     return LayerProgram(registers=regs, writes=writes, out_shape=(out_e, out_f, M),
-                        out_bytes=out_e * out_f * M, ideal_beats=ideal,
-                        beats=blocks * groups * R * S * CG)
+                        out_bytes=4 * E * F * M if raw else out_e * out_f * M, ideal_beats=ideal,
+                        beats=blocks * groups * R * S * CG, raw_layer=layer if raw else None)
 
 
 def conv_from_depthwise(x, w_dw, depth_multiplier, **kwargs):

@@ -27,6 +27,11 @@ the pooling stage) cycle by cycle too, and the tail is the cycle that pipeline i
 Without the output stage's block copy (``config.output_block_copy`` = 0) the serializer reads the
 tile's output register, which stays occupied (holding the tile) until the block's last element.
 
+With raw output (``config.output_requant`` = 0, hw/raw_writer.py) the serializer is the same (one
+element per cycle, rows*cols cycles per block, with or without the block copy) and the tail is
+shorter: an element inside the layer is written one register stage after its select
+(RAW_WRITE_LATENCY), nothing else follows.
+
     cycles = prologue (rows for the first block) + beats + fill stalls + output stalls + tail
 
 ``conv_engine_cycles`` returns these parts separately, so a report can say where the cycles went.
@@ -41,13 +46,14 @@ REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
 START_LATENCY = 1  # hw/conv_engine.py: accepted CTRL.start write -> datapath start (a register)
 POOL_STAGES = 5  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
 TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
+RAW_WRITE_LATENCY = 1  # hw/raw_writer.py WRITE_LATENCY: select -> memory write register
 
 
 def requant_cycles(config):
     """Cycles per element of the output stage's requantizer (hw/requantizer.py
     ``cycles_per_element``): 1, or ceil(31 / ceil(31 / k)) for the digit-serial multiplier."""
     k = getattr(config, "requant_mul_cycles", 1)
-    if k == 1:
+    if k == 1 or not getattr(config, "output_requant", 1):
         return 1
     digit = -(-31 // k)
     return -(-31 // digit)
@@ -94,6 +100,9 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     blocks = _blocks(E, F, rows, U, pad_top, R, H)
     groups = -(-M // cols)
     beats_per_group = R * S * CG
+    if pool and not getattr(cfg, "output_requant", 1):
+        raise ValueError(f"POOL = {pool} is out of range with output_requant = 0: must be 0 "
+                         f"(the engine refuses it at START, POOL_UNSUPPORTED; the host pools)")
     for need, release, _, _ in blocks:
         if need - release > L:
             raise ValueError(f"a block needs {need - release} input rows, the line buffer holds {L}")
@@ -281,6 +290,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     # exist, and "kept" (enters the requantizer) when it also lies inside the pooled region.
     X, (last_b, last_g) = tail_end
     _, _, lane_valid, p0 = blocks[last_b]
+    raw = not getattr(cfg, "output_requant", 1)
     done = X + 1
     if serial:
         # The loop stopped in the first cycle (t) with the output pipeline empty: done is set then.
@@ -289,6 +299,10 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         i, j = divmod(n, cols)
         issued = X - (ser_period - 1) + n
         if not (lane_valid[i] and last_g * cols + j < M):
+            continue
+        if raw:
+            # select (issued) -> write register -> idle seen in the next cycle
+            done = max(done, issued + RAW_WRITE_LATENCY + 1)
             continue
         done = max(done, issued + 3)
         e, f = divmod(p0 + i, F)

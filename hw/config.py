@@ -29,7 +29,8 @@ def check_multiple(name, value, step, lo, hi):
 
 
 # Fields added after configuration names were first published, with their defaults (see ``name``).
-_LATER_FIELDS = {"requant_mul_cycles": 1, "block_info_fifo": 1, "output_block_copy": 1}
+_LATER_FIELDS = {"requant_mul_cycles": 1, "block_info_fifo": 1, "output_block_copy": 1,
+                 "output_requant": 1, "perf_counters": 1}
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,18 @@ class AcceleratorConfig:
         serialises straight from the tile's output register, which then holds the tile (and the
         sequencer) until the block's last element is out: fewer registers, but a block with fewer
         beats than its serialisation takes waits (golden/cycle_model.py models both).
+    output_requant : int
+        1 (default): the engine requantises (bias, multiplier, shift, zero point, clamp) and pools
+        in its output stage and writes int8 outputs. 0: raw accumulator output for FPGAs too small
+        for that stage (iCE40UP5K): the engine writes every output element's accumulator (the sum
+        of its R*S*CG products, no bias) as one sign-extended int32 word at (e*F + f)*M + m and the
+        host requantises and pools (driver/raw_output.py). No requantizer, pooling row buffer or
+        BIAS/MULT/SHIFT memories (those spaces have depth 0); POOL must be 0; E*F*M <=
+        out_mem_bytes / 4. ``requant_mul_cycles``, ``block_info_fifo`` and ``pool_buf_words`` have
+        no effect then (the writer follows the block order itself, like ``block_info_fifo=0``).
+    perf_counters : int
+        1 (default): the MAC_CYCLES and STALL_CYCLES counters exist. 0: only CYCLES is counted
+        (MAC_CYCLES and STALL_CYCLES read 0), which saves a 32-bit counter and its read logic.
     """
 
     rows: int = 4
@@ -104,6 +117,8 @@ class AcceleratorConfig:
     requant_mul_cycles: int = 1
     block_info_fifo: int = 1
     output_block_copy: int = 1
+    output_requant: int = 1
+    perf_counters: int = 1
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -125,6 +140,11 @@ class AcceleratorConfig:
         check_int("requant_mul_cycles", self.requant_mul_cycles, 1, 31)
         check_int("block_info_fifo", self.block_info_fifo, 0, 1)
         check_int("output_block_copy", self.output_block_copy, 0, 1)
+        check_int("output_requant", self.output_requant, 0, 1)
+        check_int("perf_counters", self.perf_counters, 0, 1)
+        if not self.output_requant and self.requant_mul_cycles != 1:
+            raise ValueError(f"requant_mul_cycles = {self.requant_mul_cycles} has no effect with "
+                             f"output_requant = 0 (there is no requantizer): must be 1")
 
     @property
     def macs(self):

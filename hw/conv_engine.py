@@ -19,6 +19,15 @@ Area options for small FPGAs (AcceleratorConfig fields, all off by default; docs
 the block order itself), ``output_block_copy = 0`` (the output stage serialises from the tile), and
 an ``acc_width`` down to :func:`exact_acc_width`. The zero point and clamps reach the requantizer
 as layer constants (registers), not with every element.
+
+``output_requant = 0`` (raw output) replaces the OutputStage by a RawWriter (hw/raw_writer.py):
+
+    MacTile -> RawWriter -> output memory: word (e*F + f)*M + m = sum_{r,s,c} I * W  (int32)
+
+and there are no BIAS/MULT/SHIFT memories; OUTPUT_ZP, ACT_MIN, ACT_MAX are not stored (writes are
+accepted and ignored, reads answer 0); START refuses POOL != 0 (POOL_UNSUPPORTED); a layer with
+E*F*M above the output memory stops with OUTPUT_TOO_BIG (found by the writer, which writes nothing
+beyond the memory). ``perf_counters = 0`` drops MAC_CYCLES and STALL_CYCLES (they read 0).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
@@ -31,6 +40,7 @@ from .line_buffer import LineBuffer
 from .mac_tile import MacTile
 from .output_stage import OutputStage
 from .products import ProductArray
+from .raw_writer import RawWriter
 from .registers import ERROR_CODE, REG, Space
 
 __all__ = ["ConvEngine", "host_addr_width", "exact_acc_width", "START_LATENCY"]
@@ -122,8 +132,10 @@ class ConvEngine(wiring.Component):
                                                       limit_input=True)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
-        m.submodules.output = out = OutputStage(cfg)
-        if cfg.block_info_fifo:
+        raw = not cfg.output_requant
+        m.submodules.output = out = RawWriter(cfg) if raw else OutputStage(cfg)
+        use_info_fifo = cfg.block_info_fifo and not raw
+        if use_info_fifo:
             # At most ~6 groups are in flight (pipeline + tile output register), so 16 entries
             # never fill: the FIFO never stalls the sequencer (the cycle model relies on it).
             m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
@@ -149,6 +161,11 @@ class ConvEngine(wiring.Component):
             "F": shape.F, "CG": shape.CG, "C_STEP": shape.c_step, "INPUT_ZP": shape.input_zp,
             "OUTPUT_ZP": output_zp, "ACT_MIN": act_min, "ACT_MAX": act_max, "POOL": pool,
         }
+        if raw:
+            # The host requantises: the output zero point and clamps are not stored (host writes
+            # are accepted and ignored, reads answer 0). POOL stays, for START's check.
+            for name in ("OUTPUT_ZP", "ACT_MIN", "ACT_MAX"):
+                del writable[name]
         # Range check of every layer register against the generator maxima (at start).
         limits = {
             "H": cfg.max_size, "W": cfg.max_size, "E": cfg.max_size, "F": cfg.max_size,
@@ -181,21 +198,26 @@ class ConvEngine(wiring.Component):
                 m.d.sync += [error.eq(ERROR_CODE["BAD_SHAPE"]), done.eq(1)]
             with m.Elif(row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes):
                 m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
+            with m.Elif((pool != 0) if raw else 0):
+                m.d.sync += [error.eq(ERROR_CODE["POOL_UNSUPPORTED"]), done.eq(1)]
             with m.Else():
                 m.d.comb += accept.eq(1)
-                m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0), mac_cycles.eq(0)]
+                m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0)]
+                if cfg.perf_counters:
+                    m.d.sync += mac_cycles.eq(0)
 
         # ---- memories ------------------------------------------------------------------------
         act_in = memory.Memory(shape=32, depth=cfg.act_mem_bytes // 4, init=[])
         weights = memory.Memory(shape=8 * cfg.cols, depth=cfg.weight_mem_words, init=[])
-        bias = memory.Memory(shape=32, depth=cfg.max_channels, init=[])
-        mult = memory.Memory(shape=31, depth=cfg.max_channels, init=[])
-        shift = memory.Memory(shape=6, depth=cfg.max_channels, init=[])
         m.submodules.act_in = act_in
         m.submodules.weights = weights
-        m.submodules.bias = bias
-        m.submodules.mult = mult
-        m.submodules.shift = shift
+        if not raw:
+            bias = memory.Memory(shape=32, depth=cfg.max_channels, init=[])
+            mult = memory.Memory(shape=31, depth=cfg.max_channels, init=[])
+            shift = memory.Memory(shape=6, depth=cfg.max_channels, init=[])
+            m.submodules.bias = bias
+            m.submodules.mult = mult
+            m.submodules.shift = shift
         # Output activations: written a byte at a time by the output stage, read a word at a
         # time by the host. Built as eight 4-bit-wide memories (memory k holds nibble k of every
         # word), each is a block RAM in its native depth x 4 mode (4096 x 4 per DP16KD on ECP5)
@@ -218,9 +240,10 @@ class ConvEngine(wiring.Component):
             return wp
 
         host_write_port(act_in, Space.ACT_IN)
-        host_write_port(bias, Space.BIAS)
-        host_write_port(mult, Space.MULT)
-        host_write_port(shift, Space.SHIFT)
+        if not raw:
+            host_write_port(bias, Space.BIAS)
+            host_write_port(mult, Space.MULT)
+            host_write_port(shift, Space.SHIFT)
         parts = cfg.cols // 4
         w_wp = weights.write_port(granularity=32)
         part_bits = (parts - 1).bit_length()
@@ -265,7 +288,7 @@ class ConvEngine(wiring.Component):
             tile.i.payload.last.eq(seq.beat_last),
         ]
         wiring.connect(m, tile.o, out.blocks)
-        if cfg.block_info_fifo:
+        if use_info_fifo:
             m.d.comb += [
                 info_fifo.w_data.eq(seq.info),
                 info_fifo.w_en.eq(seq.info_valid),
@@ -279,33 +302,46 @@ class ConvEngine(wiring.Component):
             # The output stage follows the block order itself (AcceleratorConfig.block_info_fifo).
             m.d.comb += seq.info_ready.eq(1)
             info_pending = Const(0, 1)
-        bias_rp = bias.read_port()
-        mult_rp = mult.read_port()
-        shift_rp = shift.read_port()
-        for rp in (bias_rp, mult_rp, shift_rp):
-            m.d.comb += [rp.addr.eq(out.param_addr), rp.en.eq(out.param_en)]
-        m.d.comb += [
-            out.start.eq(start),
-            out.M.eq(shape.M), out.E.eq(shape.E), out.F.eq(shape.F), out.pool.eq(pool),
-            out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
-            out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
-        ]
-        out_byte = out.out_data.as_unsigned()
-        if self.split_output_memory:
-            for k, mem in enumerate(act_out):
-                wp = mem.write_port()
-                m.d.comb += [
-                    wp.addr.eq(out.out_addr >> 2),
-                    wp.data.eq(out_byte[4 * (k % 2):4 * (k % 2) + 4]),
-                    wp.en.eq(out.out_en & (out.out_addr[:2] == k // 2)),
-                ]
+        m.d.comb += [out.start.eq(start), out.M.eq(shape.M), out.E.eq(shape.E), out.F.eq(shape.F)]
+        if raw:
+            # One int32 word per element at its word address.
+            if self.split_output_memory:
+                for k, mem in enumerate(act_out):
+                    wp = mem.write_port()
+                    m.d.comb += [wp.addr.eq(out.out_addr), wp.data.eq(out.out_data[4 * k:4 * k + 4]),
+                                 wp.en.eq(out.out_en)]
+            else:
+                out_wp = act_out[0].write_port(granularity=8)
+                m.d.comb += [out_wp.addr.eq(out.out_addr), out_wp.data.eq(out.out_data),
+                             out_wp.en.eq(out.out_en.replicate(4))]
         else:
-            out_wp = act_out[0].write_port(granularity=8)
+            bias_rp = bias.read_port()
+            mult_rp = mult.read_port()
+            shift_rp = shift.read_port()
+            for rp in (bias_rp, mult_rp, shift_rp):
+                m.d.comb += [rp.addr.eq(out.param_addr), rp.en.eq(out.param_en)]
             m.d.comb += [
-                out_wp.addr.eq(out.out_addr >> 2),
-                out_wp.data.eq(out_byte.replicate(4)),
-                out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
+                out.pool.eq(pool),
+                out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
+                out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
             ]
+            # One int8 byte per element at its byte address.
+            out_byte = out.out_data.as_unsigned()
+            if self.split_output_memory:
+                for k, mem in enumerate(act_out):
+                    wp = mem.write_port()
+                    m.d.comb += [
+                        wp.addr.eq(out.out_addr >> 2),
+                        wp.data.eq(out_byte[4 * (k % 2):4 * (k % 2) + 4]),
+                        wp.en.eq(out.out_en & (out.out_addr[:2] == k // 2)),
+                    ]
+            else:
+                out_wp = act_out[0].write_port(granularity=8)
+                m.d.comb += [
+                    out_wp.addr.eq(out.out_addr >> 2),
+                    out_wp.data.eq(out_byte.replicate(4)),
+                    out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
+                ]
 
         # ---- completion and counters -------------------------------------------------------
         # Compared for equality only and at most ~6 groups are in flight: 8-bit counters suffice.
@@ -317,8 +353,9 @@ class ConvEngine(wiring.Component):
             m.d.sync += [blocks_issued.eq(blocks_issued + seq.info_valid),
                          blocks_done.eq(blocks_done + out.block_done)]
         with m.If(busy):
-            m.d.sync += [cycles.eq(cycles + 1),
-                         mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))]
+            m.d.sync += cycles.eq(cycles + 1)
+            if cfg.perf_counters:
+                m.d.sync += mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))
             with m.If(start):
                 pass    # the datapath starts now: its status flags are still the last layer's
             with m.Elif(seq.error_span):
@@ -326,6 +363,9 @@ class ConvEngine(wiring.Component):
             with m.Elif(~seq.busy & (blocks_issued == blocks_done) & out.idle & ~tile.o.valid
                         & ~info_pending):
                 m.d.sync += [busy.eq(0), done.eq(1)]
+                if raw:
+                    with m.If(out.overflow):
+                        m.d.sync += error.eq(ERROR_CODE["OUTPUT_TOO_BIG"])
         m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
 
         # ---- host reads (one cycle latency) ---------------------------------------------------
@@ -345,10 +385,11 @@ class ConvEngine(wiring.Component):
                     m.d.sync += reg_value.eq(Cat(busy, done, Const(0, 6), error))
                 with m.Case(REG["CYCLES"]):
                     m.d.sync += reg_value.eq(cycles)
-                with m.Case(REG["MAC_CYCLES"]):
-                    m.d.sync += reg_value.eq(mac_cycles)
-                with m.Case(REG["STALL_CYCLES"]):
-                    m.d.sync += reg_value.eq(cycles - mac_cycles)
+                if cfg.perf_counters:
+                    with m.Case(REG["MAC_CYCLES"]):
+                        m.d.sync += reg_value.eq(mac_cycles)
+                    with m.Case(REG["STALL_CYCLES"]):
+                        m.d.sync += reg_value.eq(cycles - mac_cycles)
                 for name, reg in writable.items():
                     with m.Case(REG[name]):
                         m.d.sync += reg_value.eq(reg)

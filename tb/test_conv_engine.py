@@ -112,5 +112,47 @@ async def illegal_configurations(dut):
         assert st.done and st.error == ERROR_CODE["LINE_BUFFER_SPAN"], st
         dut._log.info(f"line-buffer span: WAIT reported {st.error_name} after {st.cycles} cycles")
 
+    if not cfg.output_requant:
+        await _raw_output_errors(dut, bfm, cfg, regs)
+
     # The good layer still runs bit-exactly afterwards (all registers rewritten: known_state empty).
     await run_layer(dut, bfm, cfg, good)
+
+
+async def _raw_output_errors(dut, bfm, cfg, regs):
+    """Raw output (output_requant = 0): POOL != 0 is refused at START (POOL_UNSUPPORTED), the
+    BIAS/MULT/SHIFT spaces have depth 0 (every write BAD_ADDRESS), OUTPUT_ZP/ACT_MIN/ACT_MAX are
+    accepted and read 0, and a layer with E*F*M above the output memory stops with OUTPUT_TOO_BIG."""
+    for name, value in regs.items():
+        assert await bfm.command("REG_WRITE", REG[name], value) == 0
+    for value in (1, 2):
+        assert await bfm.command("REG_WRITE", REG["POOL"], value) == 0
+        rd = await bfm.command("START")
+        assert rd == ERROR_CODE["POOL_UNSUPPORTED"], f"POOL = {value}: START answered {rd}"
+        st = StatusWord(await bfm.command("WAIT", limit=100))
+        assert st.done and not st.busy and st.error == ERROR_CODE["POOL_UNSUPPORTED"], st
+    assert await bfm.command("REG_WRITE", REG["POOL"], 0) == 0
+    for name in ("BIAS", "MULT", "SHIFT"):
+        assert await bfm.command("SET_ADDR", 0) == 0
+        rd = await bfm.command(f"WRITE_{name}", 0x1234)
+        assert rd == ERROR_CODE["BAD_ADDRESS"], f"WRITE_{name} answered {rd}, expected BAD_ADDRESS"
+    # (the ERROR field shows the last layer's POOL_UNSUPPORTED: it takes precedence)
+    st = StatusWord(await bfm.command("STATUS"))          # clears the command error
+    assert st.cmd_error and st.error == ERROR_CODE["POOL_UNSUPPORTED"], st
+    for name in ("OUTPUT_ZP", "ACT_MIN", "ACT_MAX"):
+        assert await bfm.command("REG_WRITE", REG[name], 0x55) == 0
+        assert await bfm.command("REG_READ", REG[name]) == 0, f"{name} is stored in raw mode"
+    # E*F*M one channel group beyond the output memory's words: runs, writes nothing beyond it,
+    # and stops with OUTPUT_TOO_BIG.
+    words = cfg.out_mem_bytes // 4
+    side = min(cfg.max_size, 32)
+    big = {"H": side, "W": side, "E": side, "F": side, "C": 1, "CG": 1, "C_STEP": 0, "R": 1, "S": 1,
+           "U": 1, "PAD_TOP": 0, "PAD_LEFT": 0, "M": min(cfg.max_channels, words // (side * side) + 1)}
+    assert big["E"] * big["F"] * big["M"] > words, "the configuration's output memory is too big to test"
+    for name, value in big.items():
+        assert await bfm.command("REG_WRITE", REG[name], value) == 0
+    assert await bfm.command("START") == 0
+    st = StatusWord(await bfm.command("WAIT", limit=20 * side * side * big["M"] + 10_000))
+    assert st.done and not st.busy and st.error == ERROR_CODE["OUTPUT_TOO_BIG"], st
+    dut._log.info(f"raw output: POOL_UNSUPPORTED, BAD_ADDRESS for BIAS/MULT/SHIFT and OUTPUT_TOO_BIG "
+                  f"(E*F*M = {big['E'] * big['F'] * big['M']} > {words}) as documented")

@@ -129,19 +129,19 @@ def test_designs_use_the_boards_primitives_and_configs():
 
 
 def test_ice40_engine_config_fits_the_up5k_memories():
-    """The budget written in boards/boards.py and docs/up5k.md: output activations in one SPRAM
-    pair (the other pair is the CPU's), everything else in at most 26 of the 30 EBR (4 kbit)."""
+    """The budget written in boards/boards.py and docs/up5k.md: output memory in one SPRAM pair (the
+    other pair is the CPU's), everything else in 20 of the 30 EBR (4 kbit): raw accumulator output,
+    so no bias / multiplier / shift memories and no pooling row buffer."""
     cfg = ICE40_ENGINE_CONFIG
     ebr_bits = 4096
     lanes = cfg.rows * -(-cfg.lb_lines * cfg.lb_line_bytes * 8 // ebr_bits)
     weights = -(-cfg.weight_mem_words * 8 * cfg.cols // ebr_bits)
-    per_channel = 2 + 2 + 1              # bias, multiplier (256 x 16 per block), shift
-    pool = -(-cfg.pool_buf_words * 16 // ebr_bits)
     act_in = -(-cfg.act_mem_bytes * 8 // ebr_bits)
-    assert lanes + weights + per_channel + pool + act_in <= 26
+    assert lanes + weights + act_in <= 20
+    assert cfg.output_requant == 0 and cfg.perf_counters == 0
     assert cfg.out_mem_bytes == 64 * 1024                          # 2 SPRAM (32-bit words)
     assert cfg.act_mem_bytes >= cfg.max_size * cfg.lb_line_bytes   # every legal input fits
-    assert cfg.block_info_fifo == 0 and cfg.requant_mul_cycles > 1
+    assert cfg.output_block_copy == 0
 
 
 def test_parse_overrides_and_report_paths(tmp_path):

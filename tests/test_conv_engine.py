@@ -40,3 +40,24 @@ def test_edge_set(port, seed):
 def test_random_layers(port, seed, shard):
     count = RANDOM_LAYERS // SHARDS + (shard < RANDOM_LAYERS % SHARDS)
     _run(port, f"random{shard}-{seed}", {"part": "random", "random": count, "shard": shard}, seed)
+
+
+# ---- raw accumulator output (output_requant = 0) in the default sizes -----------------------------
+# The UP5K configuration (tests/test_up5k.py) runs raw output without the block copy and without
+# MAC_CYCLES; this build covers it with the block copy and the counters, on the same layers (the
+# edge set includes the raw-mode errors: POOL_UNSUPPORTED, BAD_ADDRESS, OUTPUT_TOO_BIG).
+RAW_CONFIG = AcceleratorConfig(output_requant=0)
+
+
+@pytest.fixture(scope="module")
+def raw_port():
+    return built_port(RAW_CONFIG)
+
+
+def test_raw_edge_set(raw_port, seed):
+    run_engine_layers(raw_port, RAW_CONFIG, f"raw-edge-{seed}", {"part": "edge"}, seed)
+
+
+def test_raw_random_layers(raw_port, seed):
+    run_engine_layers(raw_port, RAW_CONFIG, f"raw-random-{seed}",
+                      {"part": "random", "random": RANDOM_LAYERS // SHARDS, "shard": 0}, seed)

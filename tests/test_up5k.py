@@ -1,11 +1,13 @@
 """The iCE40UP5K engine configuration (boards.boards.ICE40_ENGINE_CONFIG, docs/up5k.md) on the RTL.
 
-Its area options (digit-serial requantizer, no block-info FIFO, no block copy in the output stage)
-change the engine's logic and timing, so the engine layer tests of tests/test_conv_engine.py (edge
-set + random layers, through the CFU port, bit-exact, CYCLES == golden.cycle_model) and the digits
-CNN end to end (tests/test_digits.py) run here once more with that configuration. The iCE40
-primitives themselves (SB_MAC16, SPRAM) with this configuration: tests/test_ice40_spram.py.
-Plus fast checks of the options' validation and of the cycle model's slower output rate.
+Its area options (raw accumulator output: the host requantises and pools; no block copy; no
+MAC_CYCLES / STALL_CYCLES counters) change the engine's logic and timing, so the engine layer tests
+of tests/test_conv_engine.py (edge set + random layers, through the CFU port, bit-exact after the
+driver's host-side finishing, CYCLES == golden.cycle_model; the edge run also checks the raw
+mode's errors) and the digits CNN end to end (tests/test_digits.py) run here once more with that
+configuration. The iCE40 primitives themselves (SB_MAC16, SPRAM) with this configuration:
+tests/test_ice40_spram.py. Plus fast checks of the options' validation and of the cycle model's
+output rate for the earlier, requantising UP5K configuration (the digit-serial requantizer).
 """
 
 import dataclasses
@@ -27,6 +29,8 @@ RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
     ("requant_mul_cycles", 32, r"requant_mul_cycles = 32 is out of range"),
     ("block_info_fifo", 2, r"block_info_fifo = 2 is out of range: must be an integer in \[0, 1\]"),
     ("output_block_copy", -1, r"output_block_copy = -1 is out of range: must be an integer in \[0, 1\]"),
+    ("output_requant", 2, r"output_requant = 2 is out of range: must be an integer in \[0, 1\]"),
+    ("perf_counters", 2, r"perf_counters = 2 is out of range: must be an integer in \[0, 1\]"),
 ])
 def test_option_validation(field, value, message):
     with pytest.raises(ValueError, match=message):
@@ -37,19 +41,32 @@ def test_default_names_unchanged_by_new_fields():
     """Fields at their defaults do not enter the configuration name (build dirs, docs/commands.md)."""
     base = AcceleratorConfig()
     assert base.name == dataclasses.replace(base, requant_mul_cycles=1, block_info_fifo=1,
-                                            output_block_copy=1).name
+                                            output_block_copy=1, output_requant=1, perf_counters=1).name
     assert base.name != dataclasses.replace(base, requant_mul_cycles=4).name
+
+
+# The UP5K configuration before raw output (requantising with the digit-serial multiplier).
+SERIAL = dataclasses.replace(CONFIG, output_requant=1, perf_counters=1, requant_mul_cycles=4,
+                             block_info_fifo=0, pool_buf_words=256)
 
 
 def test_cycle_model_output_rate():
     """The serial requantizer's rate in the model: one element per requant_cycles (8 bits/cycle ->
-    4 cycles); a 1x1 conv with few beats per block is output-bound, so it takes ~4x the default."""
+    4 cycles); a 1x1 conv with few beats per block is output-bound, so it takes ~4x the default.
+    Raw output (CONFIG) writes one element per cycle."""
     assert requant_cycles(AcceleratorConfig()) == 1
-    assert requant_cycles(CONFIG) == 4
+    assert requant_cycles(SERIAL) == 4
+    assert requant_cycles(CONFIG) == 1
     assert requant_cycles(AcceleratorConfig(requant_mul_cycles=31)) == 31
     layer = dict(H=8, W=8, C=4, M=8, R=1, S=1, U=1, pad_top=0, E=8, F=8, CG=4)
-    fast = conv_engine_cycles(dataclasses.replace(CONFIG, requant_mul_cycles=1, output_block_copy=1), **layer)
-    slow = conv_engine_cycles(CONFIG, **layer)
+    fast = conv_engine_cycles(dataclasses.replace(SERIAL, requant_mul_cycles=1, output_block_copy=1), **layer)
+    slow = conv_engine_cycles(SERIAL, **layer)
+    raw = conv_engine_cycles(CONFIG, **layer)
+    # raw output: the same serializer as the one-element-per-cycle requantizer without the block
+    # copy, and a shorter tail; 4x faster than the digit-serial requantizer on this layer
+    same = conv_engine_cycles(dataclasses.replace(SERIAL, requant_mul_cycles=1), **layer)
+    assert raw.mac_cycles == same.mac_cycles and raw.cycles == same.cycles - 16
+    assert raw.cycles < slow.cycles // 3
     elements = 8 * 8 * 8
     assert fast.mac_cycles == slow.mac_cycles == 8 * 8 // 4 * 2 * 4
     assert fast.cycles < elements + 100
