@@ -93,6 +93,10 @@ class Board:
                        ("heartbeat", ("led", 3)))
     soc_button: tuple = ("button", 0)
     soc_extra_resources: str | None = None
+    # The SoC's RV32I core (hw.cpu.soc_ram.CORES) and whether it counts instret: the UP5K takes the
+    # bit-serial core without instret (a third of the multi-cycle core's logic, docs/up5k.md).
+    soc_core: str = "multicycle"
+    soc_instret: bool = True
 
     @property
     def device(self):
@@ -140,6 +144,8 @@ BOARDS = {
                   ("heartbeat", ("led", 4))),
         soc_button=("button", 0),          # UBUTTON (pin 10)
         soc_extra_resources="break_off_pmod",
+        soc_core="serial",
+        soc_instret=False,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",

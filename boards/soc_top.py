@@ -171,9 +171,11 @@ class SocTop(wiring.Component):
         return m
 
 
-def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None):
-    """SocTop for ``board`` (boards.boards.Board) with ``config``: the board's engine and product
-    array, its RAM sizes, the UART divisor of its oscillator and the demo firmware built for them."""
+def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None, core=None):
+    """SocTop for ``board`` (boards.boards.Board) with ``config``: the board's engine, product
+    array and core (``board.soc_core``/``soc_instret``; ``core`` overrides the core's name, then
+    with instret), its RAM sizes, the UART divisor of its oscillator and the demo firmware built
+    for them."""
     from firmware.board_image import BOARD_LAYER_SEED, build_board_firmware
 
     clk_hz = board.board_clock_mhz * 1e6
@@ -184,6 +186,8 @@ def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None)
                                  dmem_words=dmem_words, seed=BOARD_LAYER_SEED if seed is None else seed,
                                  board_name=board.name, **extra)
     soc = Soc(config, image, imem_words=imem_words, dmem_words=dmem_words, clocks_per_bit=divisor,
-              engine=board.engine, product_array=board.product_array)
+              engine=board.engine, product_array=board.product_array,
+              core=board.soc_core if core is None else core,
+              instret=board.soc_instret if core is None else True)
     return SocTop(soc, clk_hz=clk_hz, leds=dict(board.soc_leds), button=board.soc_button,
                   uart=("uart", 0), extra_resources=board.soc_extra_resources, por_cycles=por_cycles)

@@ -77,11 +77,15 @@ class Soc(wiring.Component):
     loader : add the load port (see hw/cpu/soc_ram.py)
     engine, product_array : the accelerator's engine class and multipliers (see ``CnnCfu``); the
         defaults are the generic ones, boards pass their own (e.g. iCE40 SB_MAC16 / SPRAM)
+    core, instret : the RV32I core, ``"multicycle"`` (default) or ``"serial"`` (the bit-serial
+        :class:`hw.cpu.serial_core.SerialCore`; ``instret=False`` drops its instret counter);
+        see hw/cpu/soc_ram.py
     """
 
     def __init__(self, config: AcceleratorConfig = None, firmware=None, *, imem_words=4096,
                  dmem_words=8192, clocks_per_bit=DEFAULT_CLOCKS_PER_BIT, loader=False,
-                 memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None):
+                 memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None, core="multicycle",
+                 instret=True):
         self._config = AcceleratorConfig() if config is None else config
         if firmware is None:
             imem, dmem = (), ()
@@ -90,13 +94,14 @@ class Soc(wiring.Component):
         else:
             imem, dmem = firmware
         self._ram = SocRam(imem, dmem, imem_words=imem_words, dmem_words=dmem_words, loader=loader,
-                           memory_map=memory_map)
+                           memory_map=memory_map, core=core, instret=instret)
         self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine)
         self._uart = UartTx(clocks_per_bit)
         self._loader = bool(loader)
         self.clocks_per_bit = clocks_per_bit
         self.imem_words = imem_words
         self.dmem_words = dmem_words
+        self.core_name = core
         members = {
             "uart_tx": Out(1, init=1),
             "uart_busy": Out(1),

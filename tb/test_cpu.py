@@ -6,7 +6,9 @@
 * ``lockstep_random``: random instruction streams (tb/test_cpu_iss.py) checked instruction by
   instruction against unicorn (pc, all registers, memory writes), until at least
   ``params["instructions"]`` instructions retired; the retire trace also yields the CPI table,
-  which must match ``hw.cpu.core.CYCLES_PER_INSTRUCTION`` and is written to ``params["report"]``;
+  which must match ``hw.cpu.core.CYCLES_PER_INSTRUCTION`` and is written to ``params["report"]``
+  (``params["core"] == "serial"``: every instruction's cycles must equal
+  ``hw.cpu.serial_core.serial_cycles`` of its operands instead);
 * ``cfu_random``: custom-0 instructions against a CFU model with random accept/response delays:
   function_id/operands on the port, rd = outputs_0, cycles = 2 + delays; then a C program using
   firmware/include/cfu.h checks its own results against the same function.
@@ -20,12 +22,30 @@ import cocotb
 from hw.cpu.asm import REGISTER_NAMES, Program, disassemble
 from hw.cpu.core import CYCLES_PER_INSTRUCTION
 from hw.cpu.isa import Cause, Opcode
+from hw.cpu.serial_core import SERIAL_CYCLES
 
 from .common import seeded_rng, tb_params
 from .test_cpu_harness import CfuModel, CpuHarness, run_program
-from .test_cpu_iss import DMEM_BASE, UnicornReference, compare, cpi_table, instruction_cycles, random_program
+from .test_cpu_iss import (
+    DMEM_BASE,
+    UnicornReference,
+    check_serial_cycles,
+    compare,
+    cpi_table,
+    instruction_cycles,
+    random_program,
+)
 
 MASK = 0xFFFFFFFF
+
+
+def _serial(params):
+    return params.get("core", "multicycle") == "serial"
+
+
+def _cycle_scale(params):
+    """The serial core needs ~20x the cycles of the multi-cycle one for the same program."""
+    return 25 if _serial(params) else 1
 
 
 def cfu_function(function_id, in0, in1):
@@ -49,7 +69,7 @@ async def isa_programs(dut):
     failures = []
     for prog in programs:
         result = await run_program(harness, prog["imem"], prog["dmem"],
-                                   max_cycles=prog.get("max_cycles", 50_000))
+                                   max_cycles=prog.get("max_cycles", 50_000) * _cycle_scale(params))
         expect = prog["expect"]
         name = prog["name"]
         dut._log.info(f"{name}: {result.describe()}" + (f" text={result.text!r}" if result.text else ""))
@@ -83,7 +103,8 @@ async def lockstep_random(dut):
     total = counter_checks = programs = 0
     while total < target:
         prog = random_program(rng, body)
-        result = await run_program(harness, prog.words, prog.data, max_cycles=8 * body + 2000)
+        result = await run_program(harness, prog.words, prog.data,
+                                   max_cycles=(8 * body + 2000) * (13 if _serial(params) else 1))
         assert result.halted and result.cause == Cause.BREAKPOINT and result.halt_pc == prog.end_pc, \
             f"random program {programs} did not end at its ebreak (0x{prog.end_pc:08x}): {result.describe()}"
         reference = UnicornReference(prog.words, DMEM_BASE, prog.data)
@@ -94,20 +115,26 @@ async def lockstep_random(dut):
         traces.append(result.trace)
         dut._log.info(f"random program {programs}: {steps} instructions match unicorn "
                       f"({result.cycles} cycles)")
-    table = cpi_table(traces)
+    serial = _serial(params)
+    table = cpi_table(traces, redirect_refetch=not serial)
+    if serial:
+        for trace in traces:
+            check_serial_cycles(trace)
     dut._log.info(f"{total} instructions in {programs} programs matched unicorn after every retire "
                   f"({counter_checks} counter reads checked against the trace)\nCPI per class:\n"
                   + _format_cpi(table))
     if params.get("report"):
         report = {"instructions": total, "programs": programs, "seed": params.get("seed"),
-                  "documented": CYCLES_PER_INSTRUCTION, "measured": table,
+                  "core": params.get("core", "multicycle"),
+                  "documented": SERIAL_CYCLES if serial else CYCLES_PER_INSTRUCTION, "measured": table,
                   "cycles": sum(t[-1].cycle - t[0].cycle for t in traces),
                   "retired": sum(len(t) - 1 for t in traces)}
         report["overall_cpi"] = round(report["cycles"] / report["retired"], 3)
         Path(params["report"]).parent.mkdir(parents=True, exist_ok=True)
         Path(params["report"]).write_text(json.dumps(report, indent=2) + "\n")
+    # (the serial core's per-instruction cycles were checked against its model above)
     wrong = {name: row for name, row in table.items()
-             if not row["min"] == row["max"] == CYCLES_PER_INSTRUCTION.get(name)}
+             if not serial and not row["min"] == row["max"] == CYCLES_PER_INSTRUCTION.get(name)}
     assert not wrong, f"CPI differs from hw.cpu.core.CYCLES_PER_INSTRUCTION: {wrong}"
     assert set(table) >= set(CYCLES_PER_INSTRUCTION) - {"custom-0 (CFU)"}, \
         f"classes not exercised: {set(CYCLES_PER_INSTRUCTION) - set(table)}"
@@ -147,7 +174,8 @@ async def cfu_random(dut):
                      response_delays=(0, 0, 1, 1, 2, 3, 8, 25))
     harness = CpuHarness(dut, cfu=model)
     words, end = _cfu_program(rng, params.get("length", 600))
-    result = await run_program(harness, words, max_cycles=60_000)
+    result = await run_program(harness, words, max_cycles=60_000 * _cycle_scale(params))
+    base_cycles = (SERIAL_CYCLES if _serial(params) else CYCLES_PER_INSTRUCTION)["custom-0 (CFU)"]
     assert result.halted and result.cause == Cause.BREAKPOINT and result.halt_pc == end, result.describe()
     assert not model.protocol_errors, model.protocol_errors[:5]
 
@@ -171,9 +199,10 @@ async def cfu_random(dut):
             if rd:
                 assert entry.rd_data == out, f"{where}: rd = 0x{entry.rd_data:08x}, outputs_0 = 0x{out:08x}"
             if id(entry) in cycles:
-                want = CYCLES_PER_INSTRUCTION["custom-0 (CFU)"] + accept_delay + response_delay
+                want = base_cycles + accept_delay + response_delay
                 assert cycles[id(entry)] == want, \
-                    f"{where}: {cycles[id(entry)]} cycles, expected 2 + {accept_delay} + {response_delay}"
+                    f"{where}: {cycles[id(entry)]} cycles, expected {base_cycles} + {accept_delay} " \
+                    f"+ {response_delay}"
             cfu_retired += 1
         if entry.rd:
             shadow[entry.rd] = entry.rd_data
@@ -184,6 +213,7 @@ async def cfu_random(dut):
 
     if params.get("firmware"):
         image = json.loads(Path(params["firmware"]).read_text())
-        result = await run_program(harness, image["imem"], image["dmem"], max_cycles=400_000)
+        result = await run_program(harness, image["imem"], image["dmem"],
+                                   max_cycles=400_000 * _cycle_scale(params))
         dut._log.info(f"cfu_check.c: {result.describe()} text={result.text!r}")
         assert result.finish_code == 0 and "cfu: ok" in result.text, result.describe() + " " + result.text

@@ -26,7 +26,7 @@ from hw.cpu.asm import Program, disassemble
 from hw.cpu.isa import Csr, Opcode
 
 __all__ = ["DMEM_BASE", "WINDOW_WORDS", "random_program", "UnicornReference", "compare", "classify",
-           "instruction_cycles", "cpi_table"]
+           "instruction_cycles", "cpi_table", "check_serial_cycles"]
 
 DMEM_BASE = 0x1000_0000
 WINDOW_WORDS = 1024                 # the data window: DMEM_BASE .. DMEM_BASE + 4 KiB
@@ -282,13 +282,13 @@ def branch_taken(insn, regs):
             6: a < b, 7: a >= b}[funct3]
 
 
-def instruction_cycles(trace):
+def instruction_cycles(trace, redirect_refetch=True):
     """[(entry, cycles, taken)] for the entries of one trace that have a predecessor and a successor.
 
     An instruction's cycles run from the retire of the one before it to its own retire, except that
-    the refetch after a taken branch, jal or jalr is charged to that instruction, not to its
-    target. Branch conditions are evaluated on a register file replayed from the trace (the
-    programs set every register they branch on before).
+    (``redirect_refetch``, the multi-cycle core) the refetch after a taken branch, jal or jalr is
+    charged to that instruction, not to its target. Branch conditions are evaluated on a register
+    file replayed from the trace (the programs set every register they branch on before).
     """
     regs = [0] * 32
     redirect = []
@@ -302,17 +302,17 @@ def instruction_cycles(trace):
             regs[entry.rd] = entry.rd_data
     cycles = [None] + [b.cycle - a.cycle for a, b in zip(trace, trace[1:], strict=False)]
     for i in range(1, len(trace) - 1):
-        if redirect[i]:
+        if redirect[i] and redirect_refetch:
             cycles[i] += 1
             cycles[i + 1] -= 1
     return [(trace[i], cycles[i], taken[i]) for i in range(1, len(trace) - 1)]
 
 
-def cpi_table(traces):
+def cpi_table(traces, redirect_refetch=True):
     """{class: {"count", "cycles", "cpi", "min", "max"}} over retire traces (lists of Retired)."""
     table = {}
     for trace in traces:
-        for entry, cycles, taken in instruction_cycles(trace):
+        for entry, cycles, taken in instruction_cycles(trace, redirect_refetch):
             cls = classify(entry.insn, taken)
             row = table.setdefault(cls, {"count": 0, "cycles": 0, "min": cycles, "max": cycles})
             row["count"] += 1
@@ -322,6 +322,28 @@ def cpi_table(traces):
     for row in table.values():
         row["cpi"] = round(row["cycles"] / row["count"], 3)
     return dict(sorted(table.items()))
+
+
+def check_serial_cycles(trace):
+    """Every instruction of ``trace`` (but the first) took exactly ``serial_cycles`` of its word and
+    operands on SerialCore (retire to retire); operands come from a register file replayed from
+    the trace. Returns the number of instructions checked."""
+    from hw.cpu.serial_core import serial_cycles
+    regs = [0] * 32
+    checked = 0
+    for before, entry in zip(trace, trace[1:], strict=False):
+        if before.rd:
+            regs[before.rd] = before.rd_data
+        insn = entry.insn
+        rs1, rs2 = regs[(insn >> 15) & 31], regs[(insn >> 20) & 31]
+        taken = (insn >> 2) & 0x1F == Opcode.BRANCH and branch_taken(insn, regs)
+        want = serial_cycles(insn, rs1, rs2, taken)
+        got = entry.cycle - before.cycle
+        if (insn & 0x7F) != ((Opcode.CUSTOM0 << 2) | 3) and got != want:
+            raise AssertionError(f"0x{entry.pc:08x} {disassemble(insn, entry.pc)} (rs1 0x{rs1:08x}, "
+                                 f"rs2 0x{rs2:08x}): {got} cycles, serial_cycles says {want}")
+        checked += 1
+    return checked
 
 
 def run_unicorn(imem_words, dmem_words, dmem_base=DMEM_BASE, io_base=0x2000_0000, max_steps=1_000_000):

@@ -3,7 +3,13 @@
 One simulator build (SocRam with loader and trace ports) runs every program: they are written into
 the RAMs through the loader port, so changing a program never rebuilds the simulator.
 
-    CPU_LOCKSTEP_INSNS=<n>   instructions compared with unicorn (default 10000)
+    CPU_LOCKSTEP_INSNS=<n>   instructions compared with unicorn (default 10000; the serial core,
+                             ~20x the cycles per instruction, runs a fifth of them unless FULL=1)
+
+Every test runs on both cores (hw.cpu.soc_ram.CORES): the multi-cycle Core and the bit-serial
+SerialCore, one simulator build each. ``test_serial_core_ebr_cells`` runs the ISA programs once more
+on the serial core as elaborated for the iCE40 (its register file as two SB_RAM40_4K instances,
+simulated with Yosys's cells_sim.v).
 """
 
 import json
@@ -12,32 +18,45 @@ import os
 import pytest
 
 from firmware.build import build as build_firmware
-from hw.cpu.soc_ram import SocRam
+from hw.cpu.soc_ram import CORES, SocRam
 from sim.runner import BUILD, build, run_cocotb
 from tb.test_cpu_programs import DATA, PROGRAMS, isa_programs
 
 pytestmark = pytest.mark.cocotb
+cores = pytest.mark.parametrize("core", CORES)
 
 
-def _design():
-    return build(SocRam(loader=True, trace=True), top="cpu_soc_ram", tag="rv32i")
+def _design(core, ice40_cells=False):
+    if ice40_cells:
+        from sim.netlist import NetlistPlatform, cells_sim_path
+        return build(SocRam(loader=True, trace=True, core=core), top="cpu_soc_ram",
+                     tag=f"rv32i-{core}-ice40", extra_sources=[cells_sim_path()],
+                     platform=NetlistPlatform())
+    return build(SocRam(loader=True, trace=True, core=core), top="cpu_soc_ram",
+                 tag="rv32i" if core == "multicycle" else f"rv32i-{core}")
 
 
-def test_cpu_isa_programs(tmp_path, seed):
+@cores
+def test_cpu_isa_programs(tmp_path, seed, core):
     programs = isa_programs(PROGRAMS)
     assert len(programs) >= 20
     path = tmp_path / "programs.json"
     path.write_text(json.dumps(programs))
-    run_cocotb(_design(), "tb.test_cpu", run_name=f"isa-seed{seed}", testcase="isa_programs",
-               params={"programs": str(path), "seed": seed}, seed=seed)
+    run_cocotb(_design(core), "tb.test_cpu", run_name=f"isa-{core}-seed{seed}", testcase="isa_programs",
+               params={"programs": str(path), "seed": seed, "core": core}, seed=seed)
 
 
-def test_cpu_lockstep_unicorn(seed):
+@cores
+def test_cpu_lockstep_unicorn(seed, core):
     pytest.importorskip("unicorn")
     instructions = int(os.environ.get("CPU_LOCKSTEP_INSNS", "10000"))
-    report = BUILD / "reports" / "cpu_cpi.json"
-    run_cocotb(_design(), "tb.test_cpu", run_name=f"lockstep-seed{seed}", testcase="lockstep_random",
-               params={"instructions": instructions, "seed": seed, "report": str(report)}, seed=seed)
+    params = {"instructions": instructions, "seed": seed, "core": core}
+    if core == "serial" and not os.environ.get("FULL"):
+        params.update(instructions=instructions // 5, body_length=600)
+    report = BUILD / "reports" / ("cpu_cpi.json" if core == "multicycle" else f"cpu_cpi_{core}.json")
+    params["report"] = str(report)
+    run_cocotb(_design(core), "tb.test_cpu", run_name=f"lockstep-{core}-seed{seed}",
+               testcase="lockstep_random", params=params, seed=seed)
     table = json.loads(report.read_text())
     print(f"\n{table['instructions']} instructions matched unicorn; CPI per class:")
     for name, row in table["measured"].items():
@@ -45,9 +64,19 @@ def test_cpu_lockstep_unicorn(seed):
     print(f"  overall            {table['overall_cpi']:.2f}")
 
 
-def test_cpu_cfu(tmp_path, seed):
+@cores
+def test_cpu_cfu(tmp_path, seed, core):
     image = build_firmware([DATA / "cfu_check.c"], out_dir=PROGRAMS / "cfu_check")
     path = tmp_path / "cfu_check.json"
     path.write_text(json.dumps({"imem": image.imem, "dmem": image.dmem}))
-    run_cocotb(_design(), "tb.test_cpu", run_name=f"cfu-seed{seed}", testcase="cfu_random",
-               params={"firmware": str(path), "seed": seed, "length": 600}, seed=seed)
+    run_cocotb(_design(core), "tb.test_cpu", run_name=f"cfu-{core}-seed{seed}", testcase="cfu_random",
+               params={"firmware": str(path), "seed": seed, "length": 600, "core": core}, seed=seed)
+
+
+def test_serial_core_ebr_cells(tmp_path, seed, core="serial"):
+    design = _design(core, ice40_cells=True)
+    assert design.verilog.read_text().count("SB_RAM40_4K ") == 2
+    path = tmp_path / "programs.json"
+    path.write_text(json.dumps(isa_programs(PROGRAMS)))
+    run_cocotb(design, "tb.test_cpu", run_name=f"isa-{core}-ice40-seed{seed}", testcase="isa_programs",
+               params={"programs": str(path), "seed": seed, "core": core}, seed=seed)

