@@ -97,6 +97,7 @@ class Board:
     # bit-serial core without instret (a third of the multi-cycle core's logic, docs/up5k.md).
     soc_core: str = "multicycle"
     soc_instret: bool = True
+    soc_cfu_counters: bool = True         # CnnCfu port counters (False: PERF reads 0; saves ~260 LC)
 
     @property
     def device(self):
@@ -146,6 +147,7 @@ BOARDS = {
         soc_extra_resources="break_off_pmod",
         soc_core="serial",
         soc_instret=False,
+        soc_cfu_counters=False,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",

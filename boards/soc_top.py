@@ -171,7 +171,8 @@ class SocTop(wiring.Component):
         return m
 
 
-def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None, core=None):
+def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None, core=None,
+                 cfu_counters=None):
     """SocTop for ``board`` (boards.boards.Board) with ``config``: the board's engine, product
     array and core (``board.soc_core``/``soc_instret``; ``core`` overrides the core's name, then
     with instret), its RAM sizes, the UART divisor of its oscillator and the demo firmware built
@@ -188,6 +189,7 @@ def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None,
     soc = Soc(config, image, imem_words=imem_words, dmem_words=dmem_words, clocks_per_bit=divisor,
               engine=board.engine, product_array=board.product_array,
               core=board.soc_core if core is None else core,
-              instret=board.soc_instret if core is None else True)
+              instret=board.soc_instret if core is None else True,
+              cfu_counters=board.soc_cfu_counters if cfu_counters is None else cfu_counters)
     return SocTop(soc, clk_hz=clk_hz, leds=dict(board.soc_leds), button=board.soc_button,
                   uart=("uart", 0), extra_resources=board.soc_extra_resources, por_cycles=por_cycles)

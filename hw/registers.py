@@ -277,11 +277,14 @@ COMMANDS = [
             "soft reset of the engine: stops a running layer, registers to their reset values "
             "(memories keep their contents)"),
     Command("CLEAR_COUNTERS", 5, 2, "-", "-", "result", 2,
-            "zero the port counters (COMMANDS, PORT_CYCLES, WAIT_CYCLES, RSP_STALL_CYCLES)"),
+            "zero the port counters (COMMANDS, PORT_CYCLES, WAIT_CYCLES, RSP_STALL_CYCLES); "
+            "a port built without them (the iCE40 SoC) answers OK and does nothing"),
     Command("STATUS", 6, 0, "-", "-", "status", 4, "the status word, at once"),
     Command("WAIT", 6, 1, "-", "-", "status", 5,
             "the status word once no layer is running (answers at once when idle: never hangs)"),
-    Command("PERF", 7, 0, "counter index", "-", "data", 3, "read a performance counter (COUNTERS)"),
+    Command("PERF", 7, 0, "counter index", "-", "data", 3,
+            "read a performance counter (COUNTERS); a port counter answers in 2 cycles, and reads 0 on a "
+            "port built without them (the iCE40 SoC)"),
 ]
 COMMAND = {c.name: c for c in COMMANDS}
 COMMAND_BY_ID = {c.function_id: c for c in COMMANDS}

@@ -80,12 +80,13 @@ class Soc(wiring.Component):
     core, instret : the RV32I core, ``"multicycle"`` (default) or ``"serial"`` (the bit-serial
         :class:`hw.cpu.serial_core.SerialCore`; ``instret=False`` drops its instret counter);
         see hw/cpu/soc_ram.py
+    cfu_counters : build the CnnCfu's port counters (``CnnCfu(counters=...)``; False: PERF reads 0)
     """
 
     def __init__(self, config: AcceleratorConfig = None, firmware=None, *, imem_words=4096,
                  dmem_words=8192, clocks_per_bit=DEFAULT_CLOCKS_PER_BIT, loader=False,
                  memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None, core="multicycle",
-                 instret=True):
+                 instret=True, cfu_counters=True):
         self._config = AcceleratorConfig() if config is None else config
         if firmware is None:
             imem, dmem = (), ()
@@ -95,7 +96,8 @@ class Soc(wiring.Component):
             imem, dmem = firmware
         self._ram = SocRam(imem, dmem, imem_words=imem_words, dmem_words=dmem_words, loader=loader,
                            memory_map=memory_map, core=core, instret=instret)
-        self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine)
+        self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine,
+                           counters=cfu_counters)
         self._uart = UartTx(clocks_per_bit)
         self._loader = bool(loader)
         self.clocks_per_bit = clocks_per_bit

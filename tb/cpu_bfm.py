@@ -194,12 +194,15 @@ async def read_port_counters(bfm):
     return values
 
 
-async def run_program_measured(bfm, program):
+async def run_program_measured(bfm, program, port_counters=True):
     """CLEAR_COUNTERS, run ``program``, read the port counters; returns (responses, measurement).
 
     measurement: instructions, port_cycles (hardware counter minus WAIT's wait and rsp_ready stalls:
     what the commands cost with an always-ready CPU; checked against the static model),
     wait_cycles, rsp_stall_cycles, bfm_cycles (wall clock of the port including gaps and stalls).
+    ``port_counters=False``: a port built without them (``CnnCfu(counters=False)``) must read 0 from
+    every port counter; port_cycles is then the static model's (not measured: see the cycle test of
+    tb/test_cfu.py), wait_cycles / rsp_stall_cycles are None.
     """
     from driver.program import program_stats
 
@@ -208,6 +211,11 @@ async def run_program_measured(bfm, program):
     responses, bfm_cycles = await bfm.run(program, wait_limit=layer_wait_limit(program))
     hw = await read_port_counters(bfm)
     stats = program_stats(program)
+    if not port_counters:
+        assert all(v == 0 for v in hw.values()), f"a port without counters read {hw} (must read 0)"
+        return responses, {"instructions": len(program), "passes": stats["passes"],
+                           "port_cycles": stats["port_cycles"], "wait_cycles": None,
+                           "rsp_stall_cycles": None, "bfm_cycles": bfm_cycles, "li": stats["li"]}
     # PORT_CYCLES also holds CLEAR_COUNTERS' own response cycle (the counters clear when it is taken).
     port = hw["PORT_CYCLES"] - 1 - hw["WAIT_CYCLES"] - hw["RSP_STALL_CYCLES"]
     # COMMANDS is read second: it also counts the PERF that read PORT_CYCLES.
@@ -220,16 +228,17 @@ async def run_program_measured(bfm, program):
                        "bfm_cycles": bfm_cycles, "li": stats["li"]}
 
 
-async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None):
+async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_counters=True):
     """Run a tb.conv_layers.TestLayer through the port (split into passes as the driver decides),
     check the output bit for bit against golden/ and every pass's MAC count against the loop nest,
-    and log instructions / port cycles / compute cycles. Returns the log entry."""
+    and log instructions / port cycles / compute cycles. Returns the log entry.
+    ``port_counters``: whether the port has its counters (see ``run_program_measured``)."""
     import numpy as np
 
     from driver.program import program_for_layer
 
     program = program_for_layer(cfg, test_layer.layer, counters=True, known_state=known_state)
-    responses, meas = await run_program_measured(bfm, program)
+    responses, meas = await run_program_measured(bfm, program, port_counters)
     got, counters = program.collect(responses)
     expected = test_layer.expected
     assert got.shape == expected.shape, f"{test_layer.name}: shape {got.shape} != {expected.shape}"
@@ -297,12 +306,14 @@ def save_log(log, name):
 
 # ---- runner side (pytest): the build and the printed overhead table -----------------------------
 @functools.lru_cache(maxsize=None)
-def built_port(config):
-    """The CnnCfu simulator build of ``config`` (elaborated once per process, built once per machine)."""
+def built_port(config, counters=True):
+    """The CnnCfu simulator build of ``config`` (elaborated once per process, built once per machine);
+    ``counters=False``: the port without its counters (``CnnCfu(counters=False)``)."""
     from hw.cfu import CnnCfu
     from sim.runner import build
 
-    return build(CnnCfu(config), top="cnn_cfu", tag=config.name)
+    return build(CnnCfu(config, counters=counters), top="cnn_cfu",
+                 tag=config.name if counters else f"{config.name}-nocounters")
 
 
 def print_overhead(log):

@@ -34,6 +34,11 @@ def _config():
     return AcceleratorConfig.from_dict(tb_params()["config"])
 
 
+def _port_counters():
+    """Whether the port under test has its counters (CnnCfu(counters=...); TB_PARAMS port_counters)."""
+    return bool(tb_params().get("port_counters", True))
+
+
 def _small_layer(rng, name="small layer"):
     return make_layer(rng, name, 9, 9, 3, 5, 3, 3, padding="SAME")
 
@@ -87,18 +92,25 @@ async def port_errors(dut):
     st = StatusWord(await bfm.command("STATUS"))
     assert st.cmd_error and st.error == ERROR_CODE["BAD_REGISTER"], f"the first error is kept: {st}"
 
-    # Addresses: SET_ADDR beyond the widest space, writes past the end of each space.
+    # Addresses: SET_ADDR beyond the widest space; in every write space the last word is written,
+    # then the pointer is past the end (also when set there directly, or to the largest address
+    # SET_ADDR takes) and every write answers BAD_ADDRESS. A depth-0 space refuses every address.
     await _expect(bfm, "SET_ADDR", 1 << aw, None, "BAD_ADDRESS")
     await _expect(bfm, "SET_ADDR", 2**32 - 1, None, "BAD_ADDRESS")
     for space in SPACES:
         if space.access != "w":
             continue
         depth = space_depth(cfg, space.index)
-        await _expect(bfm, "SET_ADDR", depth - 1)
-        await _expect(bfm, f"WRITE_{space.name}", 0x12345678)
-        await _expect(bfm, f"WRITE_{space.name}", 0x12345678, None, "BAD_ADDRESS")
-        await _expect(bfm, f"WRITE_{space.name}", 0x12345678, None, "BAD_ADDRESS")
-
+        assert depth < 1 << aw, f"{space.name}: depth {depth} needs more than {aw} address bits"
+        if depth:
+            await _expect(bfm, "SET_ADDR", depth - 1)
+            await _expect(bfm, f"WRITE_{space.name}", 0x12345678)
+            await _expect(bfm, f"WRITE_{space.name}", 0x12345678, None, "BAD_ADDRESS")
+            await _expect(bfm, f"WRITE_{space.name}", 0x12345678, None, "BAD_ADDRESS")
+        for addr in {depth, depth + 1, (1 << aw) - 1, 1 << (aw - 1)} - set(range(depth)):
+            await _expect(bfm, "SET_ADDR", addr)
+            await _expect(bfm, f"WRITE_{space.name}", 0x12345678, None, "BAD_ADDRESS")
+        dut._log.info(f"{space.name}: depth {depth}, writes beyond it answered BAD_ADDRESS")
     st = StatusWord(await bfm.command("STATUS"))
     assert st.cmd_error and st.error == ERROR_CODE["BAD_ADDRESS"], st
 
@@ -110,9 +122,13 @@ async def port_errors(dut):
     assert st.cmd_error and st.error == ERROR_CODE["NOT_DONE"] and not st.done, st
 
     # While a layer runs: writes, START and reads are refused with BUSY / NOT_DONE.
-    big = make_layer(np.random.default_rng(rng.getrandbits(32)), "busy layer", 12, 12, 16, 16, 3, 3,
-                     padding="SAME")
-    program = program_for_layer(cfg, big.layer)
+    layer_rng = np.random.default_rng(rng.getrandbits(32))
+    for shape in ((12, 12, 16, 16), (12, 12, 8, 8)):      # the first that runs in one pass
+        big = make_layer(layer_rng, "busy layer", *shape, 3, 3, padding="SAME")
+        program = program_for_layer(cfg, big.layer)
+        if len(program.plan.passes) == 1:
+            break
+    assert len(program.plan.passes) == 1, "no single-pass busy layer for this configuration"
     rest = await _load_and_start(bfm, program)
     st = StatusWord(await bfm.command("STATUS"))
     assert st.busy and not st.done, st
@@ -133,11 +149,104 @@ async def port_errors(dut):
     assert np.array_equal(got, big.expected), "the refused commands disturbed the running layer"
     assert rest[0].command.name == "WAIT"
 
-    # ABORT while idle is harmless; counters read back; then a good layer through the driver.
+    # The layer is done: reads past the end of every read space answer BAD_ADDRESS (the pointer
+    # stays put), reads inside it still work.
+    for space in SPACES:
+        if space.access != "r":
+            continue
+        depth = space_depth(cfg, space.index)
+        if depth:
+            await _expect(bfm, "SET_ADDR", depth - 1)
+            await bfm.command(f"READ_{space.name}")          # the last word: data, not checked
+            for _ in range(2):
+                await _expect(bfm, f"READ_{space.name}", None, None, "BAD_ADDRESS")
+        for addr in {depth, (1 << aw) - 1} - set(range(depth)):
+            await _expect(bfm, "SET_ADDR", addr)
+            await _expect(bfm, f"READ_{space.name}", None, None, "BAD_ADDRESS")
+        await _expect(bfm, "SET_ADDR", 0)
+        first = await bfm.command(f"READ_{space.name}") if depth else None
+        assert depth == 0 or first == words[0], \
+            f"READ_{space.name} at 0 answered {first:#x}, not {words[0]:#x}"
+    st = StatusWord(await bfm.command("STATUS"))
+    assert st.cmd_error and st.error == ERROR_CODE["BAD_ADDRESS"] and st.done, st
+
+    # Counters read back (a port without counters answers 0 for them, and CLEAR_COUNTERS answers
+    # OK); ABORT while idle is harmless; then a good layer through the driver.
+    values = {c.name: await bfm.command("PERF", c.index) for c in COUNTERS}
+    port = {c.name: values[c.name] for c in COUNTERS if c.register is None}
+    if _port_counters():
+        assert port["COMMANDS"] > 0 and port["PORT_CYCLES"] > port["COMMANDS"], values
+    else:
+        assert all(v == 0 for v in port.values()), f"absent port counters must read 0: {values}"
+    assert values["CYCLES"] > 0 and values["MAC_CYCLES"] > 0, values
+    await _expect(bfm, "CLEAR_COUNTERS")
     await _expect(bfm, "ABORT")
-    for c in COUNTERS:
-        await bfm.command("PERF", c.index)
-    await run_layer(dut, bfm, cfg, _small_layer(np.random.default_rng(rng.getrandbits(32))))
+    st = StatusWord(await bfm.command("STATUS"))
+    assert not st.cmd_error, f"PERF / CLEAR_COUNTERS set CMD_ERROR: {st}"
+    await run_layer(dut, bfm, cfg, _small_layer(np.random.default_rng(rng.getrandbits(32))),
+                    port_counters=_port_counters())
+
+
+@cocotb.test()
+async def command_cycles(dut):
+    """Every command answers in exactly its Command.cycles (accept to response handshake, CPU always
+    ready) whether or not the port has counters; every refused command answers in 2 cycles."""
+    if tb_params().get("part") != "errors":
+        return
+    cfg = _config()
+    rng = seeded_rng(dut, "command_cycles")
+    bfm = await setup_port(dut, rng, rsp_stall=0.0, cmd_gap=0.0)
+
+    async def timed(name, rs1=None, rs2=None, code=None, cycles=None):
+        start = bfm._now()
+        rd = await bfm.command(name, rs1, rs2)
+        took = round(bfm._now() - start)
+        want = COMMAND[name].cycles if cycles is None else cycles
+        assert took == want, f"{name}({rs1}, {rs2}) took {took} port cycles, the table says {want}"
+        if code is not None:
+            assert rd == ERROR_CODE[code], f"{name}({rs1}, {rs2}) answered {rd}, expected {code}"
+        return rd
+
+    # Before any layer: every command once, successes take their table cycles.
+    await timed("REG_WRITE", REG["H"], 3, "OK")
+    assert await timed("REG_READ", REG["H"]) == 3
+    await timed("SET_ADDR", 0, None, "OK")
+    for space in SPACES:
+        if space.access == "w" and space_depth(cfg, space.index):
+            await timed("SET_ADDR", 0, None, "OK")
+            await timed(f"WRITE_{space.name}", rng.getrandbits(32), None, "OK")
+    await timed("ABORT", None, None, "OK")
+    await timed("CLEAR_COUNTERS", None, None, "OK")
+    for c in COUNTERS:      # a port counter (or its absent stand-in, 0) answers from the port itself
+        await timed("PERF", c.index, cycles=None if c.register else 2)
+    await timed("STATUS")
+    await timed("WAIT")                                   # idle: at once
+    # Refusals answer in 2 cycles: unknown id, bad index, bad value, bad address, not done.
+    for name, rs1, rs2, code in [("REG_WRITE", len(REGISTERS), 0, "BAD_REGISTER"),
+                                 ("REG_WRITE", REG["R"], cfg.max_kernel + 1, "BAD_VALUE"),
+                                 ("REG_READ", REG["CTRL"], None, "BAD_REGISTER"),
+                                 ("PERF", len(COUNTERS), None, "BAD_REGISTER"),
+                                 ("SET_ADDR", 1 << host_addr_width(cfg), None, "BAD_ADDRESS"),
+                                 ("READ_ACT_OUT", None, None, "NOT_DONE")]:
+        await timed(name, rs1, rs2, code, cycles=2)
+    start = bfm._now()
+    rd = await bfm.raw(127, 7, 0, 0)
+    assert rd == ERROR_CODE["UNKNOWN_FUNCTION"] and round(bfm._now() - start) == 2, rd
+    st = StatusWord(await timed("STATUS"))
+    assert st.cmd_error and st.error == ERROR_CODE["BAD_REGISTER"], st
+    # A layer: START answers OK in its cycles, reads after it in theirs.
+    t = _small_layer(np.random.default_rng(rng.getrandbits(32)))
+    program = program_for_layer(cfg, t.layer, counters=False)
+    await _load_and_start(bfm, program)
+    st = StatusWord(await bfm.command("WAIT", limit=layer_wait_limit(program)))
+    assert st.done and not st.cmd_error and st.error == 0, st
+    await timed("SET_ADDR", 0, None, "OK")
+    words = [await timed("READ_ACT_OUT") for _ in range(program.plan.passes[0].program.out_words())]
+    assert np.array_equal(program.plan.passes[0].program.unpack_output(words), t.expected)
+    await timed("START", None, None, "OK")                # the same layer again
+    st = StatusWord(await bfm.command("WAIT", limit=layer_wait_limit(program)))
+    assert st.done and st.error == 0, st
+    dut._log.info("every command answered in its table cycles")
 
 
 @cocotb.test()
@@ -214,8 +323,9 @@ async def back_pressure(dut):
     layers = [edge_layers(rngl, cfg)[i] for i in (1, 9, 12)]
     log = []
     for t in layers:
-        entry = await run_layer(dut, bfm, cfg, t, log)
-        assert entry["rsp_stall_cycles"] > entry["instructions"], "back-pressure was not exercised"
+        entry = await run_layer(dut, bfm, cfg, t, log, port_counters=_port_counters())
+        if _port_counters():
+            assert entry["rsp_stall_cycles"] > entry["instructions"], "back-pressure was not exercised"
     save_log(log, "back_pressure")
 
 
@@ -247,7 +357,7 @@ async def reset_mid_layer(dut):
     await reset(dut, cycles=3)
     st = StatusWord(await bfm.command("STATUS"))
     assert not st.busy and not st.done and st.error == 0, f"after reset: {st}"
-    await run_layer(dut, bfm, cfg, edge[2])
+    await run_layer(dut, bfm, cfg, edge[2], port_counters=_port_counters())
 
     # 2. reset while the engine computes
     rest = await _load_and_start(bfm, program)
@@ -258,7 +368,7 @@ async def reset_mid_layer(dut):
     await reset(dut, cycles=3)
     st = StatusWord(await bfm.command("STATUS"))
     assert not st.busy and not st.done, f"after reset: {st}"
-    await run_layer(dut, bfm, cfg, edge[9])
+    await run_layer(dut, bfm, cfg, edge[9], port_counters=_port_counters())
 
     # 3. ABORT while the engine computes (soft reset: the port keeps running)
     program = program_for_layer(cfg, victim.layer)
@@ -271,9 +381,9 @@ async def reset_mid_layer(dut):
     rd = await bfm.command("READ_ACT_OUT")
     assert rd == ERROR_CODE["NOT_DONE"], f"read after ABORT answered {rd}"
     await bfm.command("STATUS")
-    await run_layer(dut, bfm, cfg, edge[12])
+    await run_layer(dut, bfm, cfg, edge[12], port_counters=_port_counters())
     # and the aborted layer itself, from scratch
-    await run_layer(dut, bfm, cfg, victim)
+    await run_layer(dut, bfm, cfg, victim, port_counters=_port_counters())
 
 
 @cocotb.test()
@@ -293,6 +403,6 @@ async def multi_pass(dut):
     layers += [random_multi_pass_layer(rngl, cfg, i) for i in range(params.get("random", 0))]
     log = []
     for t in layers:
-        entry = await run_layer(dut, bfm, cfg, t, log)
+        entry = await run_layer(dut, bfm, cfg, t, log, port_counters=_port_counters())
         assert entry["passes"] > 1
     save_log(log, f"multi_pass_{shard}")

@@ -13,12 +13,17 @@ import sys
 
 import numpy as np
 import pytest
+from amaranth.hdl import Module
+from amaranth.lib import wiring
+from amaranth.lib.wiring import In, Out
 
+from boards.boards import ICE40_ENGINE_CONFIG
 from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
 from hw.config import AcceleratorConfig
+from hw.conv_engine import host_addr_width
 from hw.registers import (
     COMMAND_BY_ID,
     COMMANDS,
@@ -36,6 +41,10 @@ from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers
 from tb.cpu_bfm import built_port, print_overhead
 
 CONFIG = AcceleratorConfig()
+# The iCEBreaker SoC's port: the UP5K configuration without the port counters (CnnCfu(counters=False)),
+# simulated with the generic engine (the port's logic depends on the configuration, not the engine's
+# primitives).
+UP5K = ICE40_ENGINE_CONFIG
 # Small buffers so that ordinary layers need several passes (the only extra build of this file).
 SMALL = AcceleratorConfig(max_size=32, max_channels=32, lb_lines=8, lb_line_bytes=64, act_mem_bytes=512,
                           out_mem_bytes=512, weight_mem_words=64, pool_buf_words=32)
@@ -328,6 +337,11 @@ def small_port():
     return built_port(SMALL)
 
 
+@pytest.fixture(scope="module")
+def reduced_port():
+    return built_port(UP5K, counters=False)
+
+
 def _run(design, cfg, name, params, seed, testcase):
     log_dir = design.build_dir / "runs" / name / "layers"
     run_cocotb(design, "tb.test_cfu", run_name=name, testcase=testcase, seed=seed,
@@ -338,7 +352,8 @@ def _run(design, cfg, name, params, seed, testcase):
 
 @pytest.mark.cocotb
 def test_port_errors(port, seed):
-    _run(port, CONFIG, f"errors-{seed}", {"part": "errors"}, seed, ["port_errors", "reading_before_done"])
+    _run(port, CONFIG, f"errors-{seed}", {"part": "errors"}, seed,
+         ["port_errors", "reading_before_done", "command_cycles"])
 
 
 @pytest.mark.cocotb
@@ -357,3 +372,54 @@ def test_multi_pass(small_port, seed, shard):
     _run(small_port, SMALL, f"multipass{shard}-{seed}",
          {"part": "multi_pass", "shard": shard, "shards": MULTI_PASS_SHARDS, "random": 3}, seed, "multi_pass")
 
+
+
+# ---- the reduced port of the iCE40 SoC: no port counters, the UP5K configuration ----------------
+class _StubEngine(wiring.Component):
+    """Stands in for the engine when only the port's own logic is inspected: the ConvEngine's
+    signature, outputs at their reset values."""
+
+    def __init__(self, config):
+        super().__init__({"host_space": In(3), "host_addr": In(host_addr_width(config)), "host_wdata": In(32),
+                          "host_we": In(1), "host_re": In(1), "host_rdata": Out(32), "busy": Out(1),
+                          "done": Out(1)})
+
+    def elaborate(self, platform):
+        return Module()
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
+def test_counters_option():
+    """counters=False builds no port counter (no count_* register in the netlist); True has all four."""
+    from amaranth.back import rtlil
+
+    from hw.cfu import CnnCfu
+
+    assert CnnCfu(UP5K, counters=False).counters is False and CnnCfu(UP5K).counters is True
+    with pytest.raises(TypeError, match="counters must be True or False, not 0"):
+        CnnCfu(UP5K, counters=0)
+    port = [c.name.lower() for c in COUNTERS if c.register is None]
+    for counters in (True, False):
+        text = rtlil.convert(CnnCfu(UP5K, engine=_StubEngine, counters=counters), name="cfu")
+        found = [n for n in port if f"count_{n}" in text]
+        assert found == (port if counters else []), (counters, found)
+
+
+@pytest.mark.cocotb
+def test_reduced_port_errors(reduced_port, seed):
+    """Every error (unknown ids, bad indices, out-of-range pointer in every space, busy, not done),
+    absent counters reading 0, and the table's cycles, on the port without counters."""
+    _run(reduced_port, UP5K, f"errors-{seed}", {"part": "errors", "port_counters": False}, seed,
+         ["port_errors", "reading_before_done", "command_cycles"])
+
+
+@pytest.mark.cocotb
+def test_reduced_back_pressure(reduced_port, seed):
+    _run(reduced_port, UP5K, f"pressure-{seed}", {"part": "pressure", "port_counters": False}, seed,
+         "back_pressure")
+
+
+@pytest.mark.cocotb
+def test_reduced_reset_mid_layer(reduced_port, seed):
+    _run(reduced_port, UP5K, f"reset-{seed}", {"part": "reset", "port_counters": False}, seed,
+         "reset_mid_layer")
