@@ -54,7 +54,8 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
     act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512,
-    acc_width=26, output_block_copy=0, output_requant=0, perf_counters=0)
+    acc_width=26, output_block_copy=0, output_requant=0, perf_counters=0,
+    seq_lookahead=0)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()
 
