@@ -178,7 +178,7 @@ async def port_errors(dut):
         assert port["COMMANDS"] > 0 and port["PORT_CYCLES"] > port["COMMANDS"], values
     else:
         assert all(v == 0 for v in port.values()), f"absent port counters must read 0: {values}"
-    assert values["CYCLES"] > 0 and values["MAC_CYCLES"] > 0, values
+    assert values["CYCLES"] > 0 and (values["MAC_CYCLES"] > 0 or not cfg.perf_counters), values
     await _expect(bfm, "CLEAR_COUNTERS")
     await _expect(bfm, "ABORT")
     st = StatusWord(await bfm.command("STATUS"))
