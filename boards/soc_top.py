@@ -133,8 +133,11 @@ class SocTop(wiring.Component):
             m.d.sync += por.eq(por - 1)
         button_sync = Signal(2, reset_less=True)
         m.d.sync += button_sync.eq(button_sync << 1 | self.button)
-        soc_rst = Signal()
-        m.d.comb += soc_rst.eq((por != 0) | button_sync[1])
+        # A flip-flop (held from configuration on): the reset fans out to most of the SoC's
+        # flip-flops and, behind the CnnCfu's ABORT, into the engine's start logic, so it must not
+        # carry the counter's compare in front of it (docs/timing.md, iCE40).
+        soc_rst = Signal(init=1, reset_less=True)
+        m.d.sync += soc_rst.eq((por != 0) | button_sync[1])
         m.submodules.soc = ResetInserter({"sync": soc_rst})(self.soc)
 
         # Result: FINISH code 0 before the halt = pass; a halt without it (or another code) = fail.

@@ -269,7 +269,12 @@ class CnnCfu(wiring.Component):
 
         with m.FSM(name="cfu") as fsm:
             with m.State("IDLE"):
-                m.d.comb += engine.host_addr.eq(addr_idle)
+                # The engine reads at ``addr_idle`` in every idle cycle, whatever the command and
+                # its verdict: a host read has no side effect and ``host_rdata`` is only looked at
+                # in the states after a read the port meant (READ_DATA, START_RESULT, STATUS_*).
+                # So the read strobe (the SPRAM's CHIPSELECT on the iCE40) is not behind the
+                # command decode and its checks (docs/timing.md, iCE40).
+                m.d.comb += [engine.host_addr.eq(addr_idle), engine.host_re.eq(1)]
                 m.d.sync += rsp_data.eq(Mux(is_cmd["PERF"] & ~failed, counter_value, code))
                 with m.If(self.cmd_valid):
                     with m.If(failed):
@@ -278,8 +283,6 @@ class CnnCfu(wiring.Component):
                         m.d.sync += cmd_err.eq(1)
                         m.next = "RESP"
                     with m.Else():
-                        m.d.comb += engine.host_re.eq(is_cmd["REG_READ"] | is_rspace | is_cmd["STATUS"]
-                                                      | (is_cmd["PERF"] & perf_engine))
                         with m.If(is_cmd["SET_ADDR"]):
                             m.d.sync += ptr.eq(in0)
                         with m.If(space_cmd):

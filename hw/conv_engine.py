@@ -124,6 +124,26 @@ class ConvEngine(wiring.Component):
         faster on ECP5's 18 kbit block RAMs, more EBRs than a UP5K has on iCE40."""
         return True
 
+    @property
+    def registered_host_writes(self):
+        """Whether the host's memory writes (every space but REGS) pass through one register stage
+        (address, data and per-memory write enables) before the memories' write ports.
+
+        A host write then lands one cycle later; nothing the host does can observe that: the
+        written spaces are write-only, and a START in the cycle right after the last write
+        reaches the datapath START_LATENCY cycles later, after the write. It takes the host's
+        command decode (CnnCfu: payload -> error checks -> ``host_we``) off the memories' address
+        and enable pins (the iCE40 SPRAM's address multiplexer at the die corner, docs/timing.md).
+        Off by default: ECP5 meets its clock without it."""
+        return False
+
+    @property
+    def registered_start_check(self):
+        """Whether START's checks of the layer registers (range, pad, pool) are flip-flops
+        computed in the cycle before the CTRL write (see ``elaborate``). Off by default: ECP5 meets
+        its clock without it; Ice40ConvEngine turns it on (docs/timing.md, iCE40)."""
+        return False
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
@@ -191,20 +211,37 @@ class ConvEngine(wiring.Component):
                 for name, reg in writable.items():
                     with m.Case(REG[name]):
                         m.d.sync += reg.eq(self.host_wdata)
+        if self.registered_start_check:
+            # The verdict on the registers as flip-flops (one cycle behind them), so that START
+            # is decided by a few LUTs after the CTRL write instead of behind the range
+            # compares. Exact when START comes at least two cycles after the last register
+            # write, which ``row_bytes`` (a register) has always required: the CnnCfu answers
+            # every command before it takes the next one, so it never issues them closer.
+            # ceil4(row_bytes) > L is row_bytes > floor4(L): a compare with a constant.
+            shape_bad = Signal(init=1)            # the registers' reset values are not a layer
+            pool_bad = Signal()
+            m.d.sync += [shape_bad.eq(~shape_ok), pool_bad.eq((pool != 0) if raw else 0)]
+            row_bad = row_bytes > (cfg.lb_line_bytes & ~3)
+        else:
+            shape_bad = ~shape_ok
+            pool_bad = (pool != 0) if raw else 0
+            row_bad = row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes
         with m.If(start_request):
             with m.If(busy):
                 m.d.sync += error.eq(ERROR_CODE["BUSY"])
-            with m.Elif(~shape_ok):
+            with m.Elif(shape_bad):
                 m.d.sync += [error.eq(ERROR_CODE["BAD_SHAPE"]), done.eq(1)]
-            with m.Elif(row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes):
+            with m.Elif(row_bad):
                 m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
-            with m.Elif((pool != 0) if raw else 0):
+            with m.Elif(pool_bad):
                 m.d.sync += [error.eq(ERROR_CODE["POOL_UNSUPPORTED"]), done.eq(1)]
             with m.Else():
                 m.d.comb += accept.eq(1)
-                m.d.sync += [busy.eq(1), done.eq(0), error.eq(0), cycles.eq(0)]
-                if cfg.perf_counters:
-                    m.d.sync += mac_cycles.eq(0)
+                m.d.sync += [busy.eq(1), done.eq(0), error.eq(0)]
+                if not self.registered_start_check:
+                    m.d.sync += cycles.eq(0)
+                    if cfg.perf_counters:
+                        m.d.sync += mac_cycles.eq(0)
 
         # ---- memories ------------------------------------------------------------------------
         act_in = memory.Memory(shape=32, depth=cfg.act_mem_bytes // 4, init=[])
@@ -233,12 +270,30 @@ class ConvEngine(wiring.Component):
             act_out = [memory.Memory(shape=32, depth=out_words, init=[])]
             m.submodules.act_out = act_out[0]
 
+        # Host writes to the memories, directly or through one register stage
+        # (``registered_host_writes``): the same address / data for every memory, one enable each.
+        if self.registered_host_writes:
+            wr_addr = Signal.like(self.host_addr, name="host_wr_addr")
+            wr_data = Signal(32, name="host_wr_data")
+            m.d.sync += [wr_addr.eq(self.host_addr), wr_data.eq(self.host_wdata)]
+        else:
+            wr_addr, wr_data = self.host_addr, self.host_wdata
+
+        def wr_enable(value, name):
+            if not self.registered_host_writes:
+                return value
+            reg = Signal(len(value), name=name)
+            m.d.sync += reg.eq(value)
+            return reg
+
         def host_write_port(mem, space, granularity=None):
             wp = mem.write_port(granularity=granularity)
-            m.d.comb += [wp.addr.eq(self.host_addr), wp.data.eq(self.host_wdata),
-                         wp.en.eq(self.host_we & (self.host_space == space))]
+            en = wr_enable(self.host_we & (self.host_space == space), f"host_we_{mem_names[space]}")
+            m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(wr_data), wp.en.eq(en)]
             return wp
 
+        mem_names = {Space.ACT_IN: "act_in", Space.BIAS: "bias", Space.MULT: "mult",
+                     Space.SHIFT: "shift"}
         host_write_port(act_in, Space.ACT_IN)
         if not raw:
             host_write_port(bias, Space.BIAS)
@@ -248,11 +303,11 @@ class ConvEngine(wiring.Component):
         w_wp = weights.write_port(granularity=32)
         part_bits = (parts - 1).bit_length()
         m.d.comb += [
-            w_wp.addr.eq(self.host_addr >> part_bits),
-            w_wp.data.eq(self.host_wdata.replicate(parts)),
-            w_wp.en.eq(Cat(*[self.host_we & (self.host_space == Space.WEIGHTS)
-                             & ((self.host_addr[:part_bits] == k) if part_bits else 1)
-                             for k in range(parts)])),
+            w_wp.addr.eq(wr_addr >> part_bits),
+            w_wp.data.eq(wr_data.replicate(parts)),
+            w_wp.en.eq(wr_enable(Cat(*[self.host_we & (self.host_space == Space.WEIGHTS)
+                                       & ((self.host_addr[:part_bits] == k) if part_bits else 1)
+                                       for k in range(parts)]), "host_we_weights")),
         ]
 
         # ---- datapath --------------------------------------------------------------------------
@@ -356,6 +411,15 @@ class ConvEngine(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
             if cfg.perf_counters:
                 m.d.sync += mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))
+            if self.registered_start_check:
+                # The counters restart from ``start`` (a flip-flop, one cycle after ``accept``)
+                # with the values they would have had: ``accept`` then only drives busy, done,
+                # error and ``start``, not the 64 counter enables. They differ only in the cycle
+                # after the CTRL write, when the CnnCfu reads STATUS, never CYCLES.
+                with m.If(start):
+                    m.d.sync += cycles.eq(1)
+                    if cfg.perf_counters:
+                        m.d.sync += mac_cycles.eq(tile.i.valid & tile.i.ready)
             with m.If(start):
                 pass    # the datapath starts now: its status flags are still the last layer's
             with m.Elif(seq.error_span):

@@ -70,6 +70,18 @@ class Ice40ConvEngine(ConvEngine):
         """32-bit line-buffer lanes: byte-wide ones need at least one 4 kbit EBR each."""
         return False
 
+    @property
+    def registered_host_writes(self):
+        """Host memory writes through a register stage: at 30 MHz on the UP5K the CnnCfu's command
+        decode cannot also reach the SPRAM's address pins in one cycle (docs/timing.md, iCE40)."""
+        return True
+
+    @property
+    def registered_start_check(self):
+        """START's register checks as flip-flops: at 30 MHz on the UP5K the range compares cannot
+        share a cycle with the CTRL write's decode (docs/timing.md, iCE40)."""
+        return True
+
     def elaborate(self, platform):
         m = super().elaborate(platform)
         if self._spram and platform is not None:

@@ -424,3 +424,36 @@ def test_reduced_back_pressure(reduced_port, seed):
 def test_reduced_reset_mid_layer(reduced_port, seed):
     _run(reduced_port, UP5K, f"reset-{seed}", {"part": "reset", "port_counters": False}, seed,
          "reset_mid_layer")
+
+
+# ---- the same port on the iCE40 engine itself ------------------------------------------------------
+@pytest.fixture(scope="module")
+def ice40_port():
+    """The iCEBreaker SoC's port on Ice40ConvEngine, whose host memory writes land one cycle late
+    and whose START checks are registers (docs/timing.md, iCE40), with the SPRAM / SB_MAC16
+    behavioural models (a read in a cycle with a write returns the poison word). The generic
+    engine's builds above do not have those timing registers. With the port counters (the layer
+    tests count commands); they do not touch the engine."""
+    from hw.cfu import CnnCfu
+    from hw.ice40_engine import Ice40ConvEngine
+    from hw.ice40_spram import SpramSimPlatform
+    from sim.runner import build
+
+    return build(CnnCfu(UP5K, engine=Ice40ConvEngine), top="cnn_cfu", tag=f"{UP5K.name}-ice40",
+                 platform=SpramSimPlatform())
+
+
+@pytest.mark.cocotb
+def test_ice40_port_errors(ice40_port, seed):
+    """Errors, the cycles of every command (back to back: a START two cycles after the last register
+    or memory write) and reads before done, on the registered iCE40 engine."""
+    _run(ice40_port, UP5K, f"ice40-errors-{seed}", {"part": "errors"}, seed,
+         ["port_errors", "reading_before_done", "command_cycles"])
+
+
+@pytest.mark.cocotb
+def test_ice40_port_layers(ice40_port, seed):
+    """The edge layer set through the port on the iCE40 engine, bit-exact with golden."""
+    from tb.cpu_bfm import run_engine_layers
+
+    run_engine_layers(ice40_port, UP5K, f"ice40-edge-{seed}", {"part": "edge"}, seed)

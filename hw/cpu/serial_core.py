@@ -249,6 +249,9 @@ class SerialCore(wiring.Component):
         tgt = Signal()           # a taken branch's target pass
         fill = Signal()          # sign of a sub-word load (LD_EXT)
         halt_cause = Signal(4)
+        # ``cmd_valid`` of the CFU port: a flip-flop that is set exactly while the FSM is in CFU
+        # (set on the way in, cleared with the accepting handshake), not a decode of the state.
+        cfu_valid = Signal()
         dec = decoder.dec
 
         m.d.comb += [
@@ -259,7 +262,11 @@ class SerialCore(wiring.Component):
             self.ibus.addr.eq(pc[2:32]),
             self.dbus.addr.eq(a[2:32]),
             self.dbus.wdata.eq(b),
-            self.cfu.cmd_payload_function_id.eq(Cat(dec.funct3, dec.imm[5:12])),
+            # {funct7, funct3} straight from the instruction register (custom-0 is R-type), not
+            # through the decoder's immediate multiplexer: the CFU's command decode starts from
+            # flip-flops (docs/timing.md, iCE40).
+            self.cfu.cmd_payload_function_id.eq(Cat(ir[12:15], ir[25:32])),
+            self.cfu.cmd_valid.eq(cfu_valid),
             self.cfu.cmd_payload_inputs_0.eq(a),
             self.cfu.cmd_payload_inputs_1.eq(b),
         ]
@@ -392,6 +399,7 @@ class SerialCore(wiring.Component):
                              eq.eq(1)]
                 start_pass()
                 with m.If(dec.cfu):
+                    m.d.sync += cfu_valid.eq(1)
                     m.next = "CFU"
                 with m.Else():
                     m.next = "PASS"
@@ -507,8 +515,9 @@ class SerialCore(wiring.Component):
                 m.next = "WB"
 
             with m.State("CFU"):
-                m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
+                m.d.comb += self.cfu.rsp_ready.eq(1)
                 with m.If(self.cfu.cmd_ready):
+                    m.d.sync += cfu_valid.eq(0)
                     with m.If(self.cfu.rsp_valid):
                         m.d.comb += a_ext.eq(1)
                         m.next = "WB"
