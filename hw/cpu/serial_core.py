@@ -9,7 +9,7 @@ two shift registers. ``SocRam(core="serial")`` / ``Soc(core="serial")`` select i
 iCEBreaker board SoC uses it without instret (boards/boards.py ``soc_core``).
 
 Measured on the iCE40UP5K (``python -m hw.cpu.synth --core serial --no-instret``): 638 LCs and
-2 EBR for the core alone (the multi-cycle core: 1453 LCs, 4 EBR), 676 LCs with instret; Fmax
+2 EBR for the core alone (the multi-cycle core: 1394 LCs, 4 EBR), 676 LCs with instret; Fmax
 33.7-35.3 MHz (nextpnr seeds 1-3, the core with its RAMs and a CFU). 46 cycles per instruction
 on the random lock-step programs, 20.7x the multi-cycle core's cycles on firmware/examples/hello.c.
 
