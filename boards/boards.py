@@ -46,7 +46,8 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 #   EBR: input activations 4 KB (8 EBR); line buffer 4 lanes x 8 lines x 128 B (8 EBR); weights
 #        512 words x 32 bit (4 EBR): 20 EBR (no bias / mult / shift / row-buffer EBR any more).
 #   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); exact 26-bit accumulators; the
-#          output writer serialises straight from the tile (output_block_copy=0).
+#          output writer serialises straight from the tile (output_block_copy=0); the small conv
+#          sequencer (seq_lookahead=0: no 4-lane lookahead, rows + 3 cycles between blocks).
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
 # input row; H * W * C <= 4 KB; E * F * M <= 16K (raw words, before pooling; POOL must be 0: the
 # host pools); R * S * CG <= 512 weight words per channel group (the driver splits bigger layers
@@ -54,7 +55,7 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
     act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512,
-    acc_width=26, output_block_copy=0, output_requant=0, perf_counters=0)
+    acc_width=26, output_block_copy=0, output_requant=0, perf_counters=0, seq_lookahead=0)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()
 

@@ -9,7 +9,11 @@ time, without any data:
 2. the sequencer: one beat per cycle, a block of ``rows`` output pixels x one group of ``cols``
    output channels taking R*S*CG beats; a block starts only when the input rows it needs are
    loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 4 cycles
-   after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait);
+   after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait). The small
+   sequencer (``config.seq_lookahead`` = 0) has no lookahead: after a block's last beat it steps
+   the next block's lanes, and that block's first beat comes SMALL_GAP(rows) cycles later (its
+   input-row window, ``release``, changes 2 cycles after that last beat); it also has no S3
+   operand register, so its beats reach the tile one cycle earlier;
 3. the output stage: rows*cols cycles per finished block (one element per cycle); a block that
    finishes while the previous one is still being serialised holds the tile, which stalls the
    whole sequencer pipeline.
@@ -66,6 +70,13 @@ def LOOKAHEAD(rows):
     return rows + 4
 
 
+def SMALL_GAP(rows):
+    """Small sequencer (seq_lookahead = 0, hw/conv_sequencer.py): cycles from a block's last beat
+    (or the start pulse) to the next block's first beat: rows lane steps, the check of the last
+    lane, the span check."""
+    return rows + 3
+
+
 @dataclass
 class CycleBreakdown:
     cycles: int  # = the CYCLES counter
@@ -112,7 +123,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     wr_valid = wr_last = False
     rows_loaded = 0
     # Sequencer registers (block b, group g, beat k) and its pipeline.
-    running, first_pending = True, True
+    small = not getattr(cfg, "seq_lookahead", 1)
+    running, first_pending = True, not small
     b = g = k = 0
     need_reg = release_reg = 0
     s1_valid = s1_last = s2_valid = s2_last = s3_valid = s3_last = False
@@ -123,6 +135,11 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     pending_groups = []  # (block, group) of blocks issued, in order, for the serializer
     current = None
     lookahead_ready = LOOKAHEAD(rows) - 1   # the seed's lookahead (from the start cycle + 1)
+    if small:
+        # The start pulse is cycle -1: block 0's release is set at the end of cycle 1 (when lane 0
+        # has been checked), its first beat may issue in cycle rows + 2.
+        lookahead_ready = SMALL_GAP(rows) - 1
+        window_at = 1
     mac_cycles = 0
     first_beat = None
     last_beat = None
@@ -156,7 +173,10 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         at_group_end = k == beats_per_group - 1
         at_block_end = at_group_end and g == groups - 1
         rows_ok = rows_loaded >= need_reg and not first_pending
-        issue = running and not first_pending and rows_ok and (not at_block_end or t >= lookahead_ready)
+        if small:
+            issue = running and rows_ok and t >= lookahead_ready
+        else:
+            issue = running and not first_pending and rows_ok and (not at_block_end or t >= lookahead_ready)
         if serial:
             unit_load = rq_lshift and (not unit_full or unit_done)
             rq_ready = not rq_lshift or unit_load
@@ -173,7 +193,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             at_end = held and count == ser_period - 1
             take = at_end and out_adv
         advance = (not o_valid) or take
-        if s3_valid and advance:
+        # The beat at the tile's input: S3's (the small sequencer has no S3: S2's).
+        if (s2_valid if small else s3_valid) and advance:
             mac_cycles += 1
             if first_beat is None:
                 first_beat = t
@@ -244,13 +265,20 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         if advance:
             n_o_valid = t2_valid and t2_last
             t2_valid, t2_last = t1_valid, t1_last
-            t1_valid, t1_last = s3_valid, s3_last
-            s3_valid, s3_last = s2_valid, s2_last
+            if small:
+                t1_valid, t1_last = s2_valid, s2_last
+            else:
+                t1_valid, t1_last = s3_valid, s3_last
+                s3_valid, s3_last = s2_valid, s2_last
             s2_valid, s2_last = s1_valid, s1_last
             s1_valid, s1_last, s1_release = issue, at_group_end, release_reg
             o_valid = n_o_valid
         # Sequencer S0.
-        if first_pending:
+        if small and t == window_at and b < len(blocks):
+            need_reg, release_reg = blocks[b][0], blocks[b][1]
+        if small and t == lookahead_ready - 1 and b == len(blocks):
+            running = False         # no valid lane left
+        elif first_pending:
             if t >= lookahead_ready:
                 first_pending = False
                 need_reg, release_reg = blocks[0][0], blocks[0][1]
@@ -265,11 +293,15 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             else:
                 k, g = 0, 0
                 b += 1
-                lookahead_ready = t + LOOKAHEAD(rows)
-                if b == len(blocks):
-                    running = False
+                if small:
+                    window_at = t + 2
+                    lookahead_ready = t + SMALL_GAP(rows)
                 else:
-                    need_reg, release_reg = blocks[b][0], blocks[b][1]
+                    lookahead_ready = t + LOOKAHEAD(rows)
+                    if b == len(blocks):
+                        running = False
+                    else:
+                        need_reg, release_reg = blocks[b][0], blocks[b][1]
         t += 1
         if (
             not running

@@ -30,7 +30,7 @@ def check_multiple(name, value, step, lo, hi):
 
 # Fields added after configuration names were first published, with their defaults (see ``name``).
 _LATER_FIELDS = {"requant_mul_cycles": 1, "block_info_fifo": 1, "output_block_copy": 1,
-                 "output_requant": 1, "perf_counters": 1}
+                 "output_requant": 1, "perf_counters": 1, "seq_lookahead": 1}
 
 
 @dataclass(frozen=True)
@@ -97,6 +97,15 @@ class AcceleratorConfig:
     perf_counters : int
         1 (default): the MAC_CYCLES and STALL_CYCLES counters exist. 0: only CYCLES is counted
         (MAC_CYCLES and STALL_CYCLES read 0), which saves a 32-bit counter and its read logic.
+    seq_lookahead : int
+        1 (default): the conv sequencer computes the next block's ``rows`` lanes while the current
+        block's beats are issued (a second set of lane registers), so blocks follow each other
+        without a gap. 0: the small sequencer for FPGAs without room for that (iCE40UP5K, ~540
+        LCs less): it steps the next block's lanes one per cycle after a block's last beat
+        (``rows + 2`` cycles without a beat between blocks), keeps the lanes in the form its
+        address stage needs, line-address arithmetic only as wide as a line, and no S3 operand
+        register (hw/conv_sequencer.py; golden/cycle_model.py models the gap and the shorter
+        pipeline).
     """
 
     rows: int = 4
@@ -119,6 +128,7 @@ class AcceleratorConfig:
     output_block_copy: int = 1
     output_requant: int = 1
     perf_counters: int = 1
+    seq_lookahead: int = 1
 
     def __post_init__(self):
         check_int("rows", self.rows, 1, 64)
@@ -145,6 +155,7 @@ class AcceleratorConfig:
         if not self.output_requant and self.requant_mul_cycles != 1:
             raise ValueError(f"requant_mul_cycles = {self.requant_mul_cycles} has no effect with "
                              f"output_requant = 0 (there is no requantizer): must be 1")
+        check_int("seq_lookahead", self.seq_lookahead, 0, 1)
 
     @property
     def macs(self):
