@@ -249,6 +249,8 @@ class SerialCore(wiring.Component):
         tgt = Signal()           # a taken branch's target pass
         fill = Signal()          # sign of a sub-word load (LD_EXT)
         halt_cause = Signal(4)
+        cmd_valid = Signal()     # CFU handshake flags: set entering CFU, cleared by the handshakes
+        rsp_ready = Signal()
         dec = decoder.dec
 
         m.d.comb += [
@@ -259,7 +261,11 @@ class SerialCore(wiring.Component):
             self.ibus.addr.eq(pc[2:32]),
             self.dbus.addr.eq(a[2:32]),
             self.dbus.wdata.eq(b),
-            self.cfu.cmd_payload_function_id.eq(Cat(dec.funct3, dec.imm[5:12])),
+            # straight from the instruction register ({funct7, funct3}) and from flip-flops: the
+            # CFU may answer combinationally, so its logic follows these without core logic before
+            self.cfu.cmd_payload_function_id.eq(Cat(ir[12:15], ir[25:32])),
+            self.cfu.cmd_valid.eq(cmd_valid),
+            self.cfu.rsp_ready.eq(rsp_ready),
             self.cfu.cmd_payload_inputs_0.eq(a),
             self.cfu.cmd_payload_inputs_1.eq(b),
         ]
@@ -392,6 +398,7 @@ class SerialCore(wiring.Component):
                              eq.eq(1)]
                 start_pass()
                 with m.If(dec.cfu):
+                    m.d.sync += [cmd_valid.eq(1), rsp_ready.eq(1)]
                     m.next = "CFU"
                 with m.Else():
                     m.next = "PASS"
@@ -506,19 +513,20 @@ class SerialCore(wiring.Component):
                 m.d.comb += a_ext.eq(1)
                 m.next = "WB"
 
-            with m.State("CFU"):
-                m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
+            with m.State("CFU"):             # cmd_valid and rsp_ready high
                 with m.If(self.cfu.cmd_ready):
+                    m.d.sync += cmd_valid.eq(0)
                     with m.If(self.cfu.rsp_valid):
                         m.d.comb += a_ext.eq(1)
+                        m.d.sync += rsp_ready.eq(0)
                         m.next = "WB"
                     with m.Else():
                         m.next = "CFU_WAIT"
 
-            with m.State("CFU_WAIT"):
-                m.d.comb += self.cfu.rsp_ready.eq(1)
+            with m.State("CFU_WAIT"):        # rsp_ready high
                 with m.If(self.cfu.rsp_valid):
                     m.d.comb += a_ext.eq(1)
+                    m.d.sync += rsp_ready.eq(0)
                     m.next = "WB"
 
             with m.State("WB"):
