@@ -256,7 +256,7 @@ def test_core_logic_cells_budget(tmp_path):
 
 @pytest.mark.skipif(not os.environ.get("FULL"), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
 def test_serial_core_logic_cells_budget(tmp_path):
-    """The UP5K board's core (no instret): measured 638 LCs, 2 EBR (docs/up5k.md)."""
+    """The UP5K board's core (no instret): measured 625 LCs, 2 EBR (docs/up5k.md)."""
     from hw.cpu.synth import synth_core
     report = synth_core(tmp_path, core="serial", instret=False)
     assert report["logic_cells"] < 700, report

@@ -6,15 +6,12 @@ wait. Writes to x0 are dropped, and x0 starts (and stays) 0. The core never read
 same cycle, so the read-during-write behaviour of the RAM does not matter; the memory carries
 Yosys's ``no_rw_check`` attribute to say so. (Without it Yosys must prove that by SAT, which it
 manages in a flattened synthesis; a hierarchical one adds ~150 LCs of write delay and bypass
-logic that emulates "read old data" on collisions that never happen.) Each read port is an
-asynchronous read followed by a reset-less register: Yosys applies ``no_rw_check`` only while
-merging such a register into the block RAM; a synchronous port, as Amaranth's RTLIL has it (the
-board synthesis flow), kept the emulation (~70 flip-flops) despite the attribute.
+logic that emulates "read old data" on collisions that never happen.)
 
 On an iCE40 each read port becomes its own copy of the 32x32 RAM (two 256x16 EBRs each, 4 EBRs).
 """
 
-from amaranth.hdl import Module, Signal
+from amaranth.hdl import Module
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
@@ -46,19 +43,17 @@ class RegisterFile(wiring.Component):
         m = Module()
         m.submodules.mem = mem = memory.Memory(shape=32, depth=32, init=[], attrs={"no_rw_check": 1})
         wr = mem.write_port()
-        rd1 = mem.read_port(domain="comb")
-        rd2 = mem.read_port(domain="comb")
-        data1 = Signal(32, reset_less=True)     # the EBR's read registers (they have no reset)
-        data2 = Signal(32, reset_less=True)
+        rd1 = mem.read_port()
+        rd2 = mem.read_port()
         m.d.comb += [
             wr.addr.eq(self.waddr),
             wr.data.eq(self.wdata),
             wr.en.eq(self.we & (self.waddr != 0)),
+            rd1.en.eq(self.ren),
             rd1.addr.eq(self.raddr1),
-            self.rdata1.eq(data1),
+            self.rdata1.eq(rd1.data),
+            rd2.en.eq(self.ren),
             rd2.addr.eq(self.raddr2),
-            self.rdata2.eq(data2),
+            self.rdata2.eq(rd2.data),
         ]
-        with m.If(self.ren):
-            m.d.sync += [data1.eq(rd1.data), data2.eq(rd2.data)]
         return m

@@ -8,9 +8,9 @@ counters and the second register file read port are replaced by one-bit-per-cycl
 two shift registers. ``SocRam(core="serial")`` / ``Soc(core="serial")`` select it; the
 iCEBreaker board SoC uses it without instret (boards/boards.py ``soc_core``).
 
-Measured on the iCE40UP5K (``python -m hw.cpu.synth --core serial --no-instret``): 638 LCs and
-2 EBR for the core alone (the multi-cycle core: 1453 LCs, 4 EBR), 676 LCs with instret; Fmax
-33.7-35.3 MHz (nextpnr seeds 1-3, the core with its RAMs and a CFU). 46 cycles per instruction
+Measured on the iCE40UP5K (``python -m hw.cpu.synth --core serial --no-instret``): 625 LCs and
+2 EBR for the core alone (the multi-cycle core: 1394 LCs, 4 EBR), 686 LCs with instret; Fmax
+38.9 MHz (nextpnr seed 1, the core with its RAMs and a CFU). 46 cycles per instruction
 on the random lock-step programs, 20.7x the multi-cycle core's cycles on firmware/examples/hello.c.
 
 Architecture
@@ -249,9 +249,8 @@ class SerialCore(wiring.Component):
         tgt = Signal()           # a taken branch's target pass
         fill = Signal()          # sign of a sub-word load (LD_EXT)
         halt_cause = Signal(4)
-        # ``cmd_valid`` of the CFU port: a flip-flop that is set exactly while the FSM is in CFU
-        # (set on the way in, cleared with the accepting handshake), not a decode of the state.
-        cfu_valid = Signal()
+        cmd_valid = Signal()     # CFU handshake flags: set entering CFU, cleared by the handshakes
+        rsp_ready = Signal()
         dec = decoder.dec
 
         m.d.comb += [
@@ -262,11 +261,11 @@ class SerialCore(wiring.Component):
             self.ibus.addr.eq(pc[2:32]),
             self.dbus.addr.eq(a[2:32]),
             self.dbus.wdata.eq(b),
-            # {funct7, funct3} straight from the instruction register (custom-0 is R-type), not
-            # through the decoder's immediate multiplexer: the CFU's command decode starts from
-            # flip-flops (docs/timing.md, iCE40).
+            # straight from the instruction register ({funct7, funct3}) and from flip-flops: the
+            # CFU may answer combinationally, so its logic follows these without core logic before
             self.cfu.cmd_payload_function_id.eq(Cat(ir[12:15], ir[25:32])),
-            self.cfu.cmd_valid.eq(cfu_valid),
+            self.cfu.cmd_valid.eq(cmd_valid),
+            self.cfu.rsp_ready.eq(rsp_ready),
             self.cfu.cmd_payload_inputs_0.eq(a),
             self.cfu.cmd_payload_inputs_1.eq(b),
         ]
@@ -399,7 +398,7 @@ class SerialCore(wiring.Component):
                              eq.eq(1)]
                 start_pass()
                 with m.If(dec.cfu):
-                    m.d.sync += cfu_valid.eq(1)
+                    m.d.sync += [cmd_valid.eq(1), rsp_ready.eq(1)]
                     m.next = "CFU"
                 with m.Else():
                     m.next = "PASS"
@@ -514,20 +513,20 @@ class SerialCore(wiring.Component):
                 m.d.comb += a_ext.eq(1)
                 m.next = "WB"
 
-            with m.State("CFU"):
-                m.d.comb += self.cfu.rsp_ready.eq(1)
+            with m.State("CFU"):             # cmd_valid and rsp_ready high
                 with m.If(self.cfu.cmd_ready):
-                    m.d.sync += cfu_valid.eq(0)
+                    m.d.sync += cmd_valid.eq(0)
                     with m.If(self.cfu.rsp_valid):
                         m.d.comb += a_ext.eq(1)
+                        m.d.sync += rsp_ready.eq(0)
                         m.next = "WB"
                     with m.Else():
                         m.next = "CFU_WAIT"
 
-            with m.State("CFU_WAIT"):
-                m.d.comb += self.cfu.rsp_ready.eq(1)
+            with m.State("CFU_WAIT"):        # rsp_ready high
                 with m.If(self.cfu.rsp_valid):
                     m.d.comb += a_ext.eq(1)
+                    m.d.sync += rsp_ready.eq(0)
                     m.next = "WB"
 
             with m.State("WB"):
