@@ -70,12 +70,9 @@ halt_pc : Out(32)
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal
-from amaranth.lib import wiring
-from amaranth.lib.wiring import Out
 
 from .alu import Alu
-from .bus import dbus_signature, ibus_signature, trace_signature
-from .cfu_port import cfu_signature
+from .core_ports import CorePorts
 from .csr import CsrUnit
 from .decoder import Decoder, decoded_layout
 from .isa import Cause
@@ -102,34 +99,12 @@ CYCLES_PER_INSTRUCTION = {
 }
 
 
-class Core(wiring.Component):
+class Core(CorePorts):
     def __init__(self, *, reset_vector=0, trace=False, counter_width=64):
-        if not isinstance(reset_vector, int) or not 0 <= reset_vector < 2**32 or reset_vector % 4:
-            raise ValueError(f"reset_vector must be a multiple of 4 in [0, 2**32), not {reset_vector!r}")
         if counter_width not in (32, 64):
             raise ValueError(f"counter_width must be 32 or 64, not {counter_width!r}")
-        self._reset_vector = reset_vector
-        self._trace = bool(trace)
         self._counter_width = counter_width
-        members = {
-            "ibus": Out(ibus_signature()),
-            "dbus": Out(dbus_signature()),
-            "cfu": Out(cfu_signature()),
-            "halted": Out(1),
-            "halt_cause": Out(4),
-            "halt_pc": Out(32),
-        }
-        if self._trace:
-            members["trace"] = Out(trace_signature())
-        super().__init__(members)
-
-    @property
-    def reset_vector(self):
-        return self._reset_vector
-
-    @property
-    def has_trace(self):
-        return self._trace
+        super().__init__(reset_vector=reset_vector, trace=trace)
 
     def elaborate(self, platform):
         m = Module()

@@ -89,8 +89,7 @@ from amaranth.hdl import C, Cat, ClockSignal, Const, Instance, Module, Mux, Sign
 from amaranth.lib import memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .bus import dbus_signature, ibus_signature, trace_signature
-from .cfu_port import cfu_signature
+from .core_ports import CorePorts
 from .decoder import Decoder
 from .isa import Cause, Funct3, Opcode
 
@@ -188,7 +187,7 @@ class RegisterRam(wiring.Component):
         return m
 
 
-class SerialCore(wiring.Component):
+class SerialCore(CorePorts):
     """Bit-serial RV32I core; see the module docstring.
 
     Members
@@ -204,32 +203,10 @@ class SerialCore(wiring.Component):
     """
 
     def __init__(self, *, reset_vector=0, trace=False, instret=True):
-        if not isinstance(reset_vector, int) or not 0 <= reset_vector < 2**32 or reset_vector % 4:
-            raise ValueError(f"reset_vector must be a multiple of 4 in [0, 2**32), not {reset_vector!r}")
         if not isinstance(instret, bool):
             raise ValueError(f"instret must be True or False, not {instret!r}")
-        self._reset_vector = reset_vector
-        self._trace = bool(trace)
         self._instret = instret
-        members = {
-            "ibus": Out(ibus_signature()),
-            "dbus": Out(dbus_signature()),
-            "cfu": Out(cfu_signature()),
-            "halted": Out(1),
-            "halt_cause": Out(4),
-            "halt_pc": Out(32),
-        }
-        if self._trace:
-            members["trace"] = Out(trace_signature())
-        super().__init__(members)
-
-    @property
-    def reset_vector(self):
-        return self._reset_vector
-
-    @property
-    def has_trace(self):
-        return self._trace
+        super().__init__(reset_vector=reset_vector, trace=trace)
 
     def elaborate(self, platform):
         m = Module()
