@@ -57,16 +57,7 @@ trace : bool
 counter_width : int
     Width of the cycle/instret counters, 64 or 32 (then cycleh/instreth read 0).
 
-Members
--------
-ibus : Out(ibus_signature())
-dbus : Out(dbus_signature())
-cfu : Out(cfu_signature())
-trace : Out(trace_signature())
-    Only with ``trace=True``.
-halted : Out(1)
-halt_cause : Out(4)
-halt_pc : Out(32)
+Members: those of :class:`hw.cpu.core_ports.CorePorts` (buses, CFU port, halt state, trace).
 """
 
 from amaranth.hdl import Cat, Module, Mux, Signal

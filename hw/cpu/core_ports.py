@@ -12,7 +12,19 @@ __all__ = ["CorePorts"]
 
 class CorePorts(wiring.Component):
     """Base of the cores: instruction and data bus, CFU port, halt state and, with ``trace=True``,
-    the retire trace port (hw/cpu/bus.py); ``reset_vector`` is the first instruction's address."""
+    the retire trace port (hw/cpu/bus.py); ``reset_vector`` is the first instruction's address.
+
+    Members
+    -------
+    ibus : Out(ibus_signature())
+    dbus : Out(dbus_signature())
+    cfu : Out(cfu_signature())
+    trace : Out(trace_signature())
+        Only with ``trace=True``.
+    halted : Out(1)
+    halt_cause : Out(4)
+    halt_pc : Out(32)
+    """
 
     def __init__(self, *, reset_vector=0, trace=False):
         if not isinstance(reset_vector, int) or not 0 <= reset_vector < 2**32 or reset_vector % 4:

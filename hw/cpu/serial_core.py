@@ -188,19 +188,8 @@ class RegisterRam(wiring.Component):
 
 
 class SerialCore(CorePorts):
-    """Bit-serial RV32I core; see the module docstring.
-
-    Members
-    -------
-    ibus : Out(ibus_signature())
-    dbus : Out(dbus_signature())
-    cfu : Out(cfu_signature())
-    trace : Out(trace_signature())
-        Only with ``trace=True``.
-    halted : Out(1)
-    halt_cause : Out(4)
-    halt_pc : Out(32)
-    """
+    """Bit-serial RV32I core; see the module docstring. Members: those of
+    :class:`hw.cpu.core_ports.CorePorts`."""
 
     def __init__(self, *, reset_vector=0, trace=False, instret=True):
         if not isinstance(instret, bool):
