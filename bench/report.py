@@ -11,7 +11,7 @@ Collects what the other flows measured and writes ``build/reports/report.md`` an
   ``bench.json`` (``make bench``: the conv-engine layer table, total ideal cycles / total measured
   cycles, ideal = N*M*C*E*F*R*S / (rows*cols)) for the generator's default configuration, and
   ``digits_bench.json`` (the digits CNN's engine cycles). A board whose engine configuration differs
-  from the benchmarked one gets its utilisation from ``golden.cycle_model`` on the same layers (the
+  from the benchmarked one gets its utilisation from ``spec.cycle_model`` on the same layers (the
   model equals the RTL cycle counters exactly; ``make bench`` checks that on every layer), and the
   report says so.
 
@@ -28,8 +28,8 @@ import numpy as np
 
 from boards.boards import BOARDS
 from driver.passes import split_layer
-from golden.cycle_model import conv_engine_cycles
-from hw.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles
+from spec.config import AcceleratorConfig
 from sim.runner import BUILD
 
 from .layers import BENCH_LAYERS

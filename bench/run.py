@@ -2,7 +2,7 @@
 
 Runs every layer of bench/layers.py through the generated Verilog (SIM=verilator by default,
 SIM=icarus), reads the RTL counters, checks each output against golden/, compares the measured
-cycle count with golden.cycle_model, and writes ``build/reports/bench.json`` (``bench-icarus.json``
+cycle count with spec.cycle_model, and writes ``build/reports/bench.json`` (``bench-icarus.json``
 for Icarus) plus a printed table. Exits non-zero if the cycle model misses any layer.
 Ideal cycles = N*M*C*E*F*R*S / (rows*cols); utilisation = ideal / measured.
 """
@@ -11,8 +11,8 @@ import json
 import sys
 from dataclasses import asdict
 
-from golden.cycle_model import conv_engine_cycles
-from hw.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles
+from spec.config import AcceleratorConfig
 from hw.conv_engine import ConvEngine
 from sim.runner import BUILD, build, run_cocotb, simulator_name
 

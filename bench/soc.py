@@ -15,7 +15,7 @@ import time
 
 import numpy as np
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from sim.runner import BUILD, simulator_name
 from tb.conv_layers import make_layer
 from tb.test_soc_host import run_layer

@@ -24,7 +24,7 @@ from amaranth.build import Clock
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, Output, Sequencer
 from hw.conv_engine import ConvEngine
 from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
@@ -37,17 +37,17 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 # The iCE40UP5K engine (docs/up5k.md has the measured fit and what each reduction saved). The
 # whole SoC must fit: RV32I core + its RAM (one SPRAM pair) + UART + this engine, in 5280 LCs,
 # 30 EBR (4 kbit each), 4 SPRAM (16K x 16 each), 8 SB_MAC16.
-#   Raw output (output_requant=0, docs/up5k.md step S1): the engine writes each output element's
+#   Raw output (output=Output.RAW, docs/up5k.md step S1): the engine writes each output element's
 #          int32 accumulator and the host (firmware / driver.raw_output) adds the bias,
 #          requantises and pools, so there is no requantizer, no pooling row buffer and no
-#          bias / multiplier / shift memory; perf_counters=0 keeps only the CYCLES counter.
+#          bias / multiplier / shift memory; perf_counters=False keeps only the CYCLES counter.
 #   SPRAM (2/4): output memory 64 KB = 16K int32 words (2 blocks side by side for 32-bit words);
 #                the other pair is left for the CPU's RAM.
 #   EBR: input activations 4 KB (8 EBR); line buffer 4 lanes x 8 lines x 128 B (8 EBR); weights
 #        512 words x 32 bit (4 EBR): 20 EBR (no bias / mult / shift / row-buffer EBR any more).
 #   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); exact 26-bit accumulators; the
-#          output writer serialises straight from the tile (output_block_copy=0); the small conv
-#          sequencer (seq_lookahead=0: no 4-lane lookahead, rows + 3 cycles between blocks).
+#          output writer serialises straight from the tile (output_block_copy=False); the small conv
+#          sequencer (sequencer=Sequencer.COMPACT: no 4-lane lookahead, rows + 3 cycles between blocks).
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
 # input row; H * W * C <= 4 KB; E * F * M <= 16K (raw words, before pooling; POOL must be 0: the
 # host pools); R * S * CG <= 512 weight words per channel group (the driver splits bigger layers
@@ -55,7 +55,7 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
     act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512,
-    acc_width=26, output_block_copy=0, output_requant=0, perf_counters=0, seq_lookahead=0)
+    acc_width=26, output_block_copy=False, output=Output.RAW, perf_counters=False, sequencer=Sequencer.COMPACT)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()
 

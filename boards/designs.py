@@ -27,7 +27,7 @@ multiplier meant for iCE40).
 from dataclasses import dataclass
 from typing import Callable
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.conv_sequencer import ConvSequencer
 from hw.line_buffer import LineBuffer
 from hw.mac_tile import MacTile

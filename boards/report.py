@@ -17,7 +17,7 @@ import statistics
 from collections import Counter
 from pathlib import Path
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 __all__ = [
     "load_json", "utilization", "main_clock", "critical_path", "netlist_cells", "summarize",

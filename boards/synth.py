@@ -46,7 +46,7 @@ import sys
 import time
 from pathlib import Path
 
-from hw.config import AcceleratorConfig, check_int
+from spec.config import AcceleratorConfig, check_int
 
 from .boards import BOARDS, Board, constrained_platform, get_board
 from .designs import DEFAULT_DESIGN, DESIGNS, default_config, design_factory, make_design
@@ -86,11 +86,22 @@ def parse_overrides(items, base):
         if not sep or name not in values:
             raise ValueError(f"--set {item!r} is invalid: use NAME=VALUE with NAME one of "
                              f"{', '.join(values)}")
-        try:
-            values[name] = int(text, 0)
-        except ValueError:
-            raise ValueError(f"--set {item!r} is invalid: {name} takes an integer") from None
-    return AcceleratorConfig.from_dict(values)
+        current = values[name]
+        if isinstance(current, bool):
+            if text.strip().lower() not in ("0", "1", "true", "false"):
+                raise ValueError(f"--set {item!r} is invalid: {name} takes true or false")
+            values[name] = text.strip().lower() in ("1", "true")
+        elif isinstance(current, str):        # an enum field, by its value (e.g. output=raw)
+            values[name] = text.strip()
+        else:
+            try:
+                values[name] = int(text, 0)
+            except ValueError:
+                raise ValueError(f"--set {item!r} is invalid: {name} takes an integer") from None
+    try:
+        return AcceleratorConfig.from_dict(values)
+    except ValueError as error:      # an enum value that does not exist
+        raise ValueError(f"--set: {error}") from None
 
 
 def report_paths(build_root, board_name, design):

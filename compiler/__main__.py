@@ -1,7 +1,7 @@
 """``python -m compiler MODEL.tflite [--listing DIR] [--firmware DIR]``: the accelerator schedule of a model.
 
 Prints every engine layer (which operators it implements, shapes, passes, instructions, port cycles
-from the command table, compute cycles from golden.cycle_model, ideal cycles and MAC utilisation).
+from the command table, compute cycles from spec.cycle_model, ideal cycles and MAC utilisation).
 ``--listing DIR`` writes each layer's custom-0 program as RISC-V assembly (``layerN.S``) for an
 all-zero input (the input words are data: only their ``li`` values change with the input).
 ``--firmware DIR`` generates the whole schedule as C data (compiler/firmware.py: ``DIR/include/net_data.h``
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 from .schedule import CompileError, compile_tflite
 

@@ -52,7 +52,7 @@ from golden.network import (
 from golden.pool import avg_pool2d, max_pool2d
 from golden.quant import activation_range
 from golden.tflite_import import UnsupportedModelError, load_tflite
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 __all__ = ["CompileError", "EngineLayer", "Schedule", "compile_network", "compile_tflite", "OP_NAMES"]
 
@@ -151,7 +151,7 @@ class EngineLayer:
 
     def static_cost(self, config, counters=True):
         """Port and compute cycles of one run, without simulation (driver.program.command_overhead:
-        the command table's port cycles and golden.cycle_model's exact engine cycles)."""
+        the command table's port cycles and spec.cycle_model's exact engine cycles)."""
         x = np.zeros(self.in_shape, np.int8)
         stats = command_overhead(config, self.conv_layer(x), counters=counters)
         stats["ideal_cycles"] = self.ideal_cycles(config)

@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from hw.cfu import CnnCfu
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from sim.runner import BUILD, ROOT, build, run_cocotb
 
 from .progress import SimRunError, run_with_progress

@@ -12,10 +12,11 @@ so any RISC-V GCC/Clang (or ``python -m ziglang cc -target riscv32-freestanding-
 
 import argparse
 import sys
+import enum
 from dataclasses import fields
 from pathlib import Path
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.registers import (
     COMMANDS,
     COUNTERS,
@@ -51,7 +52,11 @@ def c_header(config: AcceleratorConfig = None):
     w("")
     w(f"/* Configuration this header was generated for ({cfg.name}). */")
     for f in fields(AcceleratorConfig):
-        w(f"#define {PREFIX}_CFG_{f.name.upper()} {getattr(cfg, f.name)}u")
+        value = getattr(cfg, f.name)
+        if isinstance(value, enum.Enum):     # e.g. CNN_ACCEL_CFG_OUTPUT_RAW 1u
+            w(f"#define {PREFIX}_CFG_{f.name.upper()}_{value.name} 1u")
+        else:
+            w(f"#define {PREFIX}_CFG_{f.name.upper()} {int(value)}u")
     w("")
     w("/* Custom-0 R-type: funct7[31:25] rs2[24:20] rs1[19:15] funct3[14:12] rd[11:7] opcode[6:0]. */")
     w(f"#define {PREFIX}_OPCODE 0x{OPCODE_CUSTOM0:02x}u")

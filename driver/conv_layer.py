@@ -17,7 +17,7 @@ What the driver does for the hardware:
     k fall back to a dense conv with zero weights (CG = C);
   * fully connected = a 1x1 conv over a 1x1 "image" with C = the flattened input length.
 
-With ``config.output_requant = 0`` (raw output, docs/up5k.md) the engine writes each element's
+With ``not config.raw_output = 0`` (raw output, docs/up5k.md) the engine writes each element's
 int32 accumulator and the host finishes it: the plan has no BIAS/MULT/SHIFT writes, POOL = 0 and
 no OUTPUT_ZP/ACT_MIN/ACT_MAX registers (the engine ignores them), ``out_words()`` = E*F*M, and
 ``LayerProgram.unpack_output`` requantises and pools the words (driver/raw_output.finish_raw), so
@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.registers import REG, Space
 
@@ -101,7 +101,7 @@ class LayerProgram:
     out_bytes: int
     ideal_beats: int              # N*M*C*E*F*R*S / (rows*cols) (dense MACs, ideal)
     beats: int                    # beats the sequencer issues (blocks * R * S * CG)
-    raw_layer: ConvLayer = None   # raw output (output_requant = 0): the layer the host finishes
+    raw_layer: ConvLayer = None   # raw output (output = Output.RAW): the layer the host finishes
 
     def memory_writes(self):
         return [w for w in self.writes if w[0] != Space.REGS]
@@ -235,10 +235,10 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
     _check("W * C (line buffer line)", W * C, 1, cfg.lb_line_bytes - (3 if (W * C) % 4 else 0))
     _check("H * W * C (input memory)", H * W * C, 1, cfg.act_mem_bytes)
     pooled = layer.pool != "none"
-    raw = not cfg.output_requant
+    raw = cfg.raw_output
     out_e, out_f = (E // 2, F // 2) if pooled else (E, F)
     if raw:
-        _check("E * F * M (raw output words, output_requant = 0)", E * F * M, 1, cfg.out_mem_bytes // 4)
+        _check("E * F * M (raw output words, output = Output.RAW)", E * F * M, 1, cfg.out_mem_bytes // 4)
     else:
         _check("E' * F' * M (output memory)", out_e * out_f * M, 1, cfg.out_mem_bytes)
     if pooled and not raw:

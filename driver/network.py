@@ -19,7 +19,7 @@ layers with their golden inputs and expected outputs.
 import numpy as np
 
 from golden import network as gn
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 from .conv_layer import ConvLayer, conv_from_depthwise
 

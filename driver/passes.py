@@ -22,7 +22,7 @@ What cannot: C of a dense layer above max_channels or R*S*C above the weight mem
 channel group, S*C above the line buffer line, R, S, stride and quantisation parameters beyond the
 generator maxima. Those raise ValueError before anything is sent.
 
-With raw output (``config.output_requant = 0``) a pass's output is its E*F*M int32 accumulators
+With raw output (``not config.raw_output = 0``) a pass's output is its E*F*M int32 accumulators
 (before pooling, one word each), which the host finishes per pass (driver/raw_output.py); the
 output-memory limit is then E*F*M words and there is no pool row buffer.
 """
@@ -32,7 +32,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 from .conv_layer import ConvLayer, LayerProgram, plan_conv, validate_layer
 
@@ -157,7 +157,7 @@ class _Geometry:
             ("weight rows (ceil(M/cols) * R * S * CG)", -(-Mp // cfg.cols) * self.R * self.S * CG,
              cfg.weight_mem_words),
         ]
-        if self.pooled and cfg.output_requant:
+        if self.pooled and not cfg.raw_output:
             checks.append(("(F // 2) * M (pool row buffer)", (Fp // 2) * Mp, cfg.pool_buf_words))
         return [f"{name} = {value} > {limit}" for name, value, limit in checks if value > limit]
 
@@ -169,7 +169,7 @@ class _Geometry:
         checks = [
             ("H (input rows of a pass)", Hp, cfg.max_size), ("E", Ep, cfg.max_size),
             ("H * W * C (input memory)", Hp * Wp * Cp, cfg.act_mem_bytes),
-            ("E' * F' * M (output memory)", out_e * out_f * Mp, cfg.out_mem_bytes) if cfg.output_requant
+            ("E' * F' * M (output memory)", out_e * out_f * Mp, cfg.out_mem_bytes) if not cfg.raw_output
             else ("E * F * M (raw output words)", Ep * Fp * Mp, cfg.out_mem_bytes // 4),
         ]
         bad = [f"{name} = {value} > {limit}" for name, value, limit in checks if value > limit]
@@ -222,11 +222,11 @@ class _Geometry:
             c0, c1 = self.in_channels(*chans)
             cg = cfg.cols // self.k if self.depthwise and cfg.cols % self.k == 0 else c1 - c0
             mp = chans[1] - chans[0]
-            return -(-mp // cfg.cols) * R * S * cg * cfg.cols // 4 + (3 * mp if cfg.output_requant else 0)
+            return -(-mp // cfg.cols) * R * S * cg * cfg.cols // 4 + (3 * mp if not cfg.raw_output else 0)
 
         def out_words(rows, cols, chans):
             ep, fp = rows[1] - rows[0], cols[1] - cols[0]
-            if not cfg.output_requant:
+            if cfg.raw_output:
                 return ep * fp * (chans[1] - chans[0])
             if self.pooled:
                 ep, fp = ep // 2, fp // 2

@@ -21,7 +21,7 @@ an operand that is absent or 0 is read from x0. The command table is hw/register
 from collections import Counter as _Counter
 from dataclasses import dataclass, field
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.registers import (
     COMMAND,
     COMMAND_BY_ID,
@@ -248,9 +248,9 @@ def command_overhead(config: AcceleratorConfig, layer: ConvLayer, counters=False
 
     instructions, port_cycles (CPU always ready; WAIT counted without the layer's run time), passes,
     words_written / words_read, and compute_cycles = the engine's CYCLES summed over the passes
-    (golden.cycle_model, exact), mac_cycles, and the ratios port_cycles / compute_cycles.
+    (spec.cycle_model, exact), mac_cycles, and the ratios port_cycles / compute_cycles.
     """
-    from golden.cycle_model import conv_engine_cycles
+    from spec.cycle_model import conv_engine_cycles
 
     prog = program_for_layer(config, layer, counters=counters)
     stats = program_stats(prog)

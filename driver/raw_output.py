@@ -1,4 +1,4 @@
-"""Host-side finishing of raw accumulator output (AcceleratorConfig ``output_requant = 0``).
+"""Host-side finishing of raw accumulator output (AcceleratorConfig ``output = Output.RAW``).
 
 An engine without its output stage (docs/up5k.md, the iCE40UP5K configuration) writes each output
 element's raw accumulator acc[e][f][m] = sum_{r,s,c} x_padded * W (no bias; out-of-image taps read

@@ -21,7 +21,7 @@ import numpy as np
 
 from driver.conv_layer import ConvLayer
 from golden.conv import conv2d
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 from .build import ROOT
 from .layer_image import SOC_DIR, build_layer_firmware

@@ -31,7 +31,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .conv_engine import ConvEngine, host_addr_width
 from .registers import (
     COMMAND,

@@ -15,26 +15,26 @@ and address spaces are in hw/registers.py. Performance counters: CYCLES, MAC_CYC
 Illegal register values answer start with an error code in STATUS, never a hang.
 
 Area options for small FPGAs (AcceleratorConfig fields, all off by default; docs/up5k.md):
-``requant_mul_cycles`` (digit-serial requantizer), ``block_info_fifo = 0`` (the output stage walks
-the block order itself), ``output_block_copy = 0`` (the output stage serialises from the tile), and
+``requant_mul_cycles`` (digit-serial requantizer), ``block_info_fifo = False`` (the output stage walks
+the block order itself), ``output_block_copy = False`` (the output stage serialises from the tile), and
 an ``acc_width`` down to :func:`exact_acc_width`. The zero point and clamps reach the requantizer
 as layer constants (registers), not with every element.
 
-``output_requant = 0`` (raw output) replaces the OutputStage by a RawWriter (hw/raw_writer.py):
+``output = Output.RAW`` (raw output) replaces the OutputStage by a RawWriter (hw/raw_writer.py):
 
     MacTile -> RawWriter -> output memory: word (e*F + f)*M + m = sum_{r,s,c} I * W  (int32)
 
 and there are no BIAS/MULT/SHIFT memories; OUTPUT_ZP, ACT_MIN, ACT_MAX are not stored (writes are
 accepted and ignored, reads answer 0); START refuses POOL != 0 (POOL_UNSUPPORTED); a layer with
 E*F*M above the output memory stops with OUTPUT_TOO_BIG (found by the writer, which writes nothing
-beyond the memory). ``perf_counters = 0`` drops MAC_CYCLES and STALL_CYCLES (they read 0).
+beyond the memory). ``perf_counters = False`` drops MAC_CYCLES and STALL_CYCLES (they read 0).
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .conv_sequencer import ConvSequencer, block_info_layout, layer_shape_layout
 from .line_buffer import LineBuffer
 from .mac_tile import MacTile
@@ -152,7 +152,7 @@ class ConvEngine(wiring.Component):
                                                       limit_input=True)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
-        raw = not cfg.output_requant
+        raw = cfg.raw_output
         m.submodules.output = out = RawWriter(cfg) if raw else OutputStage(cfg)
         use_info_fifo = cfg.block_info_fifo and not raw
         if use_info_fifo:

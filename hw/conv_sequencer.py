@@ -39,7 +39,7 @@ Two variants (``AcceleratorConfig.seq_lookahead``):
   modulo the line) and two masks over the kernel counters, ymask[r] = (0 <= ye_i + r < H) and
   xmask[s] = (0 <= xf_i + s < W), so S1 selects a mask bit instead of adding and comparing
   coordinates. The next block's first beat comes ``rows + 3`` cycles after the last one
-  (golden.cycle_model.SMALL_GAP). There is no S3: the tile's operand register takes the lane
+  (spec.cycle_model.SMALL_GAP). There is no S3: the tile's operand register takes the lane
   byte from the line buffer's word in S2 (byte select and zero point in front of it),
   the weight address is presented one stage earlier to match. Slower only by that gap per block
   (the digits CNN: +0.3 % engine cycles); about 540 logic cells smaller on the UP5K.
@@ -49,7 +49,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .line_buffer import row_alignment
 
 __all__ = ["ConvSequencer", "block_info_layout", "layer_shape_layout"]
@@ -109,12 +109,12 @@ def block_info_layout(cfg: AcceleratorConfig):
 def _offset_width(cfg):
     """Width of the line-offset arithmetic (xfc, s * C + c_base + c, U * C, pad_left * C).
 
-    The 4-lane lookahead (``seq_lookahead = 1``) keeps them as full signed byte offsets. Only the
+    The 4-lane lookahead (``sequencer = Sequencer.LOOKAHEAD``) keeps them as full signed byte offsets. Only the
     low log2(lb_line_bytes) bits of their sum reach the line address, and sums modulo 2^k depend
-    only on the operands' low k bits, so the small sequencer (``seq_lookahead = 0``) keeps just
+    only on the operands' low k bits, so the small sequencer (``sequencer = Sequencer.COMPACT``) keeps just
     those bits (7 instead of 12 for 128-byte lines)."""
     _, _, _, line = _widths(cfg)
-    if cfg.seq_lookahead:
+    if cfg.lookahead:
         return line
     return max(1, (cfg.lb_line_bytes - 1).bit_length())
 
@@ -125,7 +125,7 @@ def _coord_width(cfg):
     The small sequencer keeps one sign bit over the largest value a lane can reach (lanes past
     the layer's end go up to e = E + rows - 1) instead of two bits of headroom."""
     _, _, coord, _ = _widths(cfg)
-    if cfg.seq_lookahead:
+    if cfg.lookahead:
         return coord
     return (cfg.max_stride * (cfg.max_size + cfg.rows) + cfg.max_kernel).bit_length() + 1
 
@@ -139,7 +139,7 @@ def _lane_layout(cfg):
         "ye": signed(coord), "xf": signed(coord), "xfc": signed(_offset_width(cfg)),
         "pm": out, "qrm": out, "qcm": out,
     }
-    if not cfg.seq_lookahead:
+    if not cfg.lookahead:
         fields["f_left"] = size        # F - f: the row ends where it is 1 (no adder, no comparator)
     return data.StructLayout(fields)
 
@@ -234,8 +234,8 @@ class ConvSequencer(wiring.Component):
         lane_layout = _lane_layout(cfg)
         line_shift = (cfg.lb_line_bytes - 1).bit_length()
         slot_mask = cfg.lb_lines - 1
-        # seq_lookahead = 0: the small sequencer (its S0 lanes, S1 and S2 differ, see there).
-        small = not cfg.seq_lookahead
+        # sequencer = Sequencer.COMPACT: the small sequencer (its S0 lanes, S1 and S2 differ, see there).
+        small = not cfg.lookahead
         off_w = _offset_width(cfg)
 
         # Per-layer constants computed once at start (these are the only multiplies).
@@ -334,7 +334,7 @@ class ConvSequencer(wiring.Component):
                 m.d.sync += [la_count.eq(la_count + 1), la_ready.eq(1),
                              block_ok_next.eq(need_next - release_next <= cfg.lb_lines)]
         else:
-            # Small sequencer (seq_lookahead = 0): no second set of lanes. After a block's last
+            # Small sequencer (sequencer = Sequencer.COMPACT): no second set of lanes. After a block's last
             # beat (and after start, from the seed) one full lane, the cursor, steps to the next
             # block's pixels, one per cycle; one cycle behind, each pixel it reaches is checked
             # (valid: e < E; rows it needs: min(ye + R, H), kept for the last valid one, since
@@ -345,7 +345,7 @@ class ConvSequencer(wiring.Component):
             #                          also release = max(ye, 0), the lowest row the block reads
             #   la_count == rows + 1   span check; ready (or done: no valid lane left)
             # A block's first beat comes SMALL_GAP = rows + 3 cycles after the previous block's
-            # last beat or the start pulse (golden/cycle_model.py). One ``step`` and one
+            # last beat or the start pulse (spec/cycle_model.py). One ``step`` and one
             # ``derive`` instead of rows lanes of lookahead registers, and S1 compares 3-bit
             # kernel counters with per-lane bounds instead of adding and comparing coordinates.
             cursor = Signal(lane_layout)

@@ -17,7 +17,7 @@ from amaranth.lib import data, wiring
 from sim.runner import ROOT, write_verilog
 
 from .cfu import CnnCfu
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .conv_engine import ConvEngine
 from .mac_tile import MacTile
 
@@ -76,7 +76,7 @@ def generate(config: AcceleratorConfig, out_dir: Path):
 
 def print_summary(summary, file=sys.stdout):
     cfg = summary["config"]
-    print("configuration (hw.config.AcceleratorConfig):", file=file)
+    print("configuration (spec.config.AcceleratorConfig):", file=file)
     for key, value in cfg.items():
         print(f"  {key:14s} = {value}", file=file)
     for name, top in summary["tops"].items():

@@ -24,7 +24,7 @@ Without a platform (plain simulation) the memories stay ordinary ``lib.memory`` 
 :class:`hw.ice40_spram.SpramSimPlatform` they are the SPRAM behavioural models.
 """
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .conv_engine import ConvEngine
 from .ice40_products import Ice40ProductArray
 

@@ -24,7 +24,7 @@ from amaranth.hdl import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .products import ProductArray
 
 __all__ = ["MacTile", "tile_beat_layout", "tile_result_layout"]

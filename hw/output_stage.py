@@ -24,7 +24,7 @@ the serializer, O1 and O2 advance only when the requantizer takes O2's element (
 the layer or the pooled region skip it), so a block then takes longer than rows * cols cycles.
 
 The per-lane offsets come with each block from the sequencer (``info``), or, with
-``block_info_fifo = 0``, the stage walks the same raster order itself from ``start`` (one lane step
+``block_info_fifo = False``, the stage walks the same raster order itself from ``start`` (one lane step
 per serialised lane, the next block's lane 0 after the last channel group) and ``info`` is unused.
 """
 
@@ -32,7 +32,7 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .conv_sequencer import block_info_layout
 from .mac_tile import tile_result_layout
 from .requantizer import Requantizer
@@ -121,7 +121,7 @@ class OutputStage(wiring.Component):
         # ---- serializer ----------------------------------------------------------------------
         # With ``output_block_copy`` the stage copies each block (so the tile can finish the next
         # one meanwhile); without, it reads the tile's output register, acknowledged at the end.
-        copy = bool(cfg.output_block_copy)
+        copy = cfg.output_block_copy
         held = Signal()
         block = Signal(tile_result_layout(cfg)) if copy else self.blocks.payload
         i = Signal(range(cfg.rows))

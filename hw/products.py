@@ -9,7 +9,7 @@ from amaranth.hdl import Module, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 __all__ = ["ProductArray", "product_array_signature"]
 

@@ -1,7 +1,7 @@
-"""RawWriter: finished tile blocks -> raw int32 accumulators in the output memory (output_requant = 0).
+"""RawWriter: finished tile blocks -> raw int32 accumulators in the output memory (output = Output.RAW).
 
 The output path of the engine when the host requantises and pools (AcceleratorConfig
-``output_requant = 0``, docs/up5k.md step S1): no bias, multiplier, shift, requantizer or pooling
+``output = Output.RAW``, docs/up5k.md step S1): no bias, multiplier, shift, requantizer or pooling
 row buffer. Each finished block (rows x cols accumulators: lane i = output pixel p0 + i = (e_i, f_i),
 column j = output channel m0 + j) is serialised one element per cycle, pixel-major, channel-minor,
 and every element that lies inside the layer is written, sign-extended, as one 32-bit word at
@@ -35,7 +35,7 @@ from amaranth.hdl import Module, Mux, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .mac_tile import tile_result_layout
 
 __all__ = ["RawWriter", "WRITE_LATENCY"]
@@ -85,7 +85,7 @@ class RawWriter(wiring.Component):
         cfg = self._config
 
         # ---- serializer: (i, j) over the block held ---------------------------------------------
-        copy = bool(cfg.output_block_copy)
+        copy = cfg.output_block_copy
         held = Signal()
         block = Signal(tile_result_layout(cfg)) if copy else self.blocks.payload
         i = Signal(range(cfg.rows))

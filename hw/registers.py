@@ -47,7 +47,7 @@ class SpaceInfo:
     access: str          # "w" written by the host, "r" read by the host
     depth: tuple         # (config attribute, divisor, multiplier attribute): depth in 32-bit words
     description: str
-    requant: bool = False  # exists only with the engine's requantizer (config.output_requant = 1)
+    requant: bool = False  # exists only with the engine's requantizer (not config.raw_output = 1)
 
 
 SPACES = [
@@ -62,7 +62,7 @@ SPACES = [
     SpaceInfo("SHIFT", Space.SHIFT, "w", ("max_channels", 1, None),
               "shift per output channel, signed 6 bits [-31, 30]", requant=True),
     SpaceInfo("ACT_OUT", Space.ACT_OUT, "r", ("out_mem_bytes", 4, None),
-              "output activations, NHWC int8 (after pooling), 4 per word; with output_requant = 0 "
+              "output activations, NHWC int8 (after pooling), 4 per word; with output = Output.RAW "
               "one int32 raw accumulator per element, word (e*F + f)*M + m"),
 ]
 
@@ -70,10 +70,10 @@ SPACES = [
 def space_depth(config, space):
     """Depth in 32-bit words of address space ``space`` (an index or name) for ``config``.
 
-    0 for BIAS, MULT and SHIFT without the engine's requantizer (``output_requant = 0``): the host
+    0 for BIAS, MULT and SHIFT without the engine's requantizer (``output = Output.RAW``): the host
     requantises, so every WRITE there is refused (BAD_ADDRESS) instead of silently dropped."""
     info = next(s for s in SPACES if space in (s.index, s.name))
-    if info.requant and not getattr(config, "output_requant", 1):
+    if info.requant and config.raw_output:
         return 0
     attr, divisor, times = info.depth
     value = getattr(config, attr) * (getattr(config, times) if times else 1)
@@ -109,19 +109,19 @@ REGISTERS = [
     Register("C_STEP", 14, "rw", "first input channel step between output channel groups (0 for conv)",
              ("max_channels", 0)),
     Register("INPUT_ZP", 15, "rw", "input zero point (int8 as its byte 0..255), the padding value", (255, 0)),
-    Register("OUTPUT_ZP", 16, "rw", "output zero point (int8 as its byte 0..255); with output_requant = 0 "
+    Register("OUTPUT_ZP", 16, "rw", "output zero point (int8 as its byte 0..255); with output = Output.RAW "
                                    "accepted and ignored (reads 0)", (255, 0)),
     Register("ACT_MIN", 17, "rw", "activation clamp minimum (int8 as its byte 0..255); ignored like "
-                                 "OUTPUT_ZP with output_requant = 0", (255, 0)),
+                                 "OUTPUT_ZP with output = Output.RAW", (255, 0)),
     Register("ACT_MAX", 18, "rw", "activation clamp maximum (int8 as its byte 0..255); ignored like "
-                                 "OUTPUT_ZP with output_requant = 0", (255, 0)),
-    Register("POOL", 19, "rw", "0 none, 1 max 2x2/2, 2 average 2x2/2; must be 0 with output_requant = 0 "
+                                 "OUTPUT_ZP with output = Output.RAW", (255, 0)),
+    Register("POOL", 19, "rw", "0 none, 1 max 2x2/2, 2 average 2x2/2; must be 0 with output = Output.RAW "
                               "(START answers POOL_UNSUPPORTED)", (2, 0)),
     Register("CYCLES", 20, "r", "cycles from start to done of the last layer"),
     Register("MAC_CYCLES", 21, "r", "cycles in which the tile accepted a beat (rows*cols MACs); "
-                                    "0 with perf_counters = 0"),
+                                    "0 with perf_counters = False"),
     Register("STALL_CYCLES", 22, "r", "cycles in which the sequencer had no beat for the tile; "
-                                      "0 with perf_counters = 0"),
+                                      "0 with perf_counters = False"),
 ]
 
 REG = {r.name: r.index for r in REGISTERS}
@@ -144,9 +144,9 @@ ERRORS = {
     2: ("LINE_BUFFER_SPAN", "a block of output pixels needs more input rows than the line buffer holds"),
     3: ("ROW_TOO_WIDE", "W * C exceeds the line buffer line (at START)"),
     4: ("BUSY", "START, a register or a memory write while a layer is running"),
-    5: ("POOL_UNSUPPORTED", "POOL != 0 without the engine's output stage (output_requant = 0: the "
+    5: ("POOL_UNSUPPORTED", "POOL != 0 without the engine's output stage (output = Output.RAW: the "
                             "host pools; at START)"),
-    6: ("OUTPUT_TOO_BIG", "E * F * M raw output words exceed out_mem_bytes / 4 (output_requant = 0; "
+    6: ("OUTPUT_TOO_BIG", "E * F * M raw output words exceed out_mem_bytes / 4 (output = Output.RAW; "
                           "reported when the layer stops, nothing beyond the memory is written)"),
     16: ("UNKNOWN_FUNCTION", "the function id {funct7, funct3} is not in the command table"),
     17: ("BAD_REGISTER", "register or counter index unknown, or not writable / readable"),

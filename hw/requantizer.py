@@ -76,7 +76,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed, unsigned
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
-from .config import AcceleratorConfig, check_int
+from spec.config import AcceleratorConfig, check_int
 
 __all__ = ["Requantizer", "requant_in_layout", "requant_out_layout", "STAGES"]
 

@@ -24,7 +24,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from .cfu import CnnCfu
-from .config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from .conv_engine import ConvEngine
 from .cpu.soc_ram import MEMORY_MAP, SocRam
 

@@ -247,7 +247,7 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_
         raise AssertionError(f"{test_layer.name}: {len(bad)} of {got.size} outputs differ, first at "
                              f"(e, f, m) = {tuple(bad[0])}: RTL {got[tuple(bad[0])]}, golden "
                              f"{expected[tuple(bad[0])]}")
-    from golden.cycle_model import conv_engine_cycles
+    from spec.cycle_model import conv_engine_cycles
 
     for i, (p, c) in enumerate(zip(program.plan.passes, counters, strict=True)):
         # Without perf_counters MAC_CYCLES does not exist and reads 0 (hw/registers.py).
@@ -261,7 +261,7 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_
                                    r["PAD_TOP"], r["E"], r["F"], r["CG"], r["POOL"])
         assert model.mac_cycles == p.program.beats
         assert c["cycles"] == model.cycles, \
-            (f"{test_layer.name} pass {i}: CYCLES {c['cycles']}, golden.cycle_model predicts "
+            (f"{test_layer.name} pass {i}: CYCLES {c['cycles']}, spec.cycle_model predicts "
              f"{model.cycles}")
     compute = sum(c["cycles"] for c in counters)
     ideal = sum(p.program.ideal_beats for p in program.plan.passes)

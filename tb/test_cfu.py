@@ -10,7 +10,7 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
 from driver.program import instruction, program_for_layer
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.conv_engine import host_addr_width
 from hw.registers import (
     COMMAND,
@@ -181,7 +181,7 @@ async def port_errors(dut):
     assert values["CYCLES"] > 0, values
     if cfg.perf_counters:
         assert values["MAC_CYCLES"] > 0, values
-    else:  # perf_counters = 0 (the UP5K configuration): only CYCLES is counted
+    else:  # perf_counters = False (the UP5K configuration): only CYCLES is counted
         assert values["MAC_CYCLES"] == 0 and values["STALL_CYCLES"] == 0, values
     await _expect(bfm, "CLEAR_COUNTERS")
     await _expect(bfm, "ABORT")

@@ -11,7 +11,7 @@ import cocotb
 import numpy as np
 
 from driver.program import program_for_layer
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.registers import ERROR_CODE, REG, StatusWord, register_limit
 
 from .common import seeded_rng, tb_params
@@ -112,7 +112,7 @@ async def illegal_configurations(dut):
         assert st.done and st.error == ERROR_CODE["LINE_BUFFER_SPAN"], st
         dut._log.info(f"line-buffer span: WAIT reported {st.error_name} after {st.cycles} cycles")
 
-    if not cfg.output_requant:
+    if cfg.raw_output:
         await _raw_output_errors(dut, bfm, cfg, regs)
 
     # The good layer still runs bit-exactly afterwards (all registers rewritten: known_state empty).
@@ -120,7 +120,7 @@ async def illegal_configurations(dut):
 
 
 async def _raw_output_errors(dut, bfm, cfg, regs):
-    """Raw output (output_requant = 0): POOL != 0 is refused at START (POOL_UNSUPPORTED), the
+    """Raw output (output = Output.RAW): POOL != 0 is refused at START (POOL_UNSUPPORTED), the
     BIAS/MULT/SHIFT spaces have depth 0 (every write BAD_ADDRESS), OUTPUT_ZP/ACT_MIN/ACT_MAX are
     accepted and read 0, and a layer with E*F*M above the output memory stops with OUTPUT_TOO_BIG."""
     for name, value in regs.items():

@@ -6,7 +6,7 @@ back and feeds it to the next layer's program as its input -- what firmware does
 is compared with the references the pytest side computed (LiteRT BUILTIN_REF, ``expected_litert``)
 and with golden.run_network computed here, bit for bit; each engine layer's output is also compared
 with golden/'s conv + pool on the same input (so a mismatch names the layer), and the engine's
-CYCLES / MAC_CYCLES counters with golden.cycle_model.
+CYCLES / MAC_CYCLES counters with spec.cycle_model.
 
 TB_PARAMS: config, job (an .npz: ``inputs`` int8 [N, ...input shape], optional ``expected_litert``
 [N, ...output shape], ``ids``), model (path), results (JSON-lines file, one line per image, flushed as
@@ -20,9 +20,9 @@ import cocotb
 import numpy as np
 
 from compiler import compile_tflite
-from golden.cycle_model import conv_engine_cycles
+from spec.cycle_model import conv_engine_cycles
 from golden.network import run_network
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 from .common import reset, seeded_rng, start_clock, tb_params
 from .cpu_bfm import CpuBfm, run_program_measured
@@ -50,10 +50,10 @@ async def run_inference(dut, bfm, schedule, x):
         compute = sum(c["cycles"] for c in counters)
         mac = sum(c["mac_cycles"] for c in counters)
         if not cfg.perf_counters:      # MAC_CYCLES is absent and reads 0 (hw/registers.py)
-            assert mac == 0, f"{layer.name}: MAC_CYCLES read {mac} with perf_counters = 0"
+            assert mac == 0, f"{layer.name}: MAC_CYCLES read {mac} with perf_counters = False"
             mac = sum(p.program.beats for p in program.plan.passes)
         assert compute == sum(m.cycles for m in model) and mac == sum(m.mac_cycles for m in model), \
-            (f"{layer.name}: CYCLES/MAC_CYCLES {compute}/{mac} differ from golden.cycle_model "
+            (f"{layer.name}: CYCLES/MAC_CYCLES {compute}/{mac} differ from spec.cycle_model "
              f"{sum(m.cycles for m in model)}/{sum(m.mac_cycles for m in model)}")
         log.append({"layer": layer.index, "name": layer.name, "describe": layer.describe(),
                     "passes": meas["passes"], "instructions": meas["instructions"],

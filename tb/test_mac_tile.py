@@ -9,7 +9,7 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from golden.matmul import tile_accumulate
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.mac_tile import tile_beat_layout, tile_result_layout
 
 from .common import reset, seeded_rng, start_clock, tb_params

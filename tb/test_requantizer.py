@@ -204,7 +204,7 @@ def to_payload(vec, last=0, tag=None):
 # --- cocotb tests ----------------------------------------------------------------------------
 
 def _setup():
-    from hw.config import AcceleratorConfig
+    from spec.config import AcceleratorConfig
     from hw.requantizer import requant_in_layout, requant_out_layout
 
     from .common import tb_params

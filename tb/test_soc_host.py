@@ -9,7 +9,7 @@ import json
 import numpy as np
 
 from firmware.layer_image import build_layer_firmware, checksum
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.soc import Soc
 from sim.runner import BUILD, build, run_cocotb
 

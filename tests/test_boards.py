@@ -34,7 +34,7 @@ from boards.synth import (
     synthesize,
 )
 from boards.top import BoardTop, Lfsr32, xor_tree
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.conv_engine import ConvEngine
 from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
@@ -138,10 +138,10 @@ def test_ice40_engine_config_fits_the_up5k_memories():
     weights = -(-cfg.weight_mem_words * 8 * cfg.cols // ebr_bits)
     act_in = -(-cfg.act_mem_bytes * 8 // ebr_bits)
     assert lanes + weights + act_in <= 20
-    assert cfg.output_requant == 0 and cfg.perf_counters == 0
+    assert cfg.raw_output and not cfg.perf_counters
     assert cfg.out_mem_bytes == 64 * 1024                          # 2 SPRAM (32-bit words)
     assert cfg.act_mem_bytes >= cfg.max_size * cfg.lb_line_bytes   # every legal input fits
-    assert cfg.output_block_copy == 0
+    assert not cfg.output_block_copy
 
 
 def test_parse_overrides_and_report_paths(tmp_path):

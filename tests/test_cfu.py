@@ -23,7 +23,7 @@ from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.conv_engine import host_addr_width
 from hw.registers import (
     COMMAND_BY_ID,

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, Output, Sequencer
 from tb.cpu_bfm import built_port, run_engine_layers
 
 pytestmark = pytest.mark.cocotb
@@ -42,11 +42,11 @@ def test_random_layers(port, seed, shard):
     _run(port, f"random{shard}-{seed}", {"part": "random", "random": count, "shard": shard}, seed)
 
 
-# ---- raw accumulator output (output_requant = 0) in the default sizes -----------------------------
+# ---- raw accumulator output (output = Output.RAW) in the default sizes -----------------------------
 # The UP5K configuration (tests/test_up5k.py) runs raw output without the block copy and without
 # MAC_CYCLES; this build covers it with the block copy and the counters, on the same layers (the
 # edge set includes the raw-mode errors: POOL_UNSUPPORTED, BAD_ADDRESS, OUTPUT_TOO_BIG).
-RAW_CONFIG = AcceleratorConfig(output_requant=0)
+RAW_CONFIG = AcceleratorConfig(output=Output.RAW)
 
 
 @pytest.fixture(scope="module")

@@ -8,10 +8,10 @@ lane's input pixel turned into (row, line offset), so a wrong address, padding d
 flag or weight address changes the stream, and so does a beat that reads a row before it is
 loaded or after its slot was given to a later row.
 
-Both sequencers are tested: the 4-lane lookahead (``seq_lookahead = 1``, the default) and the small
-one (``seq_lookahead = 0``, ICE40_ENGINE_CONFIG), on fixed shapes with an always-ready tile and
+Both sequencers are tested: the 4-lane lookahead (``sequencer = Sequencer.LOOKAHEAD``, the default) and the small
+one (``sequencer = Sequencer.COMPACT``, ICE40_ENGINE_CONFIG), on fixed shapes with an always-ready tile and
 all rows loadable at once, and on edge and random shapes with random tile stalls and a slow
-filler. For the small sequencer the gap between blocks is checked against golden.cycle_model.
+filler. For the small sequencer the gap between blocks is checked against spec.cycle_model.
 """
 
 import dataclasses
@@ -20,14 +20,14 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from golden.cycle_model import SMALL_GAP
-from hw.config import AcceleratorConfig
+from spec.cycle_model import SMALL_GAP
+from spec.config import AcceleratorConfig, Output, Sequencer
 from hw.conv_sequencer import ConvSequencer
 from hw.line_buffer import row_alignment
 
 CFG = AcceleratorConfig(rows=4, cols=4, lb_lines=8, lb_line_bytes=128, max_size=16, max_channels=16,
                         weight_mem_words=1024)
-CFG_SMALL = dataclasses.replace(CFG, seq_lookahead=0)
+CFG_SMALL = dataclasses.replace(CFG, sequencer=Sequencer.COMPACT)
 LB_ADDR_WIDTH = (CFG.lb_lines * CFG.lb_line_bytes - 1).bit_length()
 CONFIGS = {"lookahead": CFG, "small": CFG_SMALL}
 
@@ -242,7 +242,7 @@ def test_random_layers_with_stalls(variant, seed):
 def test_small_sequencer_block_gap(shape):
     """Small sequencer, tile always ready, rows all loadable: a block's beats are back to back and
     the next block's first beat comes exactly SMALL_GAP(rows) cycles after a block's last one (the
-    gap golden.cycle_model assumes; CYCLES == model is checked on the engine in tests/test_up5k.py)."""
+    gap spec.cycle_model assumes; CYCLES == model is checked on the engine in tests/test_up5k.py)."""
     beat_cycles = check_layer(CFG_SMALL, shape)
     per_block = -(-shape["M"] // CFG.cols) * shape["R"] * shape["S"] * shape["CG"]
     for n in range(1, len(beat_cycles)):
@@ -250,11 +250,11 @@ def test_small_sequencer_block_gap(shape):
         assert gap == (SMALL_GAP(CFG.rows) if n % per_block == 0 else 1), f"beat {n}: {gap} cycles"
 
 
-@pytest.mark.parametrize("value", [-1, 2])
-def test_seq_lookahead_validation(value):
-    with pytest.raises(ValueError, match=rf"seq_lookahead = {value} is out of range: must be an integer "
-                                         r"in \[0, 1\]"):
-        AcceleratorConfig(seq_lookahead=value)
+@pytest.mark.parametrize("value", [-1, "compact", True])
+def test_sequencer_validation(value):
+    with pytest.raises(ValueError, match=rf"sequencer = {value!r} is not allowed: must be one of "
+                                         r"Sequencer.LOOKAHEAD, Sequencer.COMPACT"):
+        AcceleratorConfig(sequencer=value)
 
 
 @pytest.mark.parametrize("variant", CONFIGS)

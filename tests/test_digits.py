@@ -6,7 +6,7 @@ generated command header, on the RV32I core of the SoC (hw/soc.py) in Verilator/
 written into the firmware's ``net_io`` through the SoC's loader port (one build, one firmware, many
 images); the logits come back over the UART pin. Every logit must be bit-identical to LiteRT
 (BUILTIN_REF) and to golden.run_network, and every layer's engine CYCLES / MAC_CYCLES (read by the
-firmware) must equal golden.cycle_model's prediction.
+firmware) must equal spec.cycle_model's prediction.
 
 Reuses the SoC simulator build of tests/test_soc.py (same configuration and RAM sizes).
 ``test_lowerings_firmware`` runs the other lowering rules (layers split into column-band and
@@ -43,12 +43,12 @@ IMAGES = int(os.environ.get("DIGITS_IMAGES", "3"))
 
 
 def check_cycles(schedule, report):
-    """The firmware's per-layer engine counters equal golden.cycle_model (summed over passes)."""
+    """The firmware's per-layer engine counters equal spec.cycle_model (summed over passes)."""
     model = schedule.static_cost()
     assert len(report["layers"]) == len(model)
     for got, want, layer in zip(report["layers"], model, schedule.layers, strict=True):
         assert (got["engine_cycles"], got["mac_cycles"]) == (want["compute_cycles"], want["mac_cycles"]), \
-            f"{layer.name}: CYCLES/MAC_CYCLES {got} != golden.cycle_model {want}"
+            f"{layer.name}: CYCLES/MAC_CYCLES {got} != spec.cycle_model {want}"
 
 
 def print_layers(schedule, report):

@@ -24,7 +24,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 from amaranth.sim import Simulator
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.ice40_products import SB_MAC16_DUAL_8X8_PARAMS, Ice40ProductArray, dsp_pairs
 from hw.mac_tile import MacTile
 from hw.products import ProductArray

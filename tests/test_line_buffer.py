@@ -8,7 +8,7 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import memory
 from amaranth.sim import Simulator
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.line_buffer import LineBuffer, row_alignment
 
 CFG = AcceleratorConfig(rows=4, cols=4, lb_lines=4, lb_line_bytes=64, act_mem_bytes=1024,

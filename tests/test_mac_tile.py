@@ -2,7 +2,7 @@
 
 import pytest
 
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.mac_tile import MacTile
 from sim.runner import build, run_cocotb
 

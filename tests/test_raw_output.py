@@ -1,4 +1,4 @@
-"""Raw accumulator output (AcceleratorConfig.output_requant = 0), the parts that need no simulator:
+"""Raw accumulator output (AcceleratorConfig.output = Output.RAW), the parts that need no simulator:
 configuration, address spaces, the driver's plan, the host-side finishing (driver/raw_output.py)
 against golden/ on the edge set and random layers (also split into passes), and the cycle model.
 The RTL runs of this mode: tests/test_up5k.py (the UP5K configuration) and tests/test_conv_engine.py
@@ -14,12 +14,12 @@ from boards.boards import ICE40_ENGINE_CONFIG
 from driver.conv_layer import plan_conv
 from driver.passes import split_layer
 from driver.raw_output import finish_raw, raw_accumulators
-from golden.cycle_model import conv_engine_cycles, requant_cycles
-from hw.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles, requant_cycles
+from spec.config import AcceleratorConfig, Output, Sequencer
 from hw.registers import REG, Space, space_depth
 from tb.conv_layers import edge_layers, make_layer, multi_pass_layers, random_layers, random_multi_pass_layer
 
-RAW = AcceleratorConfig(output_requant=0)
+RAW = AcceleratorConfig(output=Output.RAW)
 
 
 def raw_reference(layer):
@@ -46,16 +46,15 @@ def _words(acc):
 
 
 def test_config_fields():
-    in_range = r"is out of range: must be an integer in \[0, 1\]"
-    with pytest.raises(ValueError, match=r"output_requant = 2 " + in_range):
-        AcceleratorConfig(output_requant=2)
-    with pytest.raises(ValueError, match=r"perf_counters = -1 " + in_range):
+    with pytest.raises(ValueError, match=r"output = 0 is not allowed: must be one of Output.REQUANT, Output.RAW"):
+        AcceleratorConfig(output=0)
+    with pytest.raises(ValueError, match=r"perf_counters = -1 is not allowed: must be True or False"):
         AcceleratorConfig(perf_counters=-1)
-    with pytest.raises(ValueError, match=r"requant_mul_cycles = 4 has no effect with output_requant = 0"):
-        AcceleratorConfig(output_requant=0, requant_mul_cycles=4)
+    with pytest.raises(ValueError, match=r"requant_mul_cycles = 4 has no effect with output = Output.RAW"):
+        AcceleratorConfig(output=Output.RAW, requant_mul_cycles=4)
     base = AcceleratorConfig()
-    assert base.name == dataclasses.replace(base, output_requant=1, perf_counters=1).name
-    assert base.name != RAW.name != dataclasses.replace(base, perf_counters=0).name
+    assert base.name == dataclasses.replace(base, output=Output.REQUANT, perf_counters=True).name
+    assert base.name != RAW.name != dataclasses.replace(base, perf_counters=False).name
 
 
 def test_space_depths():
@@ -84,7 +83,7 @@ def test_plan_refuses_too_many_raw_words(seed):
     rng = np.random.default_rng(seed)
     cfg = dataclasses.replace(RAW, out_mem_bytes=4 * 100)
     t = make_layer(rng, "big", 5, 5, 2, 5, 1, 1)        # 125 words > 100
-    with pytest.raises(ValueError, match=r"E \* F \* M \(raw output words, output_requant = 0\) = 125 is "
+    with pytest.raises(ValueError, match=r"E \* F \* M \(raw output words, output = Output.RAW\) = 125 is "
                                          r"out of range: must be an integer in \[1, 100\]"):
         plan_conv(cfg, t.layer)
     # split into passes instead, each within 100 words
@@ -121,7 +120,7 @@ def test_finish_raw_across_passes(seed):
     rng = np.random.default_rng(seed)
     # tests/test_cfu.py's SMALL buffers, raw: 128 output words per pass
     cfg = AcceleratorConfig(max_size=32, max_channels=32, lb_lines=8, lb_line_bytes=64, act_mem_bytes=512,
-                            out_mem_bytes=512, weight_mem_words=64, output_requant=0)
+                            out_mem_bytes=512, weight_mem_words=64, output=Output.RAW)
     layers = multi_pass_layers(rng, cfg) + [random_multi_pass_layer(rng, cfg, i) for i in range(6)]
     for t in layers:
         plan = split_layer(cfg, t.layer)
@@ -144,10 +143,10 @@ def test_cycle_model_raw():
     assert requant_cycles(ICE40_ENGINE_CONFIG) == 1
     layer = dict(H=8, W=8, C=4, M=8, R=1, S=1, U=1, pad_top=0, E=8, F=8, CG=4)
     raw = conv_engine_cycles(ICE40_ENGINE_CONFIG, **layer)
-    requant = conv_engine_cycles(dataclasses.replace(ICE40_ENGINE_CONFIG, output_requant=1), **layer)
+    requant = conv_engine_cycles(dataclasses.replace(ICE40_ENGINE_CONFIG, output=Output.REQUANT), **layer)
     assert raw.mac_cycles == requant.mac_cycles == 8 * 8 // 4 * 2 * 4
     # the same serializer: the difference is the tail after the last element's select, O1, O2,
     # the requantizer (10) and the pooling stages (5) against one write register
     assert requant.cycles - raw.cycles == (2 + 10 + 5 + 1) - (1 + 1)
-    with pytest.raises(ValueError, match=r"POOL = 1 is out of range with output_requant = 0: must be 0"):
+    with pytest.raises(ValueError, match=r"POOL = 1 is out of range with output = Output.RAW: must be 0"):
         conv_engine_cycles(ICE40_ENGINE_CONFIG, **layer, pool=1)

@@ -6,7 +6,7 @@ import pytest
 
 from bench.report import collect, main, model_utilisation, render_markdown
 from boards.boards import BOARDS, ICE40_ENGINE_CONFIG
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 
 
 def _synth(board, design, config, fmax, luts, seeds=(1,), met=None, lut_avail=83640):

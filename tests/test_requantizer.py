@@ -13,7 +13,7 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.quant import multiply_by_quantized_multiplier, wrap_int32
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.requantizer import STAGES, Requantizer, requant_in_layout
 from sim.runner import build, run_cocotb
 from tb.test_requantizer import (

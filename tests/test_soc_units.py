@@ -6,7 +6,7 @@ from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from firmware.layer_image import build_layer_firmware, checksum, layer_header
-from hw.config import AcceleratorConfig
+from spec.config import AcceleratorConfig
 from hw.soc import Soc, UartTx
 from tb.conv_layers import make_layer
 

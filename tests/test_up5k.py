@@ -3,7 +3,7 @@
 Its area options (raw accumulator output: the host requantises and pools; no block copy; no
 MAC_CYCLES / STALL_CYCLES counters) change the engine's logic and timing, so the engine layer tests
 of tests/test_conv_engine.py (edge set + random layers, through the CFU port, bit-exact after the
-driver's host-side finishing, CYCLES == golden.cycle_model; the edge run also checks the raw
+driver's host-side finishing, CYCLES == spec.cycle_model; the edge run also checks the raw
 mode's errors) and the digits CNN end to end (tests/test_digits.py) run here once more with that
 configuration. The iCE40 primitives themselves (SB_MAC16, SPRAM) with this configuration:
 tests/test_ice40_spram.py. Plus fast checks of the options' validation and of the cycle model's
@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from boards.boards import ICE40_ENGINE_CONFIG
-from golden.cycle_model import conv_engine_cycles, requant_cycles
-from hw.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles, requant_cycles
+from spec.config import AcceleratorConfig, Output, Sequencer
 
 CONFIG = ICE40_ENGINE_CONFIG
 RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
@@ -27,27 +27,33 @@ RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
 @pytest.mark.parametrize("field, value, message", [
     ("requant_mul_cycles", 0, r"requant_mul_cycles = 0 is out of range: must be an integer in \[1, 31\]"),
     ("requant_mul_cycles", 32, r"requant_mul_cycles = 32 is out of range"),
-    ("block_info_fifo", 2, r"block_info_fifo = 2 is out of range: must be an integer in \[0, 1\]"),
-    ("output_block_copy", -1, r"output_block_copy = -1 is out of range: must be an integer in \[0, 1\]"),
-    ("output_requant", 2, r"output_requant = 2 is out of range: must be an integer in \[0, 1\]"),
-    ("perf_counters", 2, r"perf_counters = 2 is out of range: must be an integer in \[0, 1\]"),
+    ("block_info_fifo", 2, r"block_info_fifo = 2 is not allowed: must be True or False"),
+    ("output_block_copy", 1, r"output_block_copy = 1 is not allowed: must be True or False"),
+    ("output", "raw", r"output = 'raw' is not allowed: must be one of Output.REQUANT, Output.RAW"),
+    ("sequencer", 0, r"sequencer = 0 is not allowed: must be one of Sequencer.LOOKAHEAD, Sequencer.COMPACT"),
+    ("perf_counters", None, r"perf_counters = None is not allowed: must be True or False"),
 ])
 def test_option_validation(field, value, message):
     with pytest.raises(ValueError, match=message):
         AcceleratorConfig(**{field: value})
 
 
-def test_default_names_unchanged_by_new_fields():
-    """Fields at their defaults do not enter the configuration name (build dirs, docs/commands.md)."""
+def test_name_hashes_every_field():
+    """Two configurations that differ in any field never share a name (build directory)."""
     base = AcceleratorConfig()
-    assert base.name == dataclasses.replace(base, requant_mul_cycles=1, block_info_fifo=1,
-                                            output_block_copy=1, output_requant=1, perf_counters=1).name
-    assert base.name != dataclasses.replace(base, requant_mul_cycles=4).name
+    assert base.name == AcceleratorConfig().name
+    variants = [dataclasses.replace(base, requant_mul_cycles=4), dataclasses.replace(base, block_info_fifo=False),
+                dataclasses.replace(base, output_block_copy=False), dataclasses.replace(base, output=Output.RAW),
+                dataclasses.replace(base, perf_counters=False),
+                dataclasses.replace(base, sequencer=Sequencer.COMPACT)]
+    assert len({base.name, *(v.name for v in variants)}) == 1 + len(variants)
+    for v in variants:
+        assert AcceleratorConfig.from_dict(v.as_dict()) == v
 
 
 # The UP5K configuration before raw output (requantising with the digit-serial multiplier).
-SERIAL = dataclasses.replace(CONFIG, output_requant=1, perf_counters=1, requant_mul_cycles=4,
-                             block_info_fifo=0, pool_buf_words=256)
+SERIAL = dataclasses.replace(CONFIG, output=Output.REQUANT, perf_counters=True, requant_mul_cycles=4,
+                             block_info_fifo=False, pool_buf_words=256)
 
 
 def test_cycle_model_output_rate():
@@ -59,7 +65,7 @@ def test_cycle_model_output_rate():
     assert requant_cycles(CONFIG) == 1
     assert requant_cycles(AcceleratorConfig(requant_mul_cycles=31)) == 31
     layer = dict(H=8, W=8, C=4, M=8, R=1, S=1, U=1, pad_top=0, E=8, F=8, CG=4)
-    fast = conv_engine_cycles(dataclasses.replace(SERIAL, requant_mul_cycles=1, output_block_copy=1), **layer)
+    fast = conv_engine_cycles(dataclasses.replace(SERIAL, requant_mul_cycles=1, output_block_copy=True), **layer)
     slow = conv_engine_cycles(SERIAL, **layer)
     raw = conv_engine_cycles(CONFIG, **layer)
     # raw output: the same serializer as the one-element-per-cycle requantizer without the block

@@ -10,7 +10,7 @@ time, without any data:
    output channels taking R*S*CG beats; a block starts only when the input rows it needs are
    loaded, and its last beat waits until the lookahead has the next block's lanes (rows + 4 cycles
    after the block was loaded, LOOKAHEAD; only blocks shorter than that ever wait). The small
-   sequencer (``config.seq_lookahead`` = 0) has no lookahead: after a block's last beat it steps
+   sequencer (``config.lookahead`` = 0) has no lookahead: after a block's last beat it steps
    the next block's lanes, and that block's first beat comes SMALL_GAP(rows) cycles later (its
    input-row window, ``release``, changes 2 cycles after that last beat); it also has no S3
    operand register, so its beats reach the tile one cycle earlier;
@@ -31,7 +31,7 @@ the pooling stage) cycle by cycle too, and the tail is the cycle that pipeline i
 Without the output stage's block copy (``config.output_block_copy`` = 0) the serializer reads the
 tile's output register, which stays occupied (holding the tile) until the block's last element.
 
-With raw output (``config.output_requant`` = 0, hw/raw_writer.py) the serializer is the same (one
+With raw output (``not config.raw_output`` = 0, hw/raw_writer.py) the serializer is the same (one
 element per cycle, rows*cols cycles per block, with or without the block copy) and the tail is
 shorter: an element inside the layer is written one register stage after its select
 (RAW_WRITE_LATENCY), nothing else follows.
@@ -56,8 +56,8 @@ RAW_WRITE_LATENCY = 1  # hw/raw_writer.py WRITE_LATENCY: select -> memory write 
 def requant_cycles(config):
     """Cycles per element of the output stage's requantizer (hw/requantizer.py
     ``cycles_per_element``): 1, or ceil(31 / ceil(31 / k)) for the digit-serial multiplier."""
-    k = getattr(config, "requant_mul_cycles", 1)
-    if k == 1 or not getattr(config, "output_requant", 1):
+    k = config.requant_mul_cycles
+    if k == 1 or config.raw_output:
         return 1
     digit = -(-31 // k)
     return -(-31 // digit)
@@ -71,7 +71,7 @@ def LOOKAHEAD(rows):
 
 
 def SMALL_GAP(rows):
-    """Small sequencer (seq_lookahead = 0, hw/conv_sequencer.py): cycles from a block's last beat
+    """Small sequencer (sequencer = Sequencer.COMPACT, hw/conv_sequencer.py): cycles from a block's last beat
     (or the start pulse) to the next block's first beat: rows lane steps, the check of the last
     lane, the span check."""
     return rows + 3
@@ -111,8 +111,8 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     blocks = _blocks(E, F, rows, U, pad_top, R, H)
     groups = -(-M // cols)
     beats_per_group = R * S * CG
-    if pool and not getattr(cfg, "output_requant", 1):
-        raise ValueError(f"POOL = {pool} is out of range with output_requant = 0: must be 0 "
+    if pool and cfg.raw_output:
+        raise ValueError(f"POOL = {pool} is out of range with output = Output.RAW: must be 0 "
                          f"(the engine refuses it at START, POOL_UNSUPPORTED; the host pools)")
     for need, release, _, _ in blocks:
         if need - release > L:
@@ -123,7 +123,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     wr_valid = wr_last = False
     rows_loaded = 0
     # Sequencer registers (block b, group g, beat k) and its pipeline.
-    small = not getattr(cfg, "seq_lookahead", 1)
+    small = not cfg.lookahead
     running, first_pending = True, not small
     b = g = k = 0
     need_reg = release_reg = 0
@@ -150,7 +150,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     # Digit-serial requantizer: O1/O2 as (valid, needs the requantizer), its front stages and unit.
     serial_k = requant_cycles(cfg)
     serial = serial_k > 1
-    copy = bool(getattr(cfg, "output_block_copy", 1))
+    copy = cfg.output_block_copy
     o1 = o2 = (False, False)
     rq_bias = rq_lshift = unit_full = unit_done = False
     unit_steps = 0
@@ -322,7 +322,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
     # exist, and "kept" (enters the requantizer) when it also lies inside the pooled region.
     X, (last_b, last_g) = tail_end
     _, _, lane_valid, p0 = blocks[last_b]
-    raw = not getattr(cfg, "output_requant", 1)
+    raw = cfg.raw_output
     done = X + 1
     if serial:
         # The loop stopped in the first cycle (t) with the output pipeline empty: done is set then.

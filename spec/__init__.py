@@ -1,0 +1,10 @@
+"""The accelerator's specification in pure Python: what gets built and the rules it follows.
+
+* :mod:`spec.config`: the configuration objects (:class:`~spec.config.AcceleratorConfig`, the
+  architecture; :class:`~spec.config.Implementation`, the FPGA primitives; :class:`~spec.config.SocConfig`,
+  one whole SoC build) and the parameter checks behind their error messages.
+* :mod:`spec.cycle_model`: the exact cycle count of a layer on a configuration.
+
+Everything above (hw/, driver/, compiler/, boards/, tb/) imports from here; this package imports
+nothing of the project but itself, and no Amaranth.
+"""
