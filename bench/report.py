@@ -28,9 +28,9 @@ import numpy as np
 
 from boards.boards import BOARDS
 from driver.passes import split_layer
-from spec.cycle_model import conv_engine_cycles
-from spec.config import AcceleratorConfig
 from sim.runner import BUILD
+from spec.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles
 
 from .layers import BENCH_LAYERS
 

@@ -11,10 +11,10 @@ import json
 import sys
 from dataclasses import asdict
 
-from spec.cycle_model import conv_engine_cycles
-from spec.config import AcceleratorConfig
 from hw.conv_engine import ConvEngine
 from sim.runner import BUILD, build, run_cocotb, simulator_name
+from spec.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles
 
 from .layers import BENCH_LAYERS
 

@@ -15,8 +15,8 @@ import time
 
 import numpy as np
 
-from spec.config import AcceleratorConfig
 from sim.runner import BUILD, simulator_name
+from spec.config import AcceleratorConfig
 from tb.conv_layers import make_layer
 from tb.test_soc_host import run_layer
 

@@ -24,12 +24,12 @@ from amaranth.build import Clock
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from spec.config import AcceleratorConfig, Output, Sequencer
 from hw.conv_engine import ConvEngine
 from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.ice40_spram import Ice40MemoryMapping
 from hw.products import ProductArray
+from spec.config import AcceleratorConfig, Output, Sequencer
 
 __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE_CONFIG",
            "ECP5_ENGINE_CONFIG"]
@@ -55,7 +55,8 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 ICE40_ENGINE_CONFIG = AcceleratorConfig(
     max_size=32, max_channels=64, max_kernel=5, max_stride=2, lb_lines=8, lb_line_bytes=128,
     act_mem_bytes=4096, out_mem_bytes=65536, weight_mem_words=512,
-    acc_width=26, output_block_copy=False, output=Output.RAW, perf_counters=False, sequencer=Sequencer.COMPACT)
+    acc_width=26, output_block_copy=False, output=Output.RAW, perf_counters=False,
+    sequencer=Sequencer.COMPACT)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()
 

@@ -27,12 +27,12 @@ multiplier meant for iCE40).
 from dataclasses import dataclass
 from typing import Callable
 
-from spec.config import AcceleratorConfig
 from hw.conv_sequencer import ConvSequencer
 from hw.line_buffer import LineBuffer
 from hw.mac_tile import MacTile
 from hw.output_stage import OutputStage
 from hw.requantizer import Requantizer
+from spec.config import AcceleratorConfig
 
 from .soc_top import make_soc_top
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import numpy as np
 
 from hw.cfu import CnnCfu
-from spec.config import AcceleratorConfig
 from sim.runner import BUILD, ROOT, build, run_cocotb
+from spec.config import AcceleratorConfig
 
 from .progress import SimRunError, run_with_progress
 

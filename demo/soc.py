@@ -18,8 +18,8 @@ import numpy as np
 
 from compiler import compile_tflite
 from compiler.firmware import FLAG_ACCEL, FLAG_SW, build_network_firmware
-from spec.config import AcceleratorConfig
 from sim.runner import BUILD, ROOT, run_cocotb
+from spec.config import AcceleratorConfig
 from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
 
 from .progress import SimRunError, run_with_progress

@@ -11,12 +11,11 @@ so any RISC-V GCC/Clang (or ``python -m ziglang cc -target riscv32-freestanding-
 """
 
 import argparse
-import sys
 import enum
+import sys
 from dataclasses import fields
 from pathlib import Path
 
-from spec.config import AcceleratorConfig
 from hw.registers import (
     COMMANDS,
     COUNTERS,
@@ -28,6 +27,7 @@ from hw.registers import (
     register_limit,
     space_depth,
 )
+from spec.config import AcceleratorConfig
 
 __all__ = ["c_header", "markdown", "main", "PREFIX"]
 

@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from spec.config import AcceleratorConfig
 from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.registers import REG, Space
+from spec.config import AcceleratorConfig
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
            "conv_from_depthwise", "conv_from_fc", "layer_blocks", "folded_bias", "POOL_MODES"]

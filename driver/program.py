@@ -21,7 +21,6 @@ an operand that is absent or 0 is read from x0. The command table is hw/register
 from collections import Counter as _Counter
 from dataclasses import dataclass, field
 
-from spec.config import AcceleratorConfig
 from hw.registers import (
     COMMAND,
     COMMAND_BY_ID,
@@ -34,6 +33,7 @@ from hw.registers import (
     function_id,
     register_limit,
 )
+from spec.config import AcceleratorConfig
 
 from .conv_layer import ConvLayer
 from .passes import LayerPlan, split_layer

@@ -32,6 +32,7 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+
 from .conv_engine import ConvEngine, host_addr_width
 from .registers import (
     COMMAND,

@@ -35,6 +35,7 @@ from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+
 from .conv_sequencer import ConvSequencer, block_info_layout, layer_shape_layout
 from .line_buffer import LineBuffer
 from .mac_tile import MacTile

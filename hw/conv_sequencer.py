@@ -50,6 +50,7 @@ from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+
 from .line_buffer import row_alignment
 
 __all__ = ["ConvSequencer", "block_info_layout", "layer_shape_layout"]
@@ -109,9 +110,9 @@ def block_info_layout(cfg: AcceleratorConfig):
 def _offset_width(cfg):
     """Width of the line-offset arithmetic (xfc, s * C + c_base + c, U * C, pad_left * C).
 
-    The 4-lane lookahead (``sequencer = Sequencer.LOOKAHEAD``) keeps them as full signed byte offsets. Only the
+    The 4-lane lookahead (``Sequencer.LOOKAHEAD``) keeps them as full signed byte offsets. Only the
     low log2(lb_line_bytes) bits of their sum reach the line address, and sums modulo 2^k depend
-    only on the operands' low k bits, so the small sequencer (``sequencer = Sequencer.COMPACT``) keeps just
+    only on the operands' low k bits, so the small sequencer (``Sequencer.COMPACT``) keeps just
     those bits (7 instead of 12 for 128-byte lines)."""
     _, _, _, line = _widths(cfg)
     if cfg.lookahead:

@@ -15,9 +15,9 @@ from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
 from sim.runner import ROOT, write_verilog
+from spec.config import AcceleratorConfig
 
 from .cfu import CnnCfu
-from spec.config import AcceleratorConfig
 from .conv_engine import ConvEngine
 from .mac_tile import MacTile
 

@@ -25,6 +25,7 @@ Without a platform (plain simulation) the memories stay ordinary ``lib.memory`` 
 """
 
 from spec.config import AcceleratorConfig
+
 from .conv_engine import ConvEngine
 from .ice40_products import Ice40ProductArray
 

@@ -43,6 +43,7 @@ from amaranth.hdl import Cat, ClockSignal, Const, Instance, Module, Signal
 from amaranth.lib import wiring
 
 from spec.config import AcceleratorConfig
+
 from .products import product_array_signature
 
 __all__ = ["Ice40ProductArray", "SbMac16Dual8x8Model", "SB_MAC16_DUAL_8X8_PARAMS", "dsp_pairs",

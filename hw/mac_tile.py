@@ -25,6 +25,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+
 from .products import ProductArray
 
 __all__ = ["MacTile", "tile_beat_layout", "tile_result_layout"]

@@ -33,6 +33,7 @@ from amaranth.lib import data, memory, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+
 from .conv_sequencer import block_info_layout
 from .mac_tile import tile_result_layout
 from .requantizer import Requantizer

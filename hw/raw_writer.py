@@ -36,6 +36,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+
 from .mac_tile import tile_result_layout
 
 __all__ = ["RawWriter", "WRITE_LATENCY"]

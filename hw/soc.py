@@ -23,8 +23,9 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from .cfu import CnnCfu
 from spec.config import AcceleratorConfig
+
+from .cfu import CnnCfu
 from .conv_engine import ConvEngine
 from .cpu.soc_ram import MEMORY_MAP, SocRam
 

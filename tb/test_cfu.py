@@ -10,7 +10,6 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
 from driver.program import instruction, program_for_layer
-from spec.config import AcceleratorConfig
 from hw.conv_engine import host_addr_width
 from hw.registers import (
     COMMAND,
@@ -24,6 +23,7 @@ from hw.registers import (
     StatusWord,
     space_depth,
 )
+from spec.config import AcceleratorConfig
 
 from .common import reset, seeded_rng, tb_params
 from .conv_layers import edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer

@@ -20,9 +20,9 @@ import cocotb
 import numpy as np
 
 from compiler import compile_tflite
-from spec.cycle_model import conv_engine_cycles
 from golden.network import run_network
 from spec.config import AcceleratorConfig
+from spec.cycle_model import conv_engine_cycles
 
 from .common import reset, seeded_rng, start_clock, tb_params
 from .cpu_bfm import CpuBfm, run_program_measured

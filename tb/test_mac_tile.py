@@ -9,8 +9,8 @@ import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, ReadOnly
 
 from golden.matmul import tile_accumulate
-from spec.config import AcceleratorConfig
 from hw.mac_tile import tile_beat_layout, tile_result_layout
+from spec.config import AcceleratorConfig
 
 from .common import reset, seeded_rng, start_clock, tb_params
 from .streams import StreamSink, StreamSource, run_streams

@@ -204,8 +204,8 @@ def to_payload(vec, last=0, tag=None):
 # --- cocotb tests ----------------------------------------------------------------------------
 
 def _setup():
-    from spec.config import AcceleratorConfig
     from hw.requantizer import requant_in_layout, requant_out_layout
+    from spec.config import AcceleratorConfig
 
     from .common import tb_params
     params = tb_params()

@@ -9,9 +9,9 @@ import json
 import numpy as np
 
 from firmware.layer_image import build_layer_firmware, checksum
-from spec.config import AcceleratorConfig
 from hw.soc import Soc
 from sim.runner import BUILD, build, run_cocotb
+from spec.config import AcceleratorConfig
 
 __all__ = ["CLOCKS_PER_BIT", "IMEM_WORDS", "DMEM_WORDS", "soc_design", "run_layer"]
 

@@ -34,13 +34,13 @@ from boards.synth import (
     synthesize,
 )
 from boards.top import BoardTop, Lfsr32, xor_tree
-from spec.config import AcceleratorConfig
 from hw.conv_engine import ConvEngine
 from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
 from hw.soc import Soc
+from spec.config import AcceleratorConfig
 
 DATA = Path(__file__).parent / "data" / "boards"
 SMALL = AcceleratorConfig(rows=2, cols=2)

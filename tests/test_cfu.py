@@ -23,7 +23,6 @@ from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
-from spec.config import AcceleratorConfig
 from hw.conv_engine import host_addr_width
 from hw.registers import (
     COMMAND_BY_ID,
@@ -38,6 +37,7 @@ from hw.registers import (
     space_depth,
 )
 from sim.runner import ROOT, run_cocotb
+from spec.config import AcceleratorConfig
 from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
 from tb.cpu_bfm import built_port, print_overhead
 

@@ -11,7 +11,7 @@ import os
 
 import pytest
 
-from spec.config import AcceleratorConfig, Output, Sequencer
+from spec.config import AcceleratorConfig, Output
 from tb.cpu_bfm import built_port, run_engine_layers
 
 pytestmark = pytest.mark.cocotb

@@ -8,7 +8,7 @@ lane's input pixel turned into (row, line offset), so a wrong address, padding d
 flag or weight address changes the stream, and so does a beat that reads a row before it is
 loaded or after its slot was given to a later row.
 
-Both sequencers are tested: the 4-lane lookahead (``sequencer = Sequencer.LOOKAHEAD``, the default) and the small
+Both sequencers are tested: the 4-lane lookahead (``Sequencer.LOOKAHEAD``, the default) and the small
 one (``sequencer = Sequencer.COMPACT``, ICE40_ENGINE_CONFIG), on fixed shapes with an always-ready tile and
 all rows loadable at once, and on edge and random shapes with random tile stalls and a slow
 filler. For the small sequencer the gap between blocks is checked against spec.cycle_model.
@@ -20,10 +20,10 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from spec.cycle_model import SMALL_GAP
-from spec.config import AcceleratorConfig, Output, Sequencer
 from hw.conv_sequencer import ConvSequencer
 from hw.line_buffer import row_alignment
+from spec.config import AcceleratorConfig, Sequencer
+from spec.cycle_model import SMALL_GAP
 
 CFG = AcceleratorConfig(rows=4, cols=4, lb_lines=8, lb_line_bytes=128, max_size=16, max_channels=16,
                         weight_mem_words=1024)

@@ -23,8 +23,8 @@ from golden.network import (
     run_network,
 )
 from golden.tflite_build import _writer_for, build_tflite
-from spec.config import AcceleratorConfig
 from models.digits import MODEL_PATH, LiteRTModel, load_split, model_bytes, quantise_images
+from spec.config import AcceleratorConfig
 
 CFG = AcceleratorConfig()
 

@@ -24,12 +24,12 @@ from amaranth.lib import wiring
 from amaranth.lib.wiring import Out
 from amaranth.sim import Simulator
 
-from spec.config import AcceleratorConfig
 from hw.ice40_products import SB_MAC16_DUAL_8X8_PARAMS, Ice40ProductArray, dsp_pairs
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
 from sim.netlist import cells_sim_path
 from sim.runner import build, run_cocotb, simulator_name, to_verilog
+from spec.config import AcceleratorConfig
 
 CONFIG = AcceleratorConfig()  # 4x4: 16 products, 8 DSPs
 EDGE = [-128, -127, -1, 0, 1, 126, 127, 64, -64]

@@ -8,8 +8,8 @@ from amaranth.hdl import Elaboratable, Module
 from amaranth.lib import memory
 from amaranth.sim import Simulator
 
-from spec.config import AcceleratorConfig
 from hw.line_buffer import LineBuffer, row_alignment
+from spec.config import AcceleratorConfig
 
 CFG = AcceleratorConfig(rows=4, cols=4, lb_lines=4, lb_line_bytes=64, act_mem_bytes=1024,
                         max_size=16, max_channels=16)

@@ -2,9 +2,9 @@
 
 import pytest
 
-from spec.config import AcceleratorConfig
 from hw.mac_tile import MacTile
 from sim.runner import build, run_cocotb
+from spec.config import AcceleratorConfig
 
 pytestmark = pytest.mark.cocotb
 

@@ -13,9 +13,9 @@ import pytest
 from amaranth.sim import Simulator
 
 from golden.quant import multiply_by_quantized_multiplier, wrap_int32
-from spec.config import AcceleratorConfig
 from hw.requantizer import STAGES, Requantizer, requant_in_layout
 from sim.runner import build, run_cocotb
+from spec.config import AcceleratorConfig
 from tb.test_requantizer import (
     INT32_MAX,
     INT32_MIN,

@@ -6,8 +6,8 @@ from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
 from firmware.layer_image import build_layer_firmware, checksum, layer_header
-from spec.config import AcceleratorConfig
 from hw.soc import Soc, UartTx
+from spec.config import AcceleratorConfig
 from tb.conv_layers import make_layer
 
 

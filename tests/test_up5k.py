@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from boards.boards import ICE40_ENGINE_CONFIG
-from spec.cycle_model import conv_engine_cycles, requant_cycles
 from spec.config import AcceleratorConfig, Output, Sequencer
+from spec.cycle_model import conv_engine_cycles, requant_cycles
 
 CONFIG = ICE40_ENGINE_CONFIG
 RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
@@ -42,10 +42,9 @@ def test_name_hashes_every_field():
     """Two configurations that differ in any field never share a name (build directory)."""
     base = AcceleratorConfig()
     assert base.name == AcceleratorConfig().name
-    variants = [dataclasses.replace(base, requant_mul_cycles=4), dataclasses.replace(base, block_info_fifo=False),
-                dataclasses.replace(base, output_block_copy=False), dataclasses.replace(base, output=Output.RAW),
-                dataclasses.replace(base, perf_counters=False),
-                dataclasses.replace(base, sequencer=Sequencer.COMPACT)]
+    changes = [dict(requant_mul_cycles=4), dict(block_info_fifo=False), dict(output_block_copy=False),
+               dict(output=Output.RAW), dict(perf_counters=False), dict(sequencer=Sequencer.COMPACT)]
+    variants = [dataclasses.replace(base, **change) for change in changes]
     assert len({base.name, *(v.name for v in variants)}) == 1 + len(variants)
     for v in variants:
         assert AcceleratorConfig.from_dict(v.as_dict()) == v
@@ -65,7 +64,8 @@ def test_cycle_model_output_rate():
     assert requant_cycles(CONFIG) == 1
     assert requant_cycles(AcceleratorConfig(requant_mul_cycles=31)) == 31
     layer = dict(H=8, W=8, C=4, M=8, R=1, S=1, U=1, pad_top=0, E=8, F=8, CG=4)
-    fast = conv_engine_cycles(dataclasses.replace(SERIAL, requant_mul_cycles=1, output_block_copy=True), **layer)
+    fast = conv_engine_cycles(dataclasses.replace(SERIAL, requant_mul_cycles=1, output_block_copy=True),
+                              **layer)
     slow = conv_engine_cycles(SERIAL, **layer)
     raw = conv_engine_cycles(CONFIG, **layer)
     # raw output: the same serializer as the one-element-per-cycle requantizer without the block
