@@ -20,6 +20,7 @@ Environment: ``NETLIST_SIM=verilator|icarus`` picks the simulator for the netlis
 :data:`DEFAULT_NETLIST_SIM`, the faster one measured from a clean build; docs/netlist.md).
 """
 
+import dataclasses
 import hashlib
 import os
 import shutil
@@ -123,14 +124,14 @@ class Netlist:
 
 def ice40_soc(firmware, *, imem_words, dmem_words, clocks_per_bit, config=None):
     """The SoC as the iCEBreaker would run it: the board's core (the bit-serial RV32I), CnnCfu
-    without port counters, Ice40ConvEngine (SB_MAC16 products, SPRAM input and output memories)
+    without port counters, the engine on iCE40 primitives (SB_MAC16 products, SPRAM activations)
     with the board's engine configuration, ``firmware`` in the RAM initial contents."""
     from boards.boards import get_board
     from hw.soc import Soc
     board = get_board("icebreaker")
-    return Soc(config or board.engine_config, firmware, imem_words=imem_words, dmem_words=dmem_words,
-               clocks_per_bit=clocks_per_bit, engine=board.engine, product_array=board.product_array,
-               core=board.soc_core, instret=board.soc_instret, cfu_counters=board.soc_cfu_counters)
+    soc = dataclasses.replace(board.soc, engine=config or board.engine_config, imem_words=imem_words,
+                              dmem_words=dmem_words, clocks_per_bit=clocks_per_bit)
+    return Soc(soc, firmware)
 
 
 def _cell_counts(log):

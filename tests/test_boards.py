@@ -19,7 +19,7 @@ from amaranth.sim import Simulator
 from boards import report
 from boards.boards import BOARDS, ICE40_ENGINE_CONFIG, constrained_platform, get_board
 from boards.designs import DEFAULT_DESIGN, default_config, make_design
-from boards.soc_top import SocTop, soc_ram_words, uart_divisor
+from boards.soc_top import SocTop, uart_divisor
 from boards.synth import (
     YOSYS_ASSERT_WORKAROUND,
     _log_utilisation,
@@ -35,12 +35,11 @@ from boards.synth import (
 )
 from boards.top import BoardTop, Lfsr32, xor_tree
 from hw.conv_engine import ConvEngine
-from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
 from hw.soc import Soc
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, Primitives, SocConfig
 
 DATA = Path(__file__).parent / "data" / "boards"
 SMALL = AcceleratorConfig(rows=2, cols=2)
@@ -119,8 +118,8 @@ def test_designs_use_the_boards_primitives_and_configs():
     assert default_config("engine", ecp5) == AcceleratorConfig()
     assert default_config("tile", ice40) == AcceleratorConfig()
     engine = _inspect("engine", ICE40_ENGINE_CONFIG, ice40)
-    assert type(engine) is Ice40ConvEngine and engine.spram == ("act_in", "act_out")
-    assert engine._product_array is Ice40ProductArray
+    assert type(engine) is ConvEngine and engine.impl.spram == ("act_in", "act_out")
+    assert engine.impl.primitives is Primitives.ICE40 and engine._product_array is Ice40ProductArray
     engine = _inspect("engine", AcceleratorConfig(), ecp5)
     assert type(engine) is ConvEngine and engine._product_array is ProductArray
     assert _inspect("tile", SMALL, ice40)._product_array is Ice40ProductArray
@@ -377,7 +376,7 @@ def test_uart_divisor():
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_soc_top_rejects_a_uart_divisor_for_another_clock():
-    soc = Soc(AcceleratorConfig(), imem_words=16, dmem_words=16, clocks_per_bit=217)
+    soc = Soc(SocConfig(imem_words=16, dmem_words=16, clocks_per_bit=217))
     with pytest.raises(ValueError, match=r"soc.clocks_per_bit = 217 does not match .* divisor 104"):
         SocTop(soc, clk_hz=12e6)
     with pytest.raises(ValueError, match=r"por_cycles = 0 is out of range"):
@@ -399,7 +398,8 @@ def test_soc_top_elaborates_for_the_board(board_name, pins):
     top = make_design(DEFAULT_DESIGN, default_config(DEFAULT_DESIGN, board), board)
     assert isinstance(top, SocTop)
     assert top.clocks_per_bit == {"icebreaker": 104, "ulx3s-85f": 217}[board_name]
-    assert (top.soc.imem_words, top.soc.dmem_words) == soc_ram_words(board)
+    assert (top.soc.imem_words, top.soc.dmem_words) == (board.soc.imem_words, board.soc.dmem_words)
+    assert top.soc.soc_config.engine == board.engine_config
     plan = constrained_platform(board).build(top, name="top", do_build=False,
                                              synth_opts=list(board.synth_opts))
     constraints = plan.files["top.pcf" if board.family == "ice40" else "top.lpf"]

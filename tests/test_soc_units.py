@@ -7,7 +7,7 @@ from amaranth.sim import Simulator
 
 from firmware.layer_image import build_layer_firmware, checksum, layer_header
 from hw.soc import Soc, UartTx
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, SocConfig
 from tb.conv_layers import make_layer
 
 
@@ -56,7 +56,7 @@ def test_soc_firmware_init_and_elaboration():
     cfg = AcceleratorConfig()
     t = make_layer(np.random.default_rng(3), "x", 6, 6, 4, 4, 3, 3)
     image = build_layer_firmware(cfg, t.layer, t.expected, name="conv_soc_unit", clocks_per_bit=8)
-    soc = Soc(cfg, image, clocks_per_bit=8)
+    soc = Soc(SocConfig(engine=cfg, clocks_per_bit=8), image)
     assert soc._ram._imem_init == image.imem and soc._ram._dmem_init == image.dmem
     Fragment.get(soc, None)      # the CFU connects to the core's port, everything elaborates
     assert "load_valid" not in soc.signature.members
