@@ -42,7 +42,7 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 # The iCE40UP5K engine (docs/up5k.md has the measured fit and what each reduction saved). The
 # whole SoC must fit: RV32I core + its RAM (one SPRAM pair) + UART + this engine, in 5280 LCs,
 # 30 EBR (4 kbit each), 4 SPRAM (16K x 16 each), 8 SB_MAC16.
-#   Raw output (output=Output.RAW, docs/up5k.md step S1): the engine writes each output element's
+#   Raw output (output=Output.RAW, docs/up5k.md): the engine writes each output element's
 #          int32 accumulator and the host (firmware / driver.raw_output) adds the bias,
 #          requantises and pools, so there is no requantizer, no pooling row buffer and no
 #          bias / multiplier / shift memory; perf_counters=False keeps only the CYCLES counter.
@@ -51,8 +51,8 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 #   EBR: input activations 4 KB (8 EBR); line buffer 4 lanes x 8 lines x 128 B (8 EBR); weights
 #        512 words x 32 bit (4 EBR): 20 EBR (no bias / mult / shift / row-buffer EBR any more).
 #   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); exact 26-bit accumulators; the
-#          output writer serialises straight from the tile (output_block_copy=False); the small conv
-#          sequencer (sequencer=Sequencer.COMPACT: no 4-lane lookahead, rows + 3 cycles between blocks).
+#          output writer serialises straight from the tile (output_block_copy=False); the compact
+#          sequencer (Sequencer.COMPACT: no 4-lane lookahead, rows + 2 idle cycles between blocks).
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
 # input row; H * W * C <= 4 KB; E * F * M <= 16K (raw words, before pooling; POOL must be 0: the
 # host pools); R * S * CG <= 512 weight words per channel group (the driver splits bigger layers
@@ -143,7 +143,7 @@ BOARDS = {
         target_mhz=30.0,
         family="ice40",
         # -dsp lets Yosys map multipliers to SB_MAC16, but only in 16x16 mode: one DSP per product,
-        # never the dual 8x8 mode (see /work/shared/notes/toolchain.md).
+        # never the dual 8x8 mode (hw/ice40_products.py instantiates that itself).
         synth_opts=("-dsp",),
         lut_cell="ICESTORM_LC",
         ff_netlist_prefix="SB_DFF",
