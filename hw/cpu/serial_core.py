@@ -8,7 +8,7 @@ counters and the second register file read port are replaced by one-bit-per-cycl
 two shift registers. ``SocRam(core="serial")`` / ``Soc(core="serial")`` select it; the
 iCEBreaker board SoC uses it without instret (boards/boards.py ``soc_core``).
 
-Measured on the iCE40UP5K (``python -m hw.cpu.synth --core serial --no-instret``): 625 LCs and
+Measured on the iCE40UP5K (``python -m boards.cpu_synth --core serial --no-instret``): 625 LCs and
 2 EBR for the core alone (the multi-cycle core: 1394 LCs, 4 EBR), 686 LCs with instret; Fmax
 38.9 MHz (nextpnr seed 1, the core with its RAMs and a CFU). 46 cycles per instruction
 on the random lock-step programs, 20.7x the multi-cycle core's cycles on firmware/examples/hello.c.
