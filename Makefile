@@ -97,7 +97,7 @@ cpu-test: $(STAMP)
 
 # CORE=serial: the bit-serial core of the UP5K board SoC (without instret, as on the board)
 cpu-synth: $(STAMP)
-	$(PY) -m hw.cpu.synth $(if $(CORE),--core $(CORE)) $(if $(filter serial,$(CORE)),--no-instret)
+	$(PY) -m boards.cpu_synth $(if $(CORE),--core $(CORE)) $(if $(filter serial,$(CORE)),--no-instret)
 
 firmware: $(STAMP)
 	$(PY) -m firmware.build firmware/examples/hello.c

