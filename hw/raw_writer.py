@@ -20,10 +20,10 @@ The loop nest the writer walks is the sequencer's block order:
 
 It follows that order itself (hw/raster_order.py ``RasterOrder``, from ``start``, one lane step
 per serialised lane), so it needs neither the sequencer's block info nor a multiplier; the lane's
-pm = p * M wraps at 2^pm_width with pm_width = out_words.bit_length(). An element whose address is beyond the output memory
-(E * F * M > out_mem_bytes / 4) is not written and sets ``overflow`` until the next ``start``; the
-engine reports it as OUTPUT_TOO_BIG when the layer stops (the output memory's contents are then
-undefined: addresses wrap at the next power of two).
+pm = p * M wraps at 2^pm_width with pm_width = out_words.bit_length(). An element whose address is
+beyond the output memory (E * F * M > out_mem_bytes / 4) is not written and sets ``overflow``
+until the next ``start``; the engine reports it as OUTPUT_TOO_BIG when the layer stops (the output
+memory's contents are then undefined: addresses wrap at the next power of two).
 
 The blocks are serialised by hw/block_serializer.py: with ``output_block_copy`` the writer copies
 the block (the tile goes on with the next one); without, it reads the tile's accumulators and

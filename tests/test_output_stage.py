@@ -214,7 +214,7 @@ def test_one_element_per_cycle(variant, seed):
         layer = dict(random_layer(rng), E=5, F=6, M=7, pool=pool)
         got, want, done = run(cfg, layer, rng, gap=0.0, info_gap=0.0)
         check(got, want, layer)
-        assert {b - a for a, b in zip(done, done[1:])} == {cfg.macs}, done
+        assert {b - a for a, b in zip(done, done[1:], strict=False)} == {cfg.macs}, done
 
 
 @pytest.mark.parametrize("variant", ["serial", "up5k"])
@@ -232,7 +232,7 @@ def test_serial_requantizer_back_pressure(variant, seed):
     E, F, M = layer["E"], layer["F"], layer["M"]
     kept = [sum(p0 + i < E * F and m0 + j < M for i in range(cfg.rows) for j in range(cfg.cols))
             for p0, m0 in block_order(cfg, E, F, M)]
-    spans = [b - a for a, b in zip(done, done[1:])]
+    spans = [b - a for a, b in zip(done, done[1:], strict=False)]
     # O1 and O2 hold up to two elements ahead of the requantizer: the rate bound allows for them.
     assert done[-1] - done[0] >= (sum(kept[1:]) - 2) * per, (kept, spans)
     assert max(spans) > cfg.macs, "the requantizer never stalled the serializer"

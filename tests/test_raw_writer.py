@@ -58,8 +58,9 @@ def test_layers_bit_exact(copy, acc_width, seed):
         acc, blocks = random_blocks(cfg, rng, E, F, M, -lim, lim - 1)
         writes, _, result = run(cfg, E, F, M, blocks, rng, gap=0.3)
         want = expected_writes(cfg, E, F, M, acc)
-        assert writes == want, f"E={E} F={F} M={M}: first difference at " \
-            f"{next(k for k, (g, w) in enumerate(zip(writes + [None] * len(want), want)) if g != w)}"
+        padded = writes + [None] * len(want)
+        first = next((k for k, (g, w) in enumerate(zip(padded, want, strict=False)) if g != w), None)
+        assert writes == want, f"E={E} F={F} M={M}: {len(writes)} writes, first difference at #{first}"
         assert result["idle"] and not result["overflow"]
 
 
@@ -74,7 +75,8 @@ def test_one_element_per_cycle(copy, seed):
     writes, done_cycles, _ = run(cfg, E, F, M, blocks, rng, gap=0.0)
     assert writes == expected_writes(cfg, E, F, M, acc)
     assert len(done_cycles) == len(blocks)
-    assert {b - a for a, b in zip(done_cycles, done_cycles[1:])} == {cfg.rows * cfg.cols}, done_cycles
+    spans = {b - a for a, b in zip(done_cycles, done_cycles[1:], strict=False)}
+    assert spans == {cfg.rows * cfg.cols}, done_cycles
 
 
 def test_overflow(seed):
