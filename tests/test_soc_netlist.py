@@ -12,12 +12,14 @@ Slow (3-6 min from clean on 2 cores: Yosys, Verilator build, run; docs/netlist.m
 SEED the layer. ``test_netlist_firmware_fits`` is the fast part that ``make test`` runs.
 """
 
+import dataclasses
 import os
 import time
 
 import numpy as np
 import pytest
 
+from bench.conv_layers import make_layer
 from firmware.elf import read_elf
 from firmware.layer_image import build_layer_firmware, checksum
 from golden.conv import conv2d
@@ -30,7 +32,6 @@ from sim.netlist import (
     verilator_public_ports,
 )
 from sim.runner import BUILD, build, run_cocotb
-from tb.conv_layers import make_layer
 
 # Small RAMs (the firmware has ~2.6 KB of code, ~0.6 KB of data; ~1.4 KB stack left) and a fast UART keep
 # the netlist and the simulated run short; the engine is the board's (ICE40_ENGINE_CONFIG).
@@ -65,11 +66,11 @@ def edge_layer(seed):
 
 def netlist_firmware(layer, expected, seed):
     """conv_soc for the netlist's small RAMs, without the plain-C layer, printing every output."""
-    from boards.boards import ICE40_ENGINE_CONFIG
-    return build_layer_firmware(ICE40_ENGINE_CONFIG, layer, expected, name="conv_soc",
+    from boards.boards import ICE40_SOC
+    soc = dataclasses.replace(ICE40_SOC, imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS,
+                              clocks_per_bit=CLOCKS_PER_BIT)
+    return build_layer_firmware(soc, layer, expected, name="conv_soc",
                                 out_dir=BUILD / "firmware" / f"soc-netlist-seed{seed}",
-                                clocks_per_bit=CLOCKS_PER_BIT, imem_words=IMEM_WORDS,
-                                dmem_words=DMEM_WORDS,
                                 defines={"NO_SW_REFERENCE": None, "SHOW_ALL_OUTPUTS": None})
 
 
