@@ -10,9 +10,11 @@ Rules (one test each):
 * golden/ imports nothing of the project but golden/;
 * spec/ imports only spec/, and no Amaranth;
 * hw/ imports only hw/ and spec/;
+* driver/ (the pure-Python host side) imports only driver/, spec/ and golden/, and no Amaranth;
 * no product package imports tb/ or tests/;
 * tb/ imports nothing of tests/;
-* no import cycles between project modules.
+* no import cycles between project modules, nor between the top-level packages (a package cycle
+  such as firmware/ -> boards/ -> firmware/ is a cycle between modules once a module moves).
 
 A failure names the importing file, its line and the imported module.
 """
@@ -38,11 +40,8 @@ ALLOWED = {
     ("hw.cpu.synth", "sim.runner"),
     ("hw.cpu.synth", "sim.netlist"),
     ("hw.cpu.synth", "firmware.build"),
-    # sim/netlist.py synthesises the board SoC through boards/, and boards/ simulate through sim/:
-    # the synthesis runner rewrite breaks this cycle.
-    ("sim.netlist", "boards.boards"),
     # driver/ reads the pooling constants and the register table from the gateware modules until
-    # they move to spec/.
+    # they move to spec/ (test_driver_imports_no_gateware).
     ("driver.conv_layer", "hw.output_stage"),
     ("driver.program", "hw.registers"),
     ("driver.c_header", "hw.registers"),
@@ -173,6 +172,11 @@ def test_hw_imports_only_hw_and_spec():
     _check(_violations({"hw"}, {"hw", "spec"}), "hw/ may import only hw/ and spec/")
 
 
+def test_driver_imports_no_gateware():
+    _check(_violations({"driver"}, {"driver", "spec", "golden"}, forbidden_external={"amaranth"}),
+           "driver/ may import only driver/, spec/ and golden/ (and no Amaranth)")
+
+
 def test_product_imports_no_tests():
     _check(_violations(set(PRODUCT), set(PRODUCT)), "the product may not import tb/ or tests/")
 
@@ -269,6 +273,48 @@ def test_no_import_cycles():
         lines.extend(f"  {_describe(edges, list(cycle))}" for cycle in sorted(cycles))
         count += len(cycles)
     _check(lines, "project modules may not import each other in a cycle", count)
+
+
+def test_no_package_cycles():
+    packages = defaultdict(dict)   # top-level package -> {imported package: (module, line, target)}
+    for module, targets in _edges().items():
+        for target, line in targets.items():
+            if _top(module) != _top(target):
+                packages[_top(module)].setdefault(_top(target), (module, line, target))
+    lines, seen = [], set()
+    for start in sorted(packages):
+        for middle in sorted(packages[start]):
+            path = _package_path(packages, middle, start)
+            if path is None:
+                continue
+            cycle = [start, *path]
+            key = frozenset(zip(cycle, cycle[1:], strict=False))
+            if key in seen:
+                continue
+            seen.add(key)
+            hops = []
+            for a, b in zip(cycle, cycle[1:], strict=False):
+                module, line, target = packages[a][b]
+                hops.append(f"{a}/ -> {b}/ ({_where(module, line)}: {module} imports {target})")
+            lines.append("cycle: " + "; ".join(hops))
+    _check(lines, "top-level packages may not import each other in a cycle")
+
+
+def _package_path(packages, start, goal):
+    """The shortest package path start -> ... -> goal, or None."""
+    previous = {start: None}
+    queue = [start]
+    for node in queue:
+        if node == goal:
+            path = [node]
+            while previous[path[-1]] is not None:
+                path.append(previous[path[-1]])
+            return path[::-1]
+        for child in sorted(packages.get(node, ())):
+            if child not in previous:
+                previous[child] = node
+                queue.append(child)
+    return None
 
 
 def test_allow_list_is_current():
