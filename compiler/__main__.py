@@ -5,8 +5,9 @@ from the command table, compute cycles from spec.cycle_model, ideal cycles and M
 ``--listing DIR`` writes each layer's custom-0 program as RISC-V assembly (``layerN.S``) for an
 all-zero input (the input words are data: only their ``li`` values change with the input).
 ``--firmware DIR`` generates the whole schedule as C data (compiler/firmware.py: ``DIR/include/net_data.h``
-and ``cnn_accel.h``) and builds the network firmware firmware/net/net.c for the SoC of the tests
-(``DIR/net.elf``, RAM images), or names the RAM sizes it would need.
+and ``cnn_accel.h``) and builds the network firmware firmware/net/net.c (``DIR/net.elf``, RAM images)
+for the simulated SoC spec.config.SIM_SOC, whose engine the model is compiled for, or names the RAM
+sizes it would need.
 Exit status 1 with the compiler's message when the model cannot run on the accelerator.
 """
 
@@ -16,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from spec.config import AcceleratorConfig
+from spec.config import SIM_SOC
 
 from .schedule import CompileError, compile_tflite
 
@@ -27,7 +28,8 @@ def main(argv=None):
     ap.add_argument("--listing", type=Path, default=None, help="write layerN.S assembly listings here")
     ap.add_argument("--firmware", type=Path, default=None, help="generate and build the SoC firmware here")
     args = ap.parse_args(argv)
-    config = AcceleratorConfig()
+    soc = SIM_SOC
+    config = soc.engine
     try:
         schedule = compile_tflite(args.model, config)
     except CompileError as exc:
@@ -45,13 +47,10 @@ def main(argv=None):
             path.write_text(f"# {layer.name}: {layer.describe()}\n" + prog.listing())
             print(f"wrote {path} ({len(prog)} instructions)")
     if args.firmware:
-        from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS
-
         from .firmware import FirmwareSizeError, build_network_firmware
 
         try:
-            fw = build_network_firmware(schedule, args.firmware, clocks_per_bit=CLOCKS_PER_BIT,
-                                        imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS)
+            fw = build_network_firmware(schedule, args.firmware, soc)
         except FirmwareSizeError as exc:
             print(f"error: {args.model}: {exc}", file=sys.stderr)
             return 1

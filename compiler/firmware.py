@@ -32,6 +32,7 @@ import numpy as np
 from driver.c_header import c_header
 from driver.passes import split_layer
 from hw.registers import REG, Space
+from spec.config import SocConfig
 
 from .schedule import Schedule
 
@@ -245,6 +246,7 @@ class NetFirmware:
     """A built network firmware: the image, where ``net_io`` is, the plan it was generated from."""
     image: object               # firmware.build.FirmwareImage
     plan: NetworkPlan
+    soc: SocConfig              # the SoC it was built for
     io_addr: int                # byte address of net_io (magic, flags, input bytes)
     dmem_base: int
     dmem_bytes: int             # DMEM used by code data (.rodata/.data/.bss) + stack reserve
@@ -277,17 +279,24 @@ def _pow2_words(nbytes):
     return 1 << (words - 1).bit_length()
 
 
-def build_network_firmware(schedule: Schedule, out_dir, *, clocks_per_bit, imem_words, dmem_words,
-                           name="net", opt="-Os"):
-    """Generate cnn_accel.h + net_data.h into ``out_dir``/include and build firmware/net/net.c.
+def build_network_firmware(schedule: Schedule, out_dir, soc: SocConfig, *, name="net", opt="-Os"):
+    """Generate cnn_accel.h + net_data.h into ``out_dir``/include and build firmware/net/net.c for
+    the SoC ``soc`` (its RAM sizes and UART bit time; its engine must be the one ``schedule`` was
+    compiled for, else ValueError).
 
     Raises FirmwareSizeError when the program or its data plus STACK_RESERVE bytes of stack do not fit
-    ``imem_words`` / ``dmem_words`` (the message names the sizes the SoC would need).
+    ``soc.imem_words`` / ``soc.dmem_words`` (the message names the sizes the SoC would need).
     """
     from firmware.build import build
     from firmware.layer_image import uart_char_cycles
     from hw.cpu.soc_ram import MEMORY_MAP
 
+    if not isinstance(soc, SocConfig):
+        raise ValueError(f"soc = {soc!r} is not allowed: must be a SocConfig")
+    if soc.engine != schedule.config:
+        raise ValueError(f"soc.engine = {soc.engine.name} is not the configuration the schedule was "
+                         f"compiled for ({schedule.config.name}): compile for soc.engine")
+    imem_words, dmem_words = soc.imem_words, soc.dmem_words
     out_dir = Path(out_dir)
     inc = out_dir / "include"
     inc.mkdir(parents=True, exist_ok=True)
@@ -297,7 +306,7 @@ def build_network_firmware(schedule: Schedule, out_dir, *, clocks_per_bit, imem_
         if not path.exists() or path.read_text() != body:
             path.write_text(body)
     mm = MEMORY_MAP
-    flags = dict(opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit))},
+    flags = dict(opt=opt, defines={"UART_CHAR_CYCLES": str(uart_char_cycles(soc.clocks_per_bit))},
                  extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])
     try:
         image = build(NET_SOURCES, name=name, out_dir=out_dir, imem_words=imem_words,
@@ -316,10 +325,10 @@ def build_network_firmware(schedule: Schedule, out_dir, *, clocks_per_bit, imem_
         need = data_bytes + STACK_RESERVE
         raise FirmwareSizeError(
             f"the firmware of {name} does not fit the SoC: it needs {code_bytes} bytes of IMEM "
-            f"(imem_words = {imem_words} holds {4 * imem_words}) and {data_bytes} bytes of DMEM data "
+            f"(soc.imem_words = {imem_words} holds {4 * imem_words}) and {data_bytes} bytes of DMEM data "
             f"(weights, parameters, activation buffers) + {STACK_RESERVE} bytes of stack = {need} bytes "
-            f"(dmem_words = {dmem_words} holds {4 * dmem_words}); build the SoC with "
+            f"(soc.dmem_words = {dmem_words} holds {4 * dmem_words}); build the SoC with "
             f"imem_words >= {_pow2_words(code_bytes)} and dmem_words >= {_pow2_words(need)}")
     need = data_bytes + STACK_RESERVE
-    return NetFirmware(image=image, plan=plan, io_addr=image.symbol("net_io"), dmem_base=mm.dmem_base,
-                       dmem_bytes=need)
+    return NetFirmware(image=image, plan=plan, soc=soc, io_addr=image.symbol("net_io"),
+                       dmem_base=mm.dmem_base, dmem_bytes=need)

@@ -87,8 +87,11 @@ def main(argv=None):
         model_bytes,
         quantise_images,
     )
+    from sim.soc import soc_design
 
-    from .soc import CONFIG, SocRunError, compare, network_firmware, run_images, soc_design
+    from .soc import SOC, SocRunError, compare, network_firmware, run_images
+
+    CONFIG = SOC.engine
 
     t0 = time.time()
     _, _, x_te, y_te = load_split()
@@ -110,12 +113,12 @@ def main(argv=None):
     gold_sel = [run_network(schedule.net, x[None]).reshape(-1) for x in xq]
 
     sim = simulator_name()
-    fw = network_firmware(MODEL_PATH, CONFIG, schedule=schedule)
+    fw = network_firmware(MODEL_PATH, SOC, schedule=schedule)
     print(f"\nfirmware {fw.image.elf.relative_to(BUILD.parent)}: {4 * len(fw.image.imem)} bytes of code, "
           f"{fw.dmem_bytes} bytes of DMEM (data + stack reserve); input at 0x{fw.io_addr:08x}")
     print(f"building / loading the {sim} model of the SoC ...", flush=True)
     t_build = time.time()
-    soc, design = soc_design(CONFIG)
+    soc, design = soc_design(SOC)
     t_build = time.time() - t_build
     print(f"SoC: IMEM {4 * soc.imem_words} bytes, DMEM {4 * soc.dmem_words} bytes, UART {soc.clocks_per_bit} "
           f"clocks per bit ({t_build:.1f} s)")

@@ -1,7 +1,7 @@
 """Run a .tflite network on the conv engine RTL (CFU port build of tests/test_conv_engine.py) in cocotb.
 
 ``run_on_rtl(model, inputs, ...)`` writes a job file, runs tb/test_digits.py on the cached simulator
-build of ``CnnCfu(AcceleratorConfig())`` (the same build as the conv engine tests: no extra Verilator
+build of ``CnnCfu(SIM_SOC.engine)`` (the same build as the conv engine tests: no extra Verilator
 build when that one exists) and returns one result dict per image (output, references, per-layer
 cycles). The simulation runs in a thread; ``on_result`` is called for every image as soon as the
 testbench has written it (the demo's progress bar).
@@ -14,13 +14,13 @@ import numpy as np
 
 from hw.cfu import CnnCfu
 from sim.runner import BUILD, ROOT, build, run_cocotb
-from spec.config import AcceleratorConfig
+from spec.config import SIM_SOC
 
 from .progress import SimRunError, run_with_progress
 
 __all__ = ["CONFIG", "port_build", "run_on_rtl", "RtlRunError"]
 
-CONFIG = AcceleratorConfig()
+CONFIG = SIM_SOC.engine  # the engine of the SoC the demo simulates
 
 
 class RtlRunError(SimRunError):

@@ -1,8 +1,8 @@
 """Run a compiled network as firmware on the SoC RTL (hw/soc.py): build once, run many images.
 
-``network_firmware(model)`` compiles a .tflite (compiler/) and builds firmware/net/net.c with the
-generated schedule (compiler/firmware.py) for the SoC the SoC tests use (tb/test_soc_host.py: same
-RAM sizes and UART speed, so the cached Verilator build of tests/test_soc.py is reused).
+``network_firmware(model, soc)`` compiles a .tflite (compiler/) for ``soc.engine`` and builds
+firmware/net/net.c with the generated schedule (compiler/firmware.py) for the SoC ``soc`` (default
+spec.config.SIM_SOC, the SoC the SoC tests simulate, so their cached Verilator build is reused).
 ``run_images(fw, inputs)`` writes a job file and runs tb/test_soc_net.py: each image is written into
 ``net_io`` in the DMEM image through the SoC's loader port, the core runs the firmware and the UART
 report is parsed; one result dict per image (logits, rdcycle cycles per inference and per layer,
@@ -19,39 +19,38 @@ import numpy as np
 from compiler import compile_tflite
 from compiler.firmware import FLAG_ACCEL, FLAG_SW, build_network_firmware
 from sim.runner import BUILD, ROOT, run_cocotb
-from spec.config import AcceleratorConfig
-from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
+from sim.soc import soc_design
+from spec.config import SIM_SOC, SocConfig
 
 from .progress import SimRunError, run_with_progress
 
-__all__ = ["CONFIG", "FLAG_ACCEL", "FLAG_SW", "SocRunError", "network_firmware", "run_images",
-           "compare", "soc_design"]
+__all__ = ["SOC", "FLAG_ACCEL", "FLAG_SW", "SocRunError", "network_firmware", "run_images", "compare"]
 
-CONFIG = AcceleratorConfig()
+#: The SoC the demo runs on; its engine configuration is the one models are compiled for.
+SOC = SIM_SOC
 
 
 class SocRunError(SimRunError):
     """The simulation failed; ``results`` holds the images that finished."""
 
 
-def network_firmware(model, config=CONFIG, schedule=None, name=None):
-    """The network firmware of ``model`` (.tflite path; or an already compiled ``schedule`` and a
-    ``name``) for the SoC of tb/test_soc_host.py."""
-    schedule = schedule or compile_tflite(model, config)
+def network_firmware(model, soc: SocConfig = SOC, schedule=None, name=None):
+    """The network firmware of ``model`` (.tflite path, compiled for ``soc.engine``; or an already
+    compiled ``schedule`` and a ``name``) for the SoC ``soc``."""
+    schedule = schedule or compile_tflite(model, soc.engine)
     name = name or Path(model).stem
-    return build_network_firmware(schedule, BUILD / "firmware" / f"net-{name}", clocks_per_bit=CLOCKS_PER_BIT,
-                                  imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, name="net")
+    return build_network_firmware(schedule, BUILD / "firmware" / f"net-{name}", soc, name="net")
 
 
 def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, max_cycles=2_000_000,
                design=None, on_result=None):
-    """Run every input (int8, [N, ...input shape]) through the firmware ``fw`` on the SoC RTL.
+    """Run every input (int8, [N, ...input shape]) through the firmware ``fw`` on the RTL of the SoC
+    it was built for (``design``: that SoC's simulator build, default ``sim.soc.soc_design(fw.soc)``).
 
     ``flags``: one value for every image, or a list with one per image (e.g. the plain-C run on the
     first image only). Returns the per-image reports of tb/test_soc_net.py; raises SocRunError when
     the run failed (no halt, a firmware error code, UART problems)."""
-    config = fw.plan.schedule.config
-    design = design or soc_design(config)[1]
+    design = design or soc_design(fw.soc)[1]
     if str(ROOT) not in sys.path:
         sys.path.append(str(ROOT))
     inputs = np.asarray(inputs, np.int8)
@@ -61,7 +60,7 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
     job_dir.mkdir(parents=True, exist_ok=True)
     job, results = job_dir / "job.json", job_dir / "results.jsonl"
     job.write_text(json.dumps({
-        "imem": fw.image.imem, "dmem_base": fw.dmem_base, "clocks_per_bit": CLOCKS_PER_BIT,
+        "imem": fw.image.imem, "dmem_base": fw.dmem_base, "clocks_per_bit": fw.soc.clocks_per_bit,
         "max_cycles": max_cycles,
         "images": [{"id": i, "dmem": fw.dmem_with_input(x, f)}
                    for i, x, f in zip(ids, inputs, flags, strict=True)]}))

@@ -1,5 +1,6 @@
 """Host side of the accelerator (pure Python, no simulator needed).
 
+  layer.py       the quantised layer (ConvLayer) and its folded bias, shared by the modules below
   conv_layer.py  a quantised layer -> register values and memory images (plan_conv)
   passes.py      layers larger than the buffers -> passes with identical bits (split_layer)
   program.py     a layer -> the custom-0 instruction stream a RISC-V CPU runs (program_for_layer),

@@ -24,12 +24,15 @@ no OUTPUT_ZP/ACT_MIN/ACT_MAX registers (the engine ignores them), ``out_words()`
 every caller gets the same int8 output in both modes.
 """
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
 from hw.registers import POOL_AVG, POOL_MAX, POOL_NONE, REG, Space
 from spec.config import AcceleratorConfig
+
+from .layer import ConvLayer, folded_bias
+from .raw_output import finish_raw, raw_accumulators
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
            "conv_from_depthwise", "conv_from_fc", "layer_blocks", "folded_bias", "POOL_MODES"]
@@ -41,54 +44,6 @@ def _check(name, value, lo, hi):
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or not lo <= value <= hi:
         raise ValueError(f"{name} = {value!r} is out of range: must be an integer in [{lo}, {hi}]")
     return int(value)
-
-
-@dataclass
-class ConvLayer:
-    """One quantised conv layer in golden's layout (NHWC input with N = 1, OHWI weights).
-
-    ``groups_of`` (internal) lets depthwise layers say which input channel each output channel
-    reads: None for a dense conv.
-    """
-    x: np.ndarray                 # int8 [H][W][C]
-    w: np.ndarray                 # int8 [M][R][S][C]
-    bias: np.ndarray              # int32 [M]
-    multiplier: np.ndarray        # int32 [M], 0 or [2^30, 2^31 - 1]
-    shift: np.ndarray             # int32 [M], [-31, 30]
-    input_zp: int
-    output_zp: int
-    stride: int = 1
-    padding: tuple = (0, 0, 0, 0)  # (top, bottom, left, right) or "SAME" / "VALID"
-    act_min: int = -128
-    act_max: int = 127
-    pool: str = "none"             # "none", "max" or "avg": 2x2 stride 2 VALID after the conv
-    depth_multiplier: int = field(default=0)   # > 0: w is a depthwise conv expanded to dense
-
-    def resolved_padding(self):
-        H, W = self.x.shape[:2]
-        R, S = self.w.shape[1:3]
-        if isinstance(self.padding, str):
-            if self.padding == "VALID":
-                return (0, 0, 0, 0)
-            if self.padding == "SAME":
-                U = self.stride
-                pads = []
-                for size, k in ((H, R), (W, S)):
-                    out = -(-size // U)
-                    total = max((out - 1) * U + k - size, 0)
-                    pads += [total // 2, total - total // 2]
-                return tuple(pads)
-            raise ValueError(f"padding = {self.padding!r} is not supported: use 'SAME', 'VALID' or "
-                             f"(top, bottom, left, right)")
-        if len(self.padding) != 4:
-            raise ValueError(f"padding = {self.padding!r} must have 4 entries (top, bottom, left, right)")
-        return tuple(int(p) for p in self.padding)
-
-    def output_hw(self):
-        H, W = self.x.shape[:2]
-        R, S = self.w.shape[1:3]
-        pt, pb, pl, pr = self.resolved_padding()
-        return (H + pt + pb - R) // self.stride + 1, (W + pl + pr - S) // self.stride + 1
 
 
 @dataclass
@@ -114,7 +69,6 @@ class LayerProgram:
     def unpack_output(self, words):
         """Output memory words -> int8 array (E', F', M) (raw output: requantised and pooled here)."""
         if self.raw_layer is not None:
-            from .raw_output import finish_raw, raw_accumulators
             return finish_raw(self.raw_layer, raw_accumulators(self.raw_layer, words))
         raw = np.array(words, dtype=np.uint32).view(np.uint8)[: self.out_bytes]
         return raw.view(np.int8).reshape(self.out_shape)
@@ -207,14 +161,6 @@ def validate_layer(config: AcceleratorConfig, layer: ConvLayer):
     else:
         _check("C (input channels of a dense layer: cannot be split)", C, 1, cfg.max_channels)
     return E, F
-
-
-def folded_bias(layer: ConvLayer):
-    """B'[m] = B[m] - input_zp * sum_{r,s,c} W[m][r][s][c], wrapped to int32 (int64 array [M])."""
-    M = layer.w.shape[0]
-    wsum = layer.w.astype(np.int64).reshape(M, -1).sum(axis=1)
-    folded = np.asarray(layer.bias, np.int64) - int(layer.input_zp) * wsum
-    return ((folded + 2**31) % 2**32) - 2**31
 
 
 def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:

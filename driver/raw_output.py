@@ -7,7 +7,7 @@ would have done, exactly as TFLite's int8 kernels (golden.quant, golden.pool):
 
     out[e][f][m] = clamp(MultiplyByQuantizedMultiplier(acc + B'[m], mult[m], shift[m]) + output_zp,
                          act_min, act_max)
-    B'[m]        = bias[m] - input_zp * sum W[m]          (int32 wrap, driver.conv_layer.folded_bias)
+    B'[m]        = bias[m] - input_zp * sum W[m]          (int32 wrap, driver.layer.folded_bias)
 
 followed by the layer's 2x2 stride-2 VALID max / average pool. ``acc + B'`` wraps in int32 like the
 reference's accumulation (the sums agree modulo 2^32). Vectorised NumPy: one call per pass.
@@ -18,7 +18,7 @@ import numpy as np
 from golden.pool import avg_pool2d, max_pool2d
 from golden.quant import requantize, wrap_int32
 
-from .conv_layer import ConvLayer, folded_bias
+from .layer import ConvLayer, folded_bias
 
 __all__ = ["raw_accumulators", "finish_raw"]
 

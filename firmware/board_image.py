@@ -1,6 +1,6 @@
 """The board demo's firmware image: firmware/board/main.c with one conv layer baked in.
 
-    python -m firmware.board_image [--board icebreaker|ulx3s-85f] [--seed N]
+    python -m boards.soc_top [--board icebreaker|ulx3s-85f] [--seed N]   (builds it, prints its RAM use)
 
 The layer (``board_layer``) is the same on every board and in simulation:
 
@@ -13,15 +13,13 @@ pieces (firmware/soc/uart.c, tflite_ref.c, muldi3.c). The board top (boards/soc_
 image into the RAM initialisation, so the bitstream runs it straight after configuration.
 """
 
-import argparse
-import sys
 from pathlib import Path
 
 import numpy as np
 
 from driver.conv_layer import ConvLayer
 from golden.conv import conv2d
-from spec.config import AcceleratorConfig
+from spec.config import SocConfig
 
 from .build import ROOT
 from .layer_image import SOC_DIR, build_layer_firmware
@@ -59,35 +57,12 @@ def board_layer(seed=BOARD_LAYER_SEED, shape=BOARD_LAYER_SHAPE):
     return layer, expected
 
 
-def build_board_firmware(config: AcceleratorConfig, *, clocks_per_bit, imem_words, dmem_words,
-                         seed=BOARD_LAYER_SEED, shape=BOARD_LAYER_SHAPE, board_name="simulation",
-                         out_dir=None):
-    """Build firmware/board/main.c for ``config`` with the demo layer; a FirmwareImage."""
+def build_board_firmware(soc: SocConfig, *, seed=BOARD_LAYER_SEED, shape=BOARD_LAYER_SHAPE,
+                         board_name="simulation", out_dir=None):
+    """Build firmware/board/main.c with the demo layer for the SoC ``soc``; a FirmwareImage."""
     layer, expected = board_layer(seed, shape)
     name = "board_soc"
-    tag = f"board-{board_name}-{config.name}-{'x'.join(map(str, shape))}-s{seed}"
+    tag = f"board-{board_name}-{soc.name}-{'x'.join(map(str, shape))}-s{seed}"
     out_dir = Path(out_dir) if out_dir else ROOT / "build" / "firmware" / tag
-    return build_layer_firmware(config, layer, expected, name=name, out_dir=out_dir,
-                                clocks_per_bit=clocks_per_bit, imem_words=imem_words,
-                                dmem_words=dmem_words, sources=BOARD_SOURCES,
+    return build_layer_firmware(soc, layer, expected, name=name, out_dir=out_dir, sources=BOARD_SOURCES,
                                 defines={"BOARD_NAME": f'"{board_name}"'})
-
-
-def main(argv=None):
-    p = argparse.ArgumentParser(prog="python -m firmware.board_image", description=__doc__.split("\n\n")[0])
-    p.add_argument("--board", default="icebreaker")
-    p.add_argument("--seed", type=int, default=BOARD_LAYER_SEED)
-    args = p.parse_args(argv)
-    from boards.boards import get_board
-    board = get_board(args.board)
-    imem_words, dmem_words = board.soc.imem_words, board.soc.dmem_words
-    image = build_board_firmware(board.engine_config, clocks_per_bit=board.soc.clocks_per_bit,
-                                 imem_words=imem_words,
-                                 dmem_words=dmem_words, seed=args.seed, board_name=board.name)
-    print(f"{image.elf}: IMEM {4 * len(image.imem)} of {4 * imem_words} bytes, "
-          f"DMEM {4 * len(image.dmem)} of {4 * dmem_words} bytes (initialised part; + .bss and stack)")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -24,7 +24,7 @@ from driver.c_header import c_header
 from driver.conv_layer import folded_bias
 from driver.passes import split_layer
 from hw.registers import Space
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, SocConfig
 
 from .build import ROOT, build
 
@@ -189,22 +189,25 @@ def layer_header(config: AcceleratorConfig, layer, expected):
     return "\n".join(out) + "\n"
 
 
-def build_layer_firmware(config: AcceleratorConfig, layer, expected, name="conv_soc", out_dir=None, *,
-                         clocks_per_bit, imem_words=4096, dmem_words=8192, opt="-Os",
+def build_layer_firmware(soc: SocConfig, layer, expected, name="conv_soc", out_dir=None, *, opt="-Os",
                          sources=None, defines=None):
-    """Generate cnn_accel.h + layer_data.h into ``out_dir``/include and build the SoC firmware.
+    """Generate cnn_accel.h + layer_data.h into ``out_dir``/include and build the SoC firmware for
+    the SoC ``soc`` (its engine configuration, RAM sizes and UART bit time).
 
     ``sources`` default to :data:`SOC_SOURCES` (conv_soc.c); the board demo passes its own main
     (firmware/board_image.py) with the same shared pieces. ``defines`` are extra ``-D`` macros."""
     out_dir = Path(out_dir) if out_dir else ROOT / "build" / "firmware" / name
     inc = out_dir / "include"
     inc.mkdir(parents=True, exist_ok=True)
+    if not isinstance(soc, SocConfig):
+        raise ValueError(f"soc = {soc!r} is not allowed: must be a SocConfig")
+    config = soc.engine
     headers = {"cnn_accel.h": c_header(config), "layer_data.h": layer_header(config, layer, expected)}
     for fname, text in headers.items():
         path = inc / fname
         if not path.exists() or path.read_text() != text:
             path.write_text(text)
-    macros = {"UART_CHAR_CYCLES": str(uart_char_cycles(clocks_per_bit)), **(defines or {})}
+    macros = {"UART_CHAR_CYCLES": str(uart_char_cycles(soc.clocks_per_bit)), **(defines or {})}
     return build(SOC_SOURCES if sources is None else sources, name=name, out_dir=out_dir,
-                 imem_words=imem_words, dmem_words=dmem_words, opt=opt, defines=macros,
+                 imem_words=soc.imem_words, dmem_words=soc.dmem_words, opt=opt, defines=macros,
                  extra_flags=["-I", str(inc), "-I", str(SOC_DIR)])

@@ -14,14 +14,17 @@ from pathlib import Path
 from amaranth.hdl import Shape
 from amaranth.lib import data, wiring
 
-from sim.runner import ROOT, write_verilog
 from spec.config import AcceleratorConfig
 
 from .cfu import CnnCfu
 from .conv_engine import ConvEngine
 from .mac_tile import MacTile
+from .verilog import write_verilog
 
 __all__ = ["TOPS", "generate", "main"]
+
+# The checkout: the default output directory is its build/verilog/, and paths are printed relative to it.
+ROOT = Path(__file__).resolve().parent.parent
 
 # Top-level components users generate, by Verilog module name.
 TOPS = {

@@ -12,6 +12,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import RisingEdge, with_timeout
 
+from bench.conv_layers import make_layer
 from bench.layers import BenchLayer
 from driver.conv_layer import plan_conv
 from driver.program import command_overhead
@@ -19,7 +20,6 @@ from hw.registers import REG, Space
 from spec.config import AcceleratorConfig
 
 from .common import reset, seeded_rng, start_clock, tb_params
-from .conv_layers import make_layer
 from .host_bus import HostBus
 
 

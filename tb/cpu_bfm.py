@@ -229,7 +229,7 @@ async def run_program_measured(bfm, program, port_counters=True):
 
 
 async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_counters=True):
-    """Run a tb.conv_layers.TestLayer through the port (split into passes as the driver decides),
+    """Run a bench.conv_layers.TestLayer through the port (split into passes as the driver decides),
     check the output bit for bit against golden/ and every pass's MAC count against the loop nest,
     and log instructions / port cycles / compute cycles. Returns the log entry.
     ``port_counters``: whether the port has its counters (see ``run_program_measured``)."""

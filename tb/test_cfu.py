@@ -9,6 +9,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ClockCycles, FallingEdge, Timer
 
+from bench.conv_layers import edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
 from driver.program import instruction, program_for_layer
 from hw.conv_engine import host_addr_width
 from hw.registers import (
@@ -26,7 +27,6 @@ from hw.registers import (
 from spec.config import AcceleratorConfig
 
 from .common import reset, seeded_rng, tb_params
-from .conv_layers import edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
 from .cpu_bfm import layer_wait_limit, run_layer, save_log, setup_port
 
 

@@ -15,6 +15,7 @@ import sys
 import numpy as np
 import pytest
 
+from bench.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
 from boards.boards import ICE40_ENGINE_CONFIG
 from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
@@ -34,7 +35,6 @@ from hw.registers import (
 )
 from sim.runner import ROOT, run_cocotb
 from spec.config import AcceleratorConfig
-from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
 from tb.cpu_bfm import built_port, print_overhead
 
 CONFIG = AcceleratorConfig()

@@ -2,6 +2,8 @@
 host writes, and the error when a model does not fit the SoC's RAMs. (The firmware runs on the SoC RTL
 in tests/test_digits.py.)"""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ from driver.passes import split_layer
 from hw.registers import REG, Space
 from models.digits import MODEL_PATH
 from sim.runner import BUILD
+from spec.config import SIM_SOC
 
 
 @pytest.fixture(scope="module")
@@ -59,7 +62,8 @@ def test_header_arrays(schedule):
 
 def test_io_words_and_size_error(schedule):
     out = BUILD / "firmware" / "net-unit"
-    fw = build_network_firmware(schedule, out, clocks_per_bit=8, imem_words=4096, dmem_words=8192)
+    fw = build_network_firmware(schedule, out, SIM_SOC)
+    assert fw.soc == SIM_SOC
     x = np.arange(-32, 32, dtype=np.int8).reshape(schedule.input_shape)
     words = fw.io_words(x, FLAG_ACCEL | FLAG_SW)
     assert words[:2] == [NET_IO_MAGIC, 3] and len(words) == 2 + 16
@@ -70,4 +74,10 @@ def test_io_words_and_size_error(schedule):
     with pytest.raises(ValueError, match="input must be int8"):
         fw.io_words(np.zeros(63, np.int8))
     with pytest.raises(FirmwareSizeError, match=r"dmem_words = 2048 holds 8192.*dmem_words >= 8192"):
-        build_network_firmware(schedule, out, clocks_per_bit=8, imem_words=4096, dmem_words=2048)
+        build_network_firmware(schedule, out, dataclasses.replace(SIM_SOC, dmem_words=2048))
+
+
+def test_soc_engine_must_match_schedule(schedule):
+    other = dataclasses.replace(SIM_SOC, engine=dataclasses.replace(SIM_SOC.engine, rows=2))
+    with pytest.raises(ValueError, match=r"soc.engine = .* is not the configuration the schedule"):
+        build_network_firmware(schedule, BUILD / "firmware" / "net-unit-mismatch", other)

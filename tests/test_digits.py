@@ -31,6 +31,7 @@ from golden.network import AvgPool2D, MaxPool2D, Network, QuantParams, Reshape, 
 from golden.tflite_build import build_tflite
 from models.digits import MODEL_PATH, LiteRTModel, load_split, model_bytes, quantise_images
 from sim.runner import simulator_name
+from spec.config import SIM_SOC
 
 pytestmark = pytest.mark.cocotb
 
@@ -66,7 +67,7 @@ def test_digits_firmware_on_soc(seed):
     pick = np.random.default_rng(seed).choice(len(x_te), size=IMAGES, replace=False)
     xq = quantise_images(x_te[pick])
     litert = LiteRTModel(model_bytes()).logits(xq)
-    fw = network_firmware(MODEL_PATH, CONFIG)
+    fw = network_firmware(MODEL_PATH, SIM_SOC)
     schedule = fw.plan.schedule
     results = run_images(fw, xq, ids=pick, run_name=f"digits-fw-{seed}", seed=seed)
     assert len(results) == IMAGES
@@ -110,7 +111,7 @@ def test_lowerings_firmware(seed):
     assert [layer.passes for layer in schedule.layers] == [2, 15, 1, 1, 1, 1, 1]
     assert [layer.kind for layer in schedule.layers] == ["conv", "conv", "pool", "depthwise", "conv", "fc",
                                                          "fc"]
-    fw = network_firmware(None, CONFIG, schedule=schedule, name="lowerings")
+    fw = network_firmware(None, SIM_SOC, schedule=schedule, name="lowerings")
     x = rng.integers(-128, 128, (1, 1, 3, 130, 8)).astype(np.int8)
     results = run_images(fw, x, run_name=f"lowerings-fw-{seed}", seed=seed)
     for r, xi in zip(results, x, strict=True):

@@ -10,6 +10,13 @@ import dataclasses
 import numpy as np
 import pytest
 
+from bench.conv_layers import (
+    edge_layers,
+    make_layer,
+    multi_pass_layers,
+    random_layers,
+    random_multi_pass_layer,
+)
 from boards.boards import ICE40_ENGINE_CONFIG
 from driver.conv_layer import plan_conv
 from driver.passes import split_layer
@@ -17,7 +24,6 @@ from driver.raw_output import finish_raw, raw_accumulators
 from hw.registers import REG, Space, space_depth
 from spec.config import AcceleratorConfig, Output
 from spec.cycle_model import conv_engine_cycles, requant_cycles
-from tb.conv_layers import edge_layers, make_layer, multi_pass_layers, random_layers, random_multi_pass_layer
 
 RAW = AcceleratorConfig(output=Output.RAW)
 

@@ -13,25 +13,30 @@ Slow (3-6 min from clean on 2 cores: Yosys, Verilator build, run; docs/netlist.m
 SEED the layer. ``test_netlist_firmware_fits`` is the fast part that ``make test`` runs.
 """
 
+import dataclasses
 import os
 import time
 
 import numpy as np
 import pytest
 
-from boards.netlist import ice40_soc, synthesize_netlist
+from bench.conv_layers import make_layer
+from boards.boards import ICE40_SOC
+from boards.netlist import synthesize_netlist
 from firmware.elf import read_elf
 from firmware.layer_image import build_layer_firmware, checksum
 from golden.conv import conv2d
+from hw.soc import Soc
 from sim.netlist import NETLIST_VERILATOR_ARGS, cells_sim_path, netlist_simulator, verilator_public_ports
 from sim.runner import BUILD, build, run_cocotb
-from tb.conv_layers import make_layer
 
 # Small RAMs (the firmware has ~2.6 KB of code, ~0.6 KB of data; ~1.4 KB stack left) and a fast UART keep
 # the netlist and the simulated run short; the engine is the board's (ICE40_ENGINE_CONFIG).
 IMEM_WORDS = 1024
 DMEM_WORDS = 512
 CLOCKS_PER_BIT = 2
+NETLIST_SOC = dataclasses.replace(ICE40_SOC, imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS,
+                                  clocks_per_bit=CLOCKS_PER_BIT)
 # The board's bit-serial core needs ~1.6 M cycles for the layer: command issue and the software
 # requantisation of the raw accumulators (docs/netlist.md).
 MAX_CYCLES = 4_000_000
@@ -60,11 +65,8 @@ def edge_layer(seed):
 
 def netlist_firmware(layer, expected, seed):
     """conv_soc for the netlist's small RAMs, without the plain-C layer, printing every output."""
-    from boards.boards import ICE40_ENGINE_CONFIG
-    return build_layer_firmware(ICE40_ENGINE_CONFIG, layer, expected, name="conv_soc",
+    return build_layer_firmware(NETLIST_SOC, layer, expected, name="conv_soc",
                                 out_dir=BUILD / "firmware" / f"soc-netlist-seed{seed}",
-                                clocks_per_bit=CLOCKS_PER_BIT, imem_words=IMEM_WORDS,
-                                dmem_words=DMEM_WORDS,
                                 defines={"NO_SW_REFERENCE": None, "SHOW_ALL_OUTPUTS": None})
 
 
@@ -89,7 +91,7 @@ def test_soc_netlist_conv_layer(seed):
     print(f"golden outputs at the clamp limits: {int((flat == -128).sum())} at -128, "
           f"{int((flat == 127).sum())} at 127, of {flat.size}")
     image = netlist_firmware(layer, expected, seed)
-    soc = ice40_soc(image, imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, clocks_per_bit=CLOCKS_PER_BIT)
+    soc = Soc(NETLIST_SOC, image)
 
     # NETLIST_DSP=1: synth_ice40 -dsp, only to reproduce the finding in docs/netlist.md.
     dsp = os.environ.get("NETLIST_DSP", "0") not in ("", "0")

@@ -5,10 +5,10 @@ import numpy as np
 from amaranth.hdl import Fragment
 from amaranth.sim import Simulator
 
+from bench.conv_layers import make_layer
 from firmware.layer_image import build_layer_firmware, checksum, layer_header
 from hw.soc import Soc, UartTx
 from spec.config import AcceleratorConfig, SocConfig
-from tb.conv_layers import make_layer
 
 
 def test_uart_tx_frames():
@@ -53,10 +53,10 @@ def test_uart_tx_frames():
 
 
 def test_soc_firmware_init_and_elaboration():
-    cfg = AcceleratorConfig()
+    soc_config = SocConfig(engine=AcceleratorConfig(), clocks_per_bit=8)
     t = make_layer(np.random.default_rng(3), "x", 6, 6, 4, 4, 3, 3)
-    image = build_layer_firmware(cfg, t.layer, t.expected, name="conv_soc_unit", clocks_per_bit=8)
-    soc = Soc(SocConfig(engine=cfg, clocks_per_bit=8), image)
+    image = build_layer_firmware(soc_config, t.layer, t.expected, name="conv_soc_unit")
+    soc = Soc(soc_config, image)
     assert soc._ram._imem_init == image.imem and soc._ram._dmem_init == image.dmem
     Fragment.get(soc, None)      # the CFU connects to the core's port, everything elaborates
     assert "load_valid" not in soc.signature.members

@@ -2,7 +2,8 @@
 
 The expected output always comes from golden/ applied to the layer as a user states it (dense
 conv, depthwise weights [1][R][S][C*k], fully connected weights [M][K]), never from the driver's
-hardware mapping, so the driver's folding, grouping and padding are checked too.
+hardware mapping, so the driver's folding, grouping and padding are checked too. Used by the
+benchmarks (bench/soc.py, bench/report.py) and the tests (tb/, tests/).
 """
 
 from dataclasses import dataclass
