@@ -31,9 +31,10 @@ import numpy as np
 from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.registers import REG, Space
 from spec.config import AcceleratorConfig
+from spec.geometry import max_block_rows, output_size, resolve_padding
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
-           "conv_from_depthwise", "conv_from_fc", "layer_blocks", "folded_bias", "POOL_MODES"]
+           "conv_from_depthwise", "conv_from_fc", "folded_bias", "POOL_MODES"]
 
 POOL_MODES = {"none": POOL_NONE, "max": POOL_MAX, "avg": POOL_AVG}
 
@@ -66,30 +67,16 @@ class ConvLayer:
     depth_multiplier: int = field(default=0)   # > 0: w is a depthwise conv expanded to dense
 
     def resolved_padding(self):
+        """(top, bottom, left, right) (spec/geometry.py ``resolve_padding``)."""
         H, W = self.x.shape[:2]
         R, S = self.w.shape[1:3]
-        if isinstance(self.padding, str):
-            if self.padding == "VALID":
-                return (0, 0, 0, 0)
-            if self.padding == "SAME":
-                U = self.stride
-                pads = []
-                for size, k in ((H, R), (W, S)):
-                    out = -(-size // U)
-                    total = max((out - 1) * U + k - size, 0)
-                    pads += [total // 2, total - total // 2]
-                return tuple(pads)
-            raise ValueError(f"padding = {self.padding!r} is not supported: use 'SAME', 'VALID' or "
-                             f"(top, bottom, left, right)")
-        if len(self.padding) != 4:
-            raise ValueError(f"padding = {self.padding!r} must have 4 entries (top, bottom, left, right)")
-        return tuple(int(p) for p in self.padding)
+        return resolve_padding(self.padding, int(H), int(W), int(R), int(S), self.stride)
 
     def output_hw(self):
         H, W = self.x.shape[:2]
         R, S = self.w.shape[1:3]
         pt, pb, pl, pr = self.resolved_padding()
-        return (H + pt + pb - R) // self.stride + 1, (W + pl + pr - S) // self.stride + 1
+        return output_size(H, R, self.stride, pt, pb), output_size(W, S, self.stride, pl, pr)
 
 
 @dataclass
@@ -126,16 +113,6 @@ def _words(byte_array):
     pad = (-len(raw)) % 4
     raw = np.concatenate([raw, np.zeros(pad, np.uint8)])
     return raw.view("<u4").astype(np.int64).tolist()
-
-
-def layer_blocks(E, F, rows):
-    """(release, need) input-row window of every block of ``rows`` output pixels (raster order),
-    as the sequencer computes them, in units of output rows e (scaled by the caller)."""
-    blocks = []
-    for p0 in range(0, E * F, rows):
-        last = min(p0 + rows, E * F) - 1
-        blocks.append((p0 // F, last // F))
-    return blocks
 
 
 def layer_shape(layer: ConvLayer):
@@ -245,8 +222,7 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
         _check("(F // 2) * M (pool row buffer)", (F // 2) * M, 1, cfg.pool_buf_words)
     # Line-buffer lines one block needs at once (the sequencer aborts with LINE_BUFFER_SPAN
     # otherwise): from the first lane's top row to the last lane's bottom row.
-    span = max(min(U * e_last - pt + R, H) - max(U * e_first - pt, 0)
-               for e_first, e_last in layer_blocks(E, F, cfg.rows))
+    span = max_block_rows(H, pt, U, R, E, F, cfg.rows)
     _check("input rows one block of output pixels needs (line buffer lines)", span, 1, cfg.lb_lines)
 
     # Channel groups (depthwise mapping) and the weight image.
