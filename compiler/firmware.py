@@ -3,7 +3,8 @@
 ``network_header(schedule)`` writes ``net_data.h``, which firmware/net/net.c (a generic driver loop)
 runs on the accelerator through the generated command header ``cnn_accel.h``:
 
-  * per pass of every engine layer (driver/passes.py ``split_layer``, each pass planned by
+  * per pass of every engine layer (firmware/pass_data.py, the per-pass emitter shared with the
+    single-layer firmware: driver/passes.py ``split_layer``, each pass planned by
     driver/conv_layer.plan_conv, exactly as driver/program.py plans it): the REG_WRITEs of the
     registers that changed since the previous pass, the parameter images that changed (weights in the
     sequencer's row order, biases with ``-input_zp * sum(W)`` folded in, multipliers, shifts) as
@@ -30,8 +31,7 @@ from pathlib import Path
 import numpy as np
 
 from driver.c_header import c_header
-from driver.passes import split_layer
-from hw.registers import REG, Space
+from firmware.pass_data import PassEmitter, c_array, c_hex
 from spec.config import SocConfig
 
 from .schedule import Schedule
@@ -49,57 +49,17 @@ FLAG_ACCEL = 1                     # net_io.flags: run the network on the accele
 FLAG_SW = 2                        # ... and in plain C on the core (then compare the logits)
 STACK_RESERVE = 2048               # bytes of DMEM kept free above .bss for the stack
 POOL_CODES = {"none": 0, "max": 1, "avg": 2}     # TFL_POOL_* of tflite_ref.h
-PARAM_SPACES = (Space.WEIGHTS, Space.BIAS, Space.MULT, Space.SHIFT)
 
 
 class FirmwareSizeError(ValueError):
     """The network's firmware does not fit the SoC's RAMs."""
 
 
-def _array(ctype, name, values, per_line=16, fmt=str):
-    values = list(values)
-    lines = ["    " + ", ".join(fmt(v) for v in values[i:i + per_line]) + ","
-             for i in range(0, len(values), per_line)]
-    body = "\n".join(lines) if lines else "    0,"
-    return (f"static const {ctype} {name}[{max(1, len(values))}] __attribute__((aligned(4))) = "
-            f"{{\n{body}\n}};")
-
-
-def _hex(v):
-    return f"0x{int(v) & 0xFFFFFFFF:08x}u"
-
-
-def _images(program):
-    """{space: words} of a pass's memory images (contiguous from address 0)."""
-    per_space = {}
-    for space, addr, value in program.memory_writes():
-        per_space.setdefault(space, []).append((addr, int(value) & 0xFFFFFFFF))
-    out = {}
-    for space, items in per_space.items():
-        items.sort()
-        if [a for a, _ in items] != list(range(len(items))):
-            raise AssertionError(f"memory image of space {space} is not contiguous (driver bug)")
-        out[space] = tuple(v for _, v in items)
-    return out
-
-
-@dataclass
-class PassInfo:
-    layer: int
-    regs: list                  # [(register index, value), ...] to write
-    images: list                # [(space, C array name, words), ...] to load
-    load_input: bool
-    in_window: tuple            # y0, y1, x0, x1, c0, c1
-    out_window: tuple           # e0, e1, f0, f1, m0, m1
-    in_words: int
-    out_words: int
-
-
 @dataclass
 class NetworkPlan:
     """Everything net_data.h holds, as Python values (the host also uses it: sizes, per-layer MACs)."""
     schedule: Schedule
-    passes: list
+    passes: list                                   # firmware.pass_data.PassData of every pass
     arrays: dict = field(default_factory=dict)     # C name -> (ctype, values, per_line, fmt)
 
     @property
@@ -114,42 +74,15 @@ class NetworkPlan:
 def plan_network(schedule: Schedule) -> NetworkPlan:
     """The passes of every layer with what each must (re)load, deduplicated parameter images."""
     cfg = schedule.config
-    plan = NetworkPlan(schedule=schedule, passes=[])
-    regs_known, mems_known, by_words = {}, {}, {}
+    emitter = PassEmitter(cfg, "net", input_images=False)
     for li, layer in enumerate(schedule.layers):
-        lp = split_layer(cfg, layer.conv_layer(np.zeros(layer.in_shape, np.int8)))
-        prev_input = None
-        for p in lp.passes:
-            regs = []
-            for name, value in p.program.registers.items():
-                if regs_known.get(name) != int(value):
-                    regs.append((REG[name], int(value)))
-                    regs_known[name] = int(value)
-            images = []
-            for space, words in sorted(_images(p.program).items()):
-                if space == Space.ACT_IN or mems_known.get(space) == words:
-                    continue
-                mems_known[space] = words
-                key = (space, words)
-                if key not in by_words:
-                    by_words[key] = f"net_{Space.NAMES[space].lower()}_{len(by_words)}"
-                    plan.arrays[by_words[key]] = ("uint32_t", words, 8, _hex)
-                images.append((space, by_words[key], len(words)))
-            y0, y1, x0, x1, c0, c1 = p.input_key
-            (e0, e1), (f0, f1), (m0, m1) = p.rows, p.cols, p.chans
-            in_bytes = (y1 - y0) * (x1 - x0) * (c1 - c0)
-            plan.passes.append(PassInfo(layer=li, regs=regs, images=images,
-                                        load_input=p.input_key != prev_input,
-                                        in_window=(y0, y1, x0, x1, c0, c1),
-                                        out_window=(e0, e1, f0, f1, m0, m1),
-                                        in_words=-(-in_bytes // 4), out_words=p.program.out_words()))
-            prev_input = p.input_key
+        emitter.add_layer(layer.conv_layer(np.zeros(layer.in_shape, np.int8)))
         # the plain-C reference's parameters (as the layer is stated: OHWI, bias not folded)
-        plan.arrays[f"sw_w_{li}"] = ("int8_t", layer.w.reshape(-1).tolist(), 32, str)
-        plan.arrays[f"sw_bias_{li}"] = ("int32_t", np.asarray(layer.bias).tolist(), 8, str)
-        plan.arrays[f"sw_mult_{li}"] = ("int32_t", np.asarray(layer.multiplier).tolist(), 8, str)
-        plan.arrays[f"sw_shift_{li}"] = ("int32_t", np.asarray(layer.shift).tolist(), 8, str)
-    return plan
+        emitter.arrays[f"sw_w_{li}"] = ("int8_t", layer.w.reshape(-1).tolist(), 32, str)
+        emitter.arrays[f"sw_bias_{li}"] = ("int32_t", np.asarray(layer.bias).tolist(), 8, str)
+        emitter.arrays[f"sw_mult_{li}"] = ("int32_t", np.asarray(layer.multiplier).tolist(), 8, str)
+        emitter.arrays[f"sw_shift_{li}"] = ("int32_t", np.asarray(layer.shift).tolist(), 8, str)
+    return NetworkPlan(schedule=schedule, passes=emitter.passes, arrays=emitter.arrays)
 
 
 def network_header(schedule: Schedule, name="network"):
@@ -174,7 +107,7 @@ def network_header(schedule: Schedule, name="network"):
                    NET_IN_WORDS_MAX=in_words, NET_SW_CONV_BYTES=4 * -(-max(conv_sizes) // 4), NET_MACS=macs)
     for k, v in defines.items():
         a(f"#define {k} {int(v)}u")
-    a(f"#define NET_IO_MAGIC {_hex(NET_IO_MAGIC)}")
+    a(f"#define NET_IO_MAGIC {c_hex(NET_IO_MAGIC)}")
     a(f"#define NET_FLAG_ACCEL {FLAG_ACCEL}u\n#define NET_FLAG_SW {FLAG_SW}u\n")
     a("typedef struct { uint32_t reg, value; } net_reg_t;")
     a("typedef struct { uint32_t space, n; const uint32_t *words; } net_image_t;")
@@ -197,7 +130,7 @@ def network_header(schedule: Schedule, name="network"):
     a("} net_layer_t;")
     a("")
     for cname, (ctype, values, per_line, fmt) in plan.arrays.items():
-        a(_array(ctype, cname, values, per_line, fmt))
+        a(c_array(ctype, cname, values, per_line, fmt))
     a("")
     for i, p in enumerate(plan.passes):
         if p.regs:

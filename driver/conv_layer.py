@@ -30,12 +30,13 @@ import numpy as np
 
 from hw.registers import POOL_AVG, POOL_MAX, POOL_NONE, REG, Space
 from spec.config import AcceleratorConfig
+from spec.geometry import max_block_rows
 
 from .layer import ConvLayer, folded_bias
 from .raw_output import finish_raw, raw_accumulators
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
-           "conv_from_depthwise", "conv_from_fc", "layer_blocks", "folded_bias", "POOL_MODES"]
+           "conv_from_depthwise", "conv_from_fc", "folded_bias", "POOL_MODES"]
 
 POOL_MODES = {"none": POOL_NONE, "max": POOL_MAX, "avg": POOL_AVG}
 
@@ -79,16 +80,6 @@ def _words(byte_array):
     pad = (-len(raw)) % 4
     raw = np.concatenate([raw, np.zeros(pad, np.uint8)])
     return raw.view("<u4").astype(np.int64).tolist()
-
-
-def layer_blocks(E, F, rows):
-    """(release, need) input-row window of every block of ``rows`` output pixels (raster order),
-    as the sequencer computes them, in units of output rows e (scaled by the caller)."""
-    blocks = []
-    for p0 in range(0, E * F, rows):
-        last = min(p0 + rows, E * F) - 1
-        blocks.append((p0 // F, last // F))
-    return blocks
 
 
 def layer_shape(layer: ConvLayer):
@@ -190,8 +181,7 @@ def plan_conv(config: AcceleratorConfig, layer: ConvLayer) -> LayerProgram:
         _check("(F // 2) * M (pool row buffer)", (F // 2) * M, 1, cfg.pool_buf_words)
     # Line-buffer lines one block needs at once (the sequencer aborts with LINE_BUFFER_SPAN
     # otherwise): from the first lane's top row to the last lane's bottom row.
-    span = max(min(U * e_last - pt + R, H) - max(U * e_first - pt, 0)
-               for e_first, e_last in layer_blocks(E, F, cfg.rows))
+    span = max_block_rows(H, pt, U, R, E, F, cfg.rows)
     _check("input rows one block of output pixels needs (line buffer lines)", span, 1, cfg.lb_lines)
 
     # Channel groups (depthwise mapping) and the weight image.

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from spec.geometry import output_size, resolve_padding
+
 __all__ = ["ConvLayer", "folded_bias"]
 
 
@@ -32,30 +34,16 @@ class ConvLayer:
     depth_multiplier: int = field(default=0)   # > 0: w is a depthwise conv expanded to dense
 
     def resolved_padding(self):
+        """(top, bottom, left, right) (spec/geometry.py ``resolve_padding``)."""
         H, W = self.x.shape[:2]
         R, S = self.w.shape[1:3]
-        if isinstance(self.padding, str):
-            if self.padding == "VALID":
-                return (0, 0, 0, 0)
-            if self.padding == "SAME":
-                U = self.stride
-                pads = []
-                for size, k in ((H, R), (W, S)):
-                    out = -(-size // U)
-                    total = max((out - 1) * U + k - size, 0)
-                    pads += [total // 2, total - total // 2]
-                return tuple(pads)
-            raise ValueError(f"padding = {self.padding!r} is not supported: use 'SAME', 'VALID' or "
-                             f"(top, bottom, left, right)")
-        if len(self.padding) != 4:
-            raise ValueError(f"padding = {self.padding!r} must have 4 entries (top, bottom, left, right)")
-        return tuple(int(p) for p in self.padding)
+        return resolve_padding(self.padding, int(H), int(W), int(R), int(S), self.stride)
 
     def output_hw(self):
         H, W = self.x.shape[:2]
         R, S = self.w.shape[1:3]
         pt, pb, pl, pr = self.resolved_padding()
-        return (H + pt + pb - R) // self.stride + 1, (W + pl + pr - S) // self.stride + 1
+        return output_size(H, R, self.stride, pt, pb), output_size(W, S, self.stride, pl, pr)
 
 
 def folded_bias(layer: ConvLayer):

@@ -11,7 +11,8 @@ part inside the image becomes the pass's input, and the part outside becomes the
     y0 = max(0, U*e0 - pt)          pad_top'    = y0 - (U*e0 - pt)      (only the first band keeps pt)
     y1 = min(H, U*(e1-1) - pt + R)  pad_bottom' = U*(e1-1) - pt + R - y1 (only the last band has any)
 
-so the pass's output height is exactly e1 - e0 and its taps land on the same input pixels.
+(spec/geometry.py ``input_window``), so the pass's output height is exactly e1 - e0 and its taps
+land on the same input pixels.
 With 2x2 pooling, bands start and end on even output rows/columns and the odd last row/column that
 VALID pooling drops is not computed at all. Output channel groups [m0, m1) take weights W[m0:m1] and
 all C input channels (dense), or only channels m0/k .. m1/k (depthwise, k = depth multiplier).
@@ -28,11 +29,11 @@ output-memory limit is then E*F*M words and there is no pool row buffer.
 """
 
 from dataclasses import dataclass
-from functools import lru_cache
 
 import numpy as np
 
 from spec.config import AcceleratorConfig
+from spec.geometry import input_window, max_block_rows
 
 from .conv_layer import ConvLayer, LayerProgram, plan_conv, validate_layer
 
@@ -76,21 +77,9 @@ def _is_depthwise(layer):
     return bool(k) and layer.x.shape[2] * k == layer.w.shape[0]
 
 
-@lru_cache(maxsize=4096)
-def _span(H, pt, U, R, E, F, rows):
-    """Line-buffer lines the widest block of ``rows`` output pixels needs (as in plan_conv)."""
-    p0 = np.arange(0, E * F, rows)
-    last = np.minimum(p0 + rows, E * F) - 1
-    e_first, e_last = p0 // F, last // F
-    return int(np.max(np.minimum(U * e_last - pt + R, H) - np.maximum(U * e_first - pt, 0)))
-
-
 def _window(e0, e1, U, pad, K, size):
     """Input range [y0, y1) and (pad_before, pad_after) of output band [e0, e1)."""
-    first = U * e0 - pad
-    end = U * (e1 - 1) - pad + K
-    y0, y1 = max(0, first), min(size, end)
-    return y0, y1, y0 - first, end - y1
+    return input_window(e0, e1 - 1, U, pad, K, size)
 
 
 def _bounds(total, n, align):
@@ -173,7 +162,7 @@ class _Geometry:
             else ("E * F * M (raw output words)", Ep * Fp * Mp, cfg.out_mem_bytes // 4),
         ]
         bad = [f"{name} = {value} > {limit}" for name, value, limit in checks if value > limit]
-        span = _span(Hp, pt, self.U, self.R, Ep, Fp, cfg.rows)
+        span = max_block_rows(Hp, pt, self.U, self.R, Ep, Fp, cfg.rows)
         if span > cfg.lb_lines:
             bad.append(f"input rows one block of output pixels needs = {span} > lb_lines = {cfg.lb_lines}")
         return bad

@@ -5,10 +5,12 @@
   * the layer as a user states it (``L_H``, ``L_W``, ... ``layer_x``, ``layer_w`` OHWI, ``layer_bias``
     unfolded, ``layer_mult``, ``layer_shift``, zero points, clamp) for the plain-C reference on the core;
   * ``layer_expected`` (golden output, int8 [E][F][M]) and ``L_EXPECTED_CHECKSUM``;
-  * ``layer_accel_run(int8_t *out, uint32_t *compute_cycles)``: the driver's plan for the layer
-    (driver/passes.py split + driver/conv_layer.plan_conv per pass) as calls of the generated command
-    header ``cnn_accel.h`` (driver/c_header.py): REG_WRITE per changed register, SET_ADDR + WRITE_*
-    per changed memory image (folded bias, weight rows, multipliers, shifts, input), START + WAIT,
+  * ``layer_accel_run(int8_t *out, uint32_t *compute_cycles)``: the layer as a one-layer schedule of
+    the per-pass emitter (firmware/pass_data.py, shared with the network firmware of
+    compiler/firmware.py; the input is an image like the parameters), as straight-line calls of the
+    generated command header ``cnn_accel.h`` (driver/c_header.py): REG_WRITE per changed register,
+    SET_ADDR + WRITE_* per changed memory image (folded bias, weight rows, multipliers, shifts,
+    input), START + WAIT,
     PERF CYCLES, SET_ADDR + READ_ACT_OUT, each pass's window copied into ``out``; returns 0 or the
     first error/status word that a firmware must reject.
 
@@ -22,11 +24,11 @@ import numpy as np
 
 from driver.c_header import c_header
 from driver.conv_layer import folded_bias
-from driver.passes import split_layer
-from hw.registers import Space
+from hw.registers import REGISTERS, Space
 from spec.config import AcceleratorConfig, SocConfig
 
 from .build import ROOT, build
+from .pass_data import PassEmitter, c_array, c_hex
 
 __all__ = ["checksum", "layer_header", "build_layer_firmware", "SOC_SOURCES", "uart_char_cycles"]
 
@@ -47,19 +49,6 @@ def uart_char_cycles(clocks_per_bit):
     return 10 * clocks_per_bit + 4
 
 
-def _array(ctype, name, values, per_line=16, fmt=str):
-    values = list(values)
-    lines = []
-    for i in range(0, len(values), per_line):
-        lines.append("    " + ", ".join(fmt(v) for v in values[i:i + per_line]) + ",")
-    body = "\n".join(lines) if lines else "    0,"
-    return f"static const {ctype} {name}[{max(1, len(values))}] __attribute__((aligned(4))) = {{\n{body}\n}};"
-
-
-def _hex(v):
-    return f"0x{int(v) & 0xFFFFFFFF:08x}u"
-
-
 def layer_header(config: AcceleratorConfig, layer, expected):
     """The text of layer_data.h (see the module docstring)."""
     if layer.pool != "none":
@@ -70,7 +59,8 @@ def layer_header(config: AcceleratorConfig, layer, expected):
     pt, _, pl, _ = layer.resolved_padding()
     E, F = layer.output_hw()
     expected = np.asarray(expected, np.int8).reshape(E, F, M)
-    plan = split_layer(config, layer)
+    emitter = PassEmitter(config, "img", input_images=True)
+    passes = emitter.add_layer(layer)
     # Raw mode (no requantiser in the engine): the pass leaves one int32 accumulator per element,
     # read and finished on the core (finish_raw_window).
     raw = config.raw_output
@@ -80,62 +70,44 @@ def layer_header(config: AcceleratorConfig, layer, expected):
     a("#ifndef LAYER_DATA_H\n#define LAYER_DATA_H\n\n#include <stdint.h>\n#include \"cnn_accel.h\"\n")
     for k, v in dict(H=H, W=W, C=C, M=M, R=R, S=S, STRIDE=layer.stride, PAD_TOP=pt, PAD_LEFT=pl,
                      E=E, F=F, IN_ZP=layer.input_zp, OUT_ZP=layer.output_zp, ACT_MIN=layer.act_min,
-                     ACT_MAX=layer.act_max, PASSES=len(plan.passes)).items():
+                     ACT_MAX=layer.act_max, PASSES=len(passes)).items():
         a(f"#define L_{k} ({int(v)})")
     a(f"#define L_OUT_SIZE ({E * F * M})")
     a(f"#define L_MACS ({E * F * M * R * S * C})")
-    a(f"#define L_EXPECTED_CHECKSUM {_hex(checksum(expected))}")
+    a(f"#define L_EXPECTED_CHECKSUM {c_hex(checksum(expected))}")
     a("")
     if raw:
         a("#include \"tflite_ref.h\"  /* tfl_requant: finishing raw accumulators */\n")
-    a(_array("int8_t", "layer_x", x.reshape(-1).tolist(), 32))
-    a(_array("int8_t", "layer_w", w.reshape(-1).tolist(), 32))
-    a(_array("int32_t", "layer_bias", np.asarray(layer.bias).tolist(), 8))
-    a(_array("int32_t", "layer_mult", np.asarray(layer.multiplier).tolist(), 8))
-    a(_array("int32_t", "layer_shift", np.asarray(layer.shift).tolist(), 8))
-    a(_array("int8_t", "layer_expected", expected.reshape(-1).tolist(), 32))
+    a(c_array("int8_t", "layer_x", x.reshape(-1).tolist(), 32))
+    a(c_array("int8_t", "layer_w", w.reshape(-1).tolist(), 32))
+    a(c_array("int32_t", "layer_bias", np.asarray(layer.bias).tolist(), 8))
+    a(c_array("int32_t", "layer_mult", np.asarray(layer.multiplier).tolist(), 8))
+    a(c_array("int32_t", "layer_shift", np.asarray(layer.shift).tolist(), 8))
+    a(c_array("int8_t", "layer_expected", expected.reshape(-1).tolist(), 32))
     a("")
 
-    # Memory images per pass (identical images shared), then the straight-line accelerator program.
-    images = {}                      # (space, words) -> C name
+    # The passes (identical images shared), then the straight-line accelerator program.
+    for cname, (ctype, values, per_line, fmt) in emitter.arrays.items():
+        a(c_array(ctype, cname, values, per_line, fmt))
     body = []
     b = body.append
-    regs_known, mems_known = {}, {}
-    max_out_words = 1 if raw else max(p.program.out_words() for p in plan.passes)
-    for index, p in enumerate(plan.passes):
-        b(f"    /* pass {index}: output rows {p.rows}, columns {p.cols}, channels {p.chans} */")
-        for name, value in p.program.registers.items():
-            if regs_known.get(name) != int(value):
-                b(f"    if ((rd = cnn_reg_write(CNN_REG_{name}, {int(value)}u)) != 0) return rd;")
-                regs_known[name] = int(value)
-        per_space = {}
-        for space, addr, value in p.program.memory_writes():
-            per_space.setdefault(space, []).append((addr, value))
-        for space, items in sorted(per_space.items()):
-            items.sort()
-            assert [i for i, _ in items] == list(range(len(items))), "memory images must be contiguous"
-            words = tuple(int(v) & 0xFFFFFFFF for _, v in items)
-            if mems_known.get(space) == words:
-                continue
-            mems_known[space] = words
-            sname = Space.NAMES[space].lower()
-            key = (space, words)
-            if key not in images:
-                images[key] = f"img_{sname}_{len(images)}"
-                a(_array("uint32_t", images[key], words, 8, _hex))
-            b(f"    if ((rd = cnn_load_{sname}(0, {images[key]}, {len(words)}u)) != 0) return rd;")
+    max_out_words = 1 if raw else max(p.out_words for p in passes)
+    for index, p in enumerate(passes):
+        e0, e1, f0, f1, m0, m1 = p.out_window
+        b(f"    /* pass {index}: output rows {(e0, e1)}, columns {(f0, f1)}, channels {(m0, m1)} */")
+        for reg, value in p.regs:
+            b(f"    if ((rd = cnn_reg_write(CNN_REG_{REGISTERS[reg].name}, {value}u)) != 0) return rd;")
+        for space, cname, n in p.images:
+            b(f"    if ((rd = cnn_load_{Space.NAMES[space].lower()}(0, {cname}, {n}u)) != 0) return rd;")
         b("    st = cnn_run();")
         b("    if (!CNN_STATUS_DONE(st) || CNN_STATUS_ERROR(st) || CNN_STATUS_BUSY(st)) "
           "return st | 0x80000000u;")
         b("    *compute_cycles += cnn_perf(CNN_PERF_CYCLES);")
-        (e0, e1), (f0, f1), (m0, m1) = p.rows, p.cols, p.chans
-        oe, of, om = p.program.out_shape
-        assert (oe, of, om) == (e1 - e0, f1 - f0, m1 - m0)
+        assert p.out_shape == (e1 - e0, f1 - f0, m1 - m0)
         if raw:
             b(f"    if ((rd = finish_raw_window(out, {e0}, {e1}, {f0}, {f1}, {m0}, {m1})) != 0) return rd;")
             continue
-        nw = p.program.out_words()
-        b(f"    if ((rd = cnn_fetch_act_out(0, buf, {nw}u)) != 0) return rd;")
+        b(f"    if ((rd = cnn_fetch_act_out(0, buf, {p.out_words}u)) != 0) return rd;")
         if (e0, e1, f0, f1, m0, m1) == (0, E, 0, F, 0, M):
             b(f"    for (i = 0; i < {E * F * M}; i++) out[i] = ((const int8_t *)buf)[i];")
         else:
@@ -143,7 +115,7 @@ def layer_header(config: AcceleratorConfig, layer, expected):
     a(f"static uint32_t layer_buf[{max_out_words}];")
     a("")
     if raw:
-        a(_array("int32_t", "layer_bias_folded", folded_bias(layer).tolist(), 8))
+        a(c_array("int32_t", "layer_bias_folded", folded_bias(layer).tolist(), 8))
         a("")
         a("/* out[e][f][m] (whole layer) <- a pass's raw int32 accumulators for the window")
         a(" * [e0,e1) x [f0,f1) x [m0,m1) (ACT_OUT word i = element i of the window in [e][f][m] order,")

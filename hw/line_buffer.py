@@ -24,6 +24,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+from spec.latency import LB_READ_LATENCY, LB_ROW_LATENCY
 
 __all__ = ["LineBuffer", "row_alignment"]
 
@@ -54,17 +55,21 @@ class LineBuffer(wiring.Component):
     release_limit : In     release + lb_lines, precomputed by the sequencer (used instead of
                            ``release`` with ``limit_input=True``: no adder in front of the
                            filler's write decision)
-    rows_loaded : Out      input rows completely written
+    rows_loaded : Out      input rows completely written (counts a row ROW_LATENCY = 2 cycles
+                           after the filler presents the address of its last word)
     row_done : Out(1)      rows_loaded increments at the next clock edge (rows_loaded's next value
                            is rows_loaded + row_done, except at ``start``)
     act_addr, act_en : Out / act_data : In   read port of the 32-bit activation memory
     rd_en : In(1)          read enable of the lanes (the sequencer's pipeline advance)
     rd_addr : In(array)    line byte address per lane
-    rd_data : Out(array)   byte per lane, one cycle after rd_addr (while rd_en)
+    rd_data : Out(array)   byte per lane, READ_LATENCY = 1 cycle after rd_addr (while rd_en)
     rd_word, rd_sel : Out(array)   the same as the lane's whole line word and the byte's index
                            in it (rd_data = byte rd_sel of rd_word), for a reader that registers
                            the word straight from the block RAMs and selects the byte afterwards
     """
+
+    READ_LATENCY = LB_READ_LATENCY   # spec/latency.py: rd_addr -> rd_data
+    ROW_LATENCY = LB_ROW_LATENCY     # spec/latency.py: last word's address -> rows_loaded
 
     def __init__(self, config: AcceleratorConfig, *, byte_memories=True, limit_input=False):
         self._byte_memories = bool(byte_memories)
@@ -143,6 +148,8 @@ class LineBuffer(wiring.Component):
                     m.d.sync += word.eq(word + 1)
             with m.Else():
                 m.d.sync += word.eq(word + 1)
+        # A row is counted ROW_LATENCY = 2 cycles after its last word's address: the write-stage
+        # registers (wr_*), then rows_loaded.
         m.d.comb += self.row_done.eq(wr_valid & wr_last & ~self.start)
         with m.If(self.row_done):
             m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
@@ -184,6 +191,10 @@ class LineBuffer(wiring.Component):
                     rp.en.eq(self.rd_en),
                 ]
                 word = rp.data
+            # Synchronous read ports: the lane's word is READ_LATENCY = 1 cycle after rd_addr.
+            if rp.domain == "comb" or self.READ_LATENCY != 1:
+                raise AssertionError(f"line buffer read port in domain {rp.domain!r}, spec/latency.py "
+                                     f"LB_READ_LATENCY = {self.READ_LATENCY}")
             m.d.comb += [self.rd_data[lane].eq(word.word_select(byte_sel, 8)),
                          self.rd_word[lane].eq(word), self.rd_sel[lane].eq(byte_sel)]
             with m.If(self.rd_en):

@@ -25,6 +25,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+from spec.latency import PRODUCT_LATENCY, TILE_LATENCY
 
 from .products import ProductArray
 
@@ -63,7 +64,7 @@ class MacTile(wiring.Component):
     o : Out(stream.Signature(tile_result_layout(config)))
     """
 
-    LATENCY = 3  # cycles from an accepted ``last`` beat to ``o.valid``
+    LATENCY = TILE_LATENCY  # cycles from an accepted ``last`` beat to ``o.valid`` (spec/latency.py)
 
     def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), product_array=ProductArray):
         if not isinstance(config, AcceleratorConfig):
@@ -84,8 +85,9 @@ class MacTile(wiring.Component):
         cfg = self._config
 
         m.submodules.products = products = self._product_array(cfg)
-        if getattr(products, "LATENCY", 1) != 1:
-            raise ValueError(f"product_array latency = {products.LATENCY!r}, the tile needs 1")
+        if getattr(products, "LATENCY", PRODUCT_LATENCY) != PRODUCT_LATENCY:
+            raise ValueError(f"product_array latency = {products.LATENCY!r}, the tile needs "
+                             f"{PRODUCT_LATENCY} (spec/latency.py PRODUCT_LATENCY)")
 
         # The whole pipeline advances unless a finished block is waiting on a stalled output.
         advance = Signal()

@@ -77,15 +77,22 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig, check_int
+from spec.latency import (
+    MULTIPLIER_WIDTH,
+    REQUANT_LATENCY,
+    REQUANT_SERIAL_STAGES,
+    REQUANT_STAGES,
+    requant_cycles_per_element,
+    serial_digit_bits,
+)
 
 __all__ = ["Requantizer", "requant_in_layout", "requant_out_layout", "STAGES"]
 
 # The pipeline stages in order (see the module docstring).
-STAGES = ("bias", "lshift", "mul", "mid", "sum", "high", "round", "rshift", "zp", "clamp")
-# The stages the digit-serial multiplier (mul_cycles > 1) replaces.
-SERIAL_REPLACES = ("mul", "mid", "sum", "high")
-
-MULTIPLIER_WIDTH = 31
+# The register stages in pipeline order, and the ones the digit-serial multiplier (mul_cycles > 1)
+# replaces: spec/latency.py (the cycle model counts them from there).
+STAGES = REQUANT_STAGES
+SERIAL_REPLACES = REQUANT_SERIAL_STAGES
 SHIFT_WIDTH = 6
 BIAS_WIDTH = 32
 
@@ -185,7 +192,7 @@ class Requantizer(wiring.Component):
         self._tag_width = tag_width
         self._registers = registers | {"clamp"}
         self._mul_cycles = mul_cycles
-        self._digit = -(-MULTIPLIER_WIDTH // mul_cycles)
+        self._digit = serial_digit_bits(mul_cycles)
         members = {
             "i": In(stream.Signature(requant_in_layout(config, tag_width, constant_clamps))),
             "o": Out(stream.Signature(requant_out_layout(config, tag_width))),
@@ -220,7 +227,7 @@ class Requantizer(wiring.Component):
     @property
     def cycles_per_element(self):
         """Cycles between accepted elements at full rate (1 for the parallel multiplier)."""
-        return -(-MULTIPLIER_WIDTH // self._digit) if self.serial else 1
+        return requant_cycles_per_element(self._mul_cycles)
 
     @property
     def registers(self):
@@ -249,8 +256,11 @@ class Requantizer(wiring.Component):
             advance_front = advance_back
         m.d.comb += self.i.ready.eq(advance_front)
 
+        built = []     # the stages in the order elaborated (checked against ``registers``)
+
         def stage(name, valid, values, advance):
             """Register (or, if the stage is not registered, just name) ``values`` after ``name``."""
+            built.append(name)
             registered = name in self._registers
             out_valid = Signal(name=f"{name}_valid")
             out = {}
@@ -336,8 +346,20 @@ class Requantizer(wiring.Component):
             ]
             if self._tag_width:
                 m.d.sync += self.o.payload.tag.eq(s["tag"])
-
+        self._check_latency(built + ["clamp"])
         return m
+
+    def _check_latency(self, built):
+        """The pipeline just elaborated has the registers :attr:`latency` counts, and with every
+        stage registered and the parallel multiplier its latency is spec/latency.py's REQUANT_LATENCY
+        (which the cycle model uses)."""
+        registered = tuple(name for name in built if name in self._registers)
+        if registered != self.registers:
+            raise AssertionError(f"requantizer elaborated the register stages {registered}, "
+                                 f"its latency counts {self.registers}")
+        if not self.serial and set(STAGES) <= self._registers and self.latency != REQUANT_LATENCY:
+            raise AssertionError(f"requantizer latency = {self.latency}, spec/latency.py "
+                                 f"REQUANT_LATENCY = {REQUANT_LATENCY}")
 
     @staticmethod
     def _mask(right):

@@ -38,43 +38,39 @@ shorter: an element inside the layer is written one register stage after its sel
 
     cycles = prologue (rows for the first block) + beats + fill stalls + output stalls + tail
 
+Every pipeline latency comes from spec/latency.py, the block input-row windows from
+spec/geometry.py (the gateware checks the same values at elaboration).
+
 ``conv_engine_cycles`` returns these parts separately, so a report can say where the cycles went.
 Loop-nest notation: N M C H W R S E F U (see README); CG = input channels per output group.
 """
 
 from dataclasses import dataclass
 
-__all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles"]
+from .geometry import block_rows, pixel
+from .geometry import blocks as raster_blocks
+from .latency import (
+    LOOKAHEAD,
+    PARAM_STAGES,
+    POOL_STAGES,
+    RAW_WRITE_LATENCY,
+    REQUANT_AFTER_SERIAL,
+    REQUANT_LATENCY,
+    SMALL_GAP,
+    START_LATENCY,
+    requant_cycles_per_element,
+)
 
-REQUANT_LATENCY = 10  # hw/requantizer.py STAGES
-START_LATENCY = 1  # hw/conv_engine.py: accepted CTRL.start write -> datapath start (a register)
-POOL_STAGES = 5  # hw/output_stage.py POOL_STAGES: requantizer output -> output-memory write
-TILE_LATENCY = 3  # hw/mac_tile.py: operand, product, accumulate registers
-RAW_WRITE_LATENCY = 1  # hw/raw_writer.py WRITE_LATENCY: select -> memory write register
+__all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles", "LOOKAHEAD",
+           "SMALL_GAP"]
 
 
 def requant_cycles(config):
     """Cycles per element of the output stage's requantizer (hw/requantizer.py
     ``cycles_per_element``): 1, or ceil(31 / ceil(31 / k)) for the digit-serial multiplier."""
-    k = config.requant_mul_cycles
-    if k == 1 or config.raw_output:
+    if config.raw_output:
         return 1
-    digit = -(-31 // k)
-    return -(-31 // digit)
-
-
-def LOOKAHEAD(rows):
-    """Cycles from loading a block until the next block's lanes are ready (one lane per cycle,
-    then three for its input-row window, hw/conv_sequencer.py): a block with fewer beats waits
-    at its last beat."""
-    return rows + 4
-
-
-def SMALL_GAP(rows):
-    """Small sequencer (sequencer = Sequencer.COMPACT, hw/conv_sequencer.py): cycles from a block's last beat
-    (or the start pulse) to the next block's first beat: rows lane steps, the check of the last
-    lane, the span check."""
-    return rows + 3
+    return requant_cycles_per_element(config.requant_mul_cycles)
 
 
 @dataclass
@@ -91,15 +87,12 @@ class CycleBreakdown:
 
 
 def _blocks(E, F, rows, U, pt, R, H):
-    """(need, release, lane_valid) per block of ``rows`` output pixels, as the sequencer loads them."""
+    """(need, release, lane_valid, p0) per block of ``rows`` output pixels, as the sequencer loads
+    them (spec/geometry.py)."""
     out = []
-    for p0 in range(0, E * F, rows):
-        lanes = [p for p in range(p0, p0 + rows)]
-        valid = [p < E * F for p in lanes]
-        last = max(p for p in lanes if p < E * F)
-        need = min(U * (last // F) - pt + R, H)
-        release = max(U * (p0 // F) - pt, 0)
-        out.append((need, release, valid, p0))
+    for block in raster_blocks(E, F, rows):
+        release, need = block_rows(block, U, pt, R, H)
+        out.append((need, release, block.lane_valid, block.p0))
     return out
 
 
@@ -163,7 +156,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         _, _, lanes_ok, p0_b = blocks[bb]
         if not (lanes_ok[i] and gg * cols + j < M):
             return False, False
-        e, f = divmod(p0_b + i, F)
+        e, f = pixel(p0_b + i, F)
         return True, (not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1)))
 
     while True:
@@ -229,7 +222,7 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
         # Output side of the digit-serial requantizer (uses this cycle's values).
         if serial:
             if unit_done:
-                out_busy_until = t + 4 + POOL_STAGES   # round, rshift, zp, clamp, pooling stages
+                out_busy_until = t + REQUANT_AFTER_SERIAL + POOL_STAGES   # round..clamp, pooling
             if unit_load:
                 unit_full, unit_done, unit_steps = True, False, serial_k - 1
             elif unit_done:
@@ -336,11 +329,12 @@ def conv_engine_cycles(config, H, W, C, M, R, S, U, pad_top, E, F, CG, pool=0):
             # select (issued) -> write register -> idle seen in the next cycle
             done = max(done, issued + RAW_WRITE_LATENCY + 1)
             continue
-        done = max(done, issued + 3)
-        e, f = divmod(p0 + i, F)
+        # select (issued) -> O1, O2 (PARAM_STAGES) -> idle seen in the next cycle
+        done = max(done, issued + PARAM_STAGES + 1)
+        e, f = pixel(p0 + i, F)
         keep = not pool or ((e >> 1) < (E >> 1) and (f >> 1) < (F >> 1))
         if keep:
-            done = max(done, issued + 3 + REQUANT_LATENCY + POOL_STAGES)
+            done = max(done, issued + PARAM_STAGES + 1 + REQUANT_LATENCY + POOL_STAGES)
     # The steps above count from the datapath's start pulse, START_LATENCY after CYCLES starts.
     cycles = done + 1 + START_LATENCY
     return CycleBreakdown(

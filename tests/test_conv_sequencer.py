@@ -23,7 +23,7 @@ from amaranth.sim import Simulator
 from hw.conv_sequencer import ConvSequencer
 from hw.line_buffer import row_alignment
 from spec.config import AcceleratorConfig, Sequencer
-from spec.cycle_model import SMALL_GAP
+from spec.latency import SMALL_GAP
 
 CFG = AcceleratorConfig(rows=4, cols=4, lb_lines=8, lb_line_bytes=128, max_size=16, max_channels=16,
                         weight_mem_words=1024)
