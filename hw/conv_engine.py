@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
 
-from .conv_sequencer import ConvSequencer, block_info_layout, layer_shape_layout
+from .conv_sequencer import block_info_layout, layer_shape_layout, sequencer_for
 from .line_buffer import LineBuffer
 from .mac_tile import MacTile
 from .output_stage import OutputStage
@@ -151,7 +151,7 @@ class ConvEngine(wiring.Component):
 
         m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self.split_memories,
                                                       limit_input=True)
-        m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
+        m.submodules.sequencer = seq = sequencer_for(cfg)(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         raw = cfg.raw_output
         m.submodules.output = out = RawWriter(cfg) if raw else OutputStage(cfg)
