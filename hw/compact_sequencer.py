@@ -20,6 +20,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
 from spec.config import AcceleratorConfig, Sequencer
+from spec.cycle_model import SMALL_GAP
 
 from .sequencer_parts import (
     LoopNest,
@@ -168,8 +169,9 @@ class CompactSequencer(wiring.Component):
         #   count 1 .. rows     its previous pixel is checked and shifted in; at 1 (lane 0) also
         #                       release = max(ye, 0), the lowest row the block reads
         #   count == rows + 1   ready (or done: no valid lane left)
-        # With the rows check, the first beat comes SMALL_GAP(rows) = rows + 3 cycles after the
-        # previous block's last beat or the start pulse.
+        # The first beat comes SMALL_GAP(rows) = rows + 3 cycles after the previous block's
+        # last beat or the start pulse (count 0 one cycle after it, ready one cycle after rows + 1).
+        assert 1 + (cfg.rows + 1) + 1 == SMALL_GAP(cfg.rows), "the cycle model's block gap"
         running = Signal()
         lanes = Signal(data.ArrayLayout(lane_layout(cfg), cfg.rows))
         lane_valid = Signal(cfg.rows)

@@ -19,6 +19,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
 from spec.config import AcceleratorConfig, Sequencer
+from spec.cycle_model import LOOKAHEAD
 
 from .sequencer_parts import (
     LoopNest,
@@ -64,6 +65,8 @@ class LookaheadSequencer(wiring.Component):
         cleared by the caller); a block shorter than that waits for it at its last beat."""
         cfg, sh = self._config, self.shape
         size, _, coord, _ = sequencer_widths(cfg)
+        # count is 0 one cycle after a block's load, ready one cycle after count == rows + 2.
+        assert 1 + (cfg.rows + 2) + 1 == LOOKAHEAD(cfg.rows), "the cycle model's lookahead time"
         la = SimpleNamespace(
             lanes=Signal(data.ArrayLayout(lane_layout, cfg.rows)),
             last=Signal(lane_layout),               # the lane the next step starts from
