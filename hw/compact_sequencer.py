@@ -250,8 +250,11 @@ class CompactSequencer(wiring.Component):
         # block's first beat (weight rows restart with every block). No S3 stage: the weight
         # word must arrive with the line-buffer bytes, in S2.
         s1_w_addr = Signal.like(self.w_addr)
-        with m.If(~self.start & self.advance & issue):
-            m.d.sync += s1_w_addr.eq(Mux(block_first, 0, s1_w_addr + 1))
+        with m.If(self.start):
+            pass                # enabled like the stage registers: start first, then advance
+        with m.Elif(self.advance):
+            with m.If(issue):
+                m.d.sync += s1_w_addr.eq(Mux(block_first, 0, s1_w_addr + 1))
         m.d.comb += self.w_addr.eq(s1_w_addr)
         # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
         release_out = Mux(s1.valid, s1.release, release)
