@@ -324,6 +324,7 @@ def test_small_sequencer_other_configs(name, seed):
         check_layer(cfg, sh, zp=rng.randrange(-128, 128), rng=rng)
 
 
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")   # built only to inspect
 def test_sequencer_choice_and_ports():
     """``sequencer_for`` picks the class the configuration names; both have the same ports, and
     each refuses a configuration asking for the other (the cycle model would not match)."""
