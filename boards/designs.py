@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from typing import Callable
 
 from hw.conv_engine import ConvEngine, product_array_for
-from hw.conv_sequencer import ConvSequencer
+from hw.conv_sequencer import sequencer_for
 from hw.line_buffer import LineBuffer
 from hw.mac_tile import MacTile
 from hw.output_stage import OutputStage
@@ -86,7 +86,7 @@ def _part(summary, factory):
 
 DESIGNS.update({
     "sequencer": _part("the engine's loop-nest sequencer",
-                       lambda c: ConvSequencer(c, LineBuffer(c).addr_width)),
+                       lambda c: sequencer_for(c)(c, LineBuffer(c).addr_width)),
     "line-buffer": _part("the engine's line buffer", LineBuffer),
     "output-stage": _part("the engine's output stage (requantizer, pooling)", OutputStage),
     "requantizer": _part("the requantizer, pipelined multiplier", Requantizer),

@@ -1,7 +1,7 @@
 """ConvEngine: runs a whole conv layer from runtime registers (the accelerator of this project).
 
     host bus -> registers + memories (input activations, weights, per-channel bias/multiplier/shift)
-    start -> LineBuffer (each input pixel read once) -> ConvSequencer (loop nest, one beat a cycle)
+    start -> LineBuffer (each input pixel read once) -> sequencer (loop nest, one beat a cycle)
           -> MacTile (rows x cols MACs) -> OutputStage (requantise, clamp, 2x2 pool) -> output memory
 
 The loop nest it runs (N = 1 per start; see hw/conv_sequencer.py for the exact order):
@@ -36,7 +36,7 @@ from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig, Implementation, Primitives
 
-from .conv_sequencer import ConvSequencer, block_info_layout, layer_shape_layout
+from .conv_sequencer import block_info_layout, layer_shape_layout, sequencer_for
 from .ice40_products import Ice40ProductArray
 from .line_buffer import LineBuffer
 from .mac_tile import MacTile
@@ -144,7 +144,7 @@ class ConvEngine(wiring.Component):
 
         m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self._impl.byte_lanes,
                                                       limit_input=True)
-        m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
+        m.submodules.sequencer = seq = sequencer_for(cfg)(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
         raw = cfg.raw_output
         m.submodules.output = out = RawWriter(cfg) if raw else OutputStage(cfg)

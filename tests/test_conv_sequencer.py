@@ -1,4 +1,4 @@
-"""ConvSequencer unit tests (amaranth.sim): the beat stream is exactly the loop nest.
+"""Conv sequencer unit tests (amaranth.sim): the beat stream is exactly the loop nest.
 
 The line buffer is emulated by the testbench, with its flow control: input row y is loaded into
 line slot y mod lb_lines only while ``y < release_limit`` (the sequencer's output), and a lane
@@ -8,8 +8,9 @@ lane's input pixel turned into (row, line offset), so a wrong address, padding d
 flag or weight address changes the stream, and so does a beat that reads a row before it is
 loaded or after its slot was given to a later row.
 
-Both sequencers are tested: the 4-lane lookahead (``Sequencer.LOOKAHEAD``, the default) and the small
-one (``sequencer = Sequencer.COMPACT``, ICE40_ENGINE_CONFIG), on fixed shapes with an always-ready tile and
+Both sequencers are tested, as ``sequencer_for`` chooses them: LookaheadSequencer
+(``Sequencer.LOOKAHEAD``, the default) and CompactSequencer (``Sequencer.COMPACT``,
+ICE40_ENGINE_CONFIG), on fixed shapes with an always-ready tile and
 all rows loadable at once, and on edge and random shapes with random tile stalls and a slow
 filler. For the small sequencer the gap between blocks is checked against spec.cycle_model.
 """
@@ -20,8 +21,10 @@ import random
 import pytest
 from amaranth.sim import Simulator
 
-from hw.conv_sequencer import ConvSequencer
+from hw.compact_sequencer import CompactSequencer
+from hw.conv_sequencer import sequencer_for
 from hw.line_buffer import row_alignment
+from hw.lookahead_sequencer import LookaheadSequencer
 from spec.config import AcceleratorConfig, Sequencer
 from spec.latency import SMALL_GAP
 
@@ -48,7 +51,7 @@ def out_size(sh):
 
 
 def expected_beats(sh, zp, cfg=CFG):
-    """The loop nest of hw/conv_sequencer.py, one (acts, first, last, weight address) per beat."""
+    """The loop nest of hw/sequencer_parts.py (LoopNest), one (acts, first, last, weight address) per beat."""
     H, W, C, M, R, S, U = (sh[k] for k in "HWCMRSU")
     pt, pl, CG, c_step = sh["pt"], sh["pl"], sh["CG"], sh["c_step"]
     E, F = out_size(sh)
@@ -83,7 +86,7 @@ def run_sequencer(cfg, sh, zp, rng=None):
     E, F = out_size(sh)
     n_expected = len(expected_beats(sh, zp, cfg))
     line_shift = (cfg.lb_line_bytes - 1).bit_length()
-    dut = ConvSequencer(cfg, (cfg.lb_lines * cfg.lb_line_bytes - 1).bit_length())
+    dut = sequencer_for(cfg)(cfg, (cfg.lb_lines * cfg.lb_line_bytes - 1).bit_length())
     got, infos, beat_cycles = [], [], []
 
     async def bench(ctx):
@@ -266,7 +269,7 @@ def test_span_error(variant):
     cfg = CONFIGS[variant]
     sh = dict(H=16, W=1, C=1, M=4, R=5, S=1, U=2, pt=0, pl=0, CG=1, c_step=0)
     E, F = out_size(sh)
-    dut = ConvSequencer(cfg, LB_ADDR_WIDTH)
+    dut = sequencer_for(cfg)(cfg, LB_ADDR_WIDTH)
     seen = {}
 
     async def bench(ctx):
@@ -319,3 +322,19 @@ def test_small_sequencer_other_configs(name, seed):
         sh = random_shape(rng, cfg)
         print(f"{name} layer {n}: {sh}")
         check_layer(cfg, sh, zp=rng.randrange(-128, 128), rng=rng)
+
+
+@pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")   # built only to inspect
+def test_sequencer_choice_and_ports():
+    """``sequencer_for`` picks the class the configuration names; both have the same ports, and
+    each refuses a configuration asking for the other (the cycle model would not match)."""
+    assert sequencer_for(CFG) is LookaheadSequencer
+    assert sequencer_for(CFG_SMALL) is CompactSequencer
+    lookahead = LookaheadSequencer(CFG, LB_ADDR_WIDTH).signature
+    assert lookahead.members == CompactSequencer(CFG_SMALL, LB_ADDR_WIDTH).signature.members
+    with pytest.raises(ValueError, match=r"LookaheadSequencer needs sequencer = Sequencer.LOOKAHEAD, "
+                                         r"not <Sequencer.COMPACT"):
+        LookaheadSequencer(CFG_SMALL, LB_ADDR_WIDTH)
+    with pytest.raises(ValueError, match=r"CompactSequencer needs sequencer = Sequencer.COMPACT, "
+                                         r"not <Sequencer.LOOKAHEAD"):
+        CompactSequencer(CFG, LB_ADDR_WIDTH)
