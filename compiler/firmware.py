@@ -31,7 +31,7 @@ import numpy as np
 
 from driver.c_header import c_header
 from driver.passes import split_layer
-from hw.registers import REG, Space
+from spec.registers import REG, Space
 
 from .schedule import Schedule
 

@@ -2,7 +2,7 @@
 
 ``plan_conv(config, layer)`` validates the layer against the generator configuration (every bad
 value raises ValueError naming the parameter, its value and the allowed range) and returns a
-:class:`LayerProgram`: the host-bus writes (hw/registers.py spaces), the expected output shape and
+:class:`LayerProgram`: the host-bus writes (spec/registers.py spaces), the expected output shape and
 how to unpack the output memory. It is pure Python, used by the cocotb tests, the benchmarks and
 (later) the firmware generator alike.
 
@@ -29,8 +29,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
-from hw.registers import REG, Space
 from spec.config import AcceleratorConfig
+from spec.registers import REG, Space
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",
            "conv_from_depthwise", "conv_from_fc", "layer_blocks", "folded_bias", "POOL_MODES"]

@@ -23,8 +23,8 @@ import numpy as np
 from driver.c_header import c_header
 from driver.conv_layer import folded_bias
 from driver.passes import split_layer
-from hw.registers import Space
 from spec.config import AcceleratorConfig
+from spec.registers import Space
 
 from .build import ROOT, build
 

@@ -15,8 +15,8 @@ from cocotb.triggers import RisingEdge, with_timeout
 from bench.layers import BenchLayer
 from driver.conv_layer import plan_conv
 from driver.program import command_overhead
-from hw.registers import REG, Space
 from spec.config import AcceleratorConfig
+from spec.registers import REG, Space
 
 from .common import reset, seeded_rng, start_clock, tb_params
 from .conv_layers import make_layer

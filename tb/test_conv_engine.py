@@ -11,8 +11,8 @@ import cocotb
 import numpy as np
 
 from driver.program import program_for_layer
-from hw.registers import ERROR_CODE, REG, StatusWord, register_limit
 from spec.config import AcceleratorConfig
+from spec.registers import ERROR_CODE, REG, StatusWord, register_limit
 
 from .common import seeded_rng, tb_params
 from .conv_layers import edge_layers, random_layers
