@@ -14,6 +14,16 @@ driver (the tile multiplies raw int8 x int8, so the iCE40 DSPs' 8x8 mode fits). 
 and address spaces are in spec/registers.py. Performance counters: CYCLES, MAC_CYCLES, STALL_CYCLES.
 Illegal register values answer start with an error code in STATUS, never a hang.
 
+The host side, one component each (the variants are chosen in ``ConvEngine._variants`` only):
+
+    host bus (hw/host_bus.py) --fan_out--> LayerRegisters (hw/layer_registers.py: REGS space)
+                                       --> DirectHostWrites | RegisteredHostWrites (hw/host_writes.py)
+                                           --> EngineMemories (hw/engine_memories.py)
+                                       --> OutputMemory | NibbleOutputMemory (hw/output_memory.py)
+    LayerRegisters -> CombinationalStartCheck | RegisteredStartCheck (hw/start_check.py)
+                   -> LayerControl (hw/layer_control.py: busy, done, error, ``start``)
+                   -> PerfCounters (hw/perf_counters.py)
+
 Area options for small FPGAs (AcceleratorConfig fields, all off by default; docs/up5k.md):
 ``requant_mul_cycles`` (digit-serial requantizer), ``block_info_fifo = False`` (the output stage walks
 the block order itself), ``output_block_copy = False`` (the output stage serialises from the tile), and
@@ -141,6 +151,7 @@ class ConvEngine(wiring.Component):
             start_check=RegisteredStartCheck if impl.registered_start_check else CombinationalStartCheck,
             host_writes=RegisteredHostWrites if impl.registered_host_writes else DirectHostWrites,
             output_memory=NibbleOutputMemory if impl.split_output_memory else OutputMemory,
+            writer=RawWriter if raw else OutputStage,
             connect_writer=_connect_raw_writer if raw else _connect_requant_writer,
             info_fifo=cfg.block_info_fifo and not raw,
         )
@@ -166,7 +177,7 @@ class ConvEngine(wiring.Component):
                                                       limit_input=True)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
-        m.submodules.output = out = RawWriter(cfg) if cfg.raw_output else OutputStage(cfg)
+        m.submodules.output = out = v.writer(cfg)
         _connect_datapath(m, regs, mems, lb, seq, tile, start=ctrl.start)
         wiring.connect(m, tile.o, out.blocks)
         if v.info_fifo:
