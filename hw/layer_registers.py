@@ -11,8 +11,9 @@ register records of spec/registers.py.
   layer register its value (int8 registers sign-extended), anything else 0. ``bus.rdata`` is 0
   after a read of another space.
 * The START checks' inputs, from the registers (combinational): ``shape_ok`` (every size register
-  in 1..its limit, the padding below the filter, POOL below its register limit) and ``pool_bad``
-  (POOL above ``spec.registers.pool_start_limit``), and ``row_bytes`` = W * C (a register: one
+  in 1..its limit, the padding below the filter, POOL within its register limit) and ``pool_bad``
+  (POOL above ``spec.registers.pool_start_limit``; always 0 when that is the register limit, as a
+  larger POOL fails ``shape_ok``, which START reports first), and ``row_bytes`` = W * C (a register: one
   cycle behind W and C).
 """
 
@@ -85,6 +86,10 @@ class LayerRegisters(wiring.Component):
             "shape_ok": Out(1),
             "pool_bad": Out(1),
         })
+
+    @property
+    def config(self):
+        return self._config
 
     def _storage(self):
         """Layer register name -> the field that stores it, for every register the config keeps."""
