@@ -4,6 +4,9 @@
   architecture; :class:`~spec.config.Implementation`, the FPGA primitives; :class:`~spec.config.SocConfig`,
   one whole SoC build) and the parameter checks behind their error messages.
 * :mod:`spec.cycle_model`: the exact cycle count of a layer on a configuration.
+* :mod:`spec.registers`: the host-visible map (address spaces, layer registers, error codes, the
+  command table, the status word, the counters), from which the gateware's decoders, the driver,
+  the C header and docs/commands.md are generated.
 
 Everything above (hw/, driver/, compiler/, boards/, tb/) imports from here; this package imports
 nothing of the project but itself, and no Amaranth.
