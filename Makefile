@@ -102,7 +102,7 @@ cpu-synth: $(STAMP)
 firmware: $(STAMP)
 	$(PY) -m firmware.build firmware/examples/hello.c
 
-# The command map, generated from hw/registers.py: the Markdown table and the C header
+# The command map, generated from spec/registers.py: the Markdown table and the C header
 docs: $(STAMP)
 	$(PY) -m driver.c_header --markdown docs/commands.md --header build/include/cnn_accel.h
 

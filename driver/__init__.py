@@ -6,5 +6,5 @@
   program.py     a layer -> the custom-0 instruction stream a RISC-V CPU runs (program_for_layer),
                  its checks and output assembly, and the port overhead (command_overhead)
   network.py     golden/network.py layers -> ConvLayers (conv_layer_from_golden, accelerator_layers)
-  c_header.py    the C header and the Markdown command table, generated from hw/registers.py
+  c_header.py    the C header and the Markdown command table, generated from spec/registers.py
 """

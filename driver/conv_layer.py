@@ -2,7 +2,7 @@
 
 ``plan_conv(config, layer)`` validates the layer against the generator configuration (every bad
 value raises ValueError naming the parameter, its value and the allowed range) and returns a
-:class:`LayerProgram`: the host-bus writes (hw/registers.py spaces), the expected output shape and
+:class:`LayerProgram`: the host-bus writes (spec/registers.py spaces), the expected output shape and
 how to unpack the output memory. It is pure Python, used by the cocotb tests, the benchmarks and
 (later) the firmware generator alike.
 
@@ -28,9 +28,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from hw.registers import POOL_AVG, POOL_MAX, POOL_NONE, REG, Space
 from spec.config import AcceleratorConfig
 from spec.geometry import max_block_rows
+from spec.registers import POOL_AVG, POOL_MAX, POOL_NONE, REG, Space
 
 from .layer import ConvLayer, folded_bias
 from .raw_output import finish_raw, raw_accumulators

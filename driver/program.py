@@ -15,13 +15,14 @@ and once at the end STATUS (no command failed).
 Every instruction is a real 32-bit RISC-V R-type word (opcode custom-0 = 0x0B, ``funct7[31:25]
 rs2[24:20] rs1[19:15] funct3[14:12] rd[11:7]``) with the values its source registers hold when it
 executes (``setup``: what ``li`` put there). Registers: rs1 = a0 (x10), rs2 = a1 (x11), rd = a2 (x12);
-an operand that is absent or 0 is read from x0. The command table is hw/registers.py.
+an operand that is absent or 0 is read from x0. The command table is spec/registers.py.
 """
 
 from collections import Counter as _Counter
 from dataclasses import dataclass, field
 
-from hw.registers import (
+from spec.config import AcceleratorConfig
+from spec.registers import (
     COMMAND,
     COMMAND_BY_ID,
     COUNTER,
@@ -33,7 +34,6 @@ from hw.registers import (
     function_id,
     register_limit,
 )
-from spec.config import AcceleratorConfig
 
 from .conv_layer import ConvLayer
 from .passes import LayerPlan, split_layer

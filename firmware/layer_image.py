@@ -24,8 +24,8 @@ import numpy as np
 
 from driver.c_header import c_header
 from driver.conv_layer import folded_bias
-from hw.registers import REGISTERS, Space
 from spec.config import AcceleratorConfig, SocConfig
+from spec.registers import REGISTERS, Space
 
 from .build import ROOT, build
 from .pass_data import PassEmitter, c_array, c_hex

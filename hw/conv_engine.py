@@ -11,8 +11,18 @@ The loop nest it runs (N = 1 per start; see hw/conv_sequencer.py for the exact o
 
 with out-of-image taps reading the input zero point and B' = B - input_zp * sum W folded by the
 driver (the tile multiplies raw int8 x int8, so the iCE40 DSPs' 8x8 mode fits). The register map
-and address spaces are in hw/registers.py. Performance counters: CYCLES, MAC_CYCLES, STALL_CYCLES.
+and address spaces are in spec/registers.py. Performance counters: CYCLES, MAC_CYCLES, STALL_CYCLES.
 Illegal register values answer start with an error code in STATUS, never a hang.
+
+The host side, one component each (the variants are chosen in ``ConvEngine._variants`` only):
+
+    host bus (hw/host_bus.py) --fan_out--> LayerRegisters (hw/layer_registers.py: REGS space)
+                                       --> DirectHostWrites | RegisteredHostWrites (hw/host_writes.py)
+                                           --> EngineMemories (hw/engine_memories.py)
+                                       --> OutputMemory | NibbleOutputMemory (hw/output_memory.py)
+    LayerRegisters -> CombinationalStartCheck | RegisteredStartCheck (hw/start_check.py)
+                   -> LayerControl (hw/layer_control.py: busy, done, error, ``start``)
+                   -> PerfCounters (hw/perf_counters.py)
 
 Area options for small FPGAs (AcceleratorConfig fields, all off by default; docs/up5k.md):
 ``requant_mul_cycles`` (digit-serial requantizer), ``block_info_fifo = False`` (the output stage walks
@@ -30,25 +40,35 @@ E*F*M above the output memory stops with OUTPUT_TOO_BIG (found by the writer, wh
 beyond the memory). ``perf_counters = False`` drops MAC_CYCLES and STALL_CYCLES (they read 0).
 """
 
-from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import fifo, memory, wiring
+from types import SimpleNamespace
+
+from amaranth.hdl import Const, Module
+from amaranth.lib import fifo, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig, Implementation, Primitives
 
-from .conv_sequencer import block_info_layout, layer_shape_layout, sequencer_for
+from .conv_sequencer import block_info_layout, sequencer_for
+from .engine_memories import EngineMemories
+from .host_bus import HostBusSignature, fan_out, host_addr_width
+from .host_writes import DirectHostWrites, RegisteredHostWrites
 from .ice40_products import Ice40ProductArray
+from .layer_control import START_LATENCY, LayerControl
+from .layer_registers import LayerRegisters
 from .line_buffer import LineBuffer
 from .mac_tile import MacTile
+from .output_memory import NibbleOutputMemory, OutputMemory
 from .output_stage import OutputStage
+from .perf_counters import PerfCounters, counters_layout
 from .products import ProductArray
 from .raw_writer import RawWriter
-from .registers import ERROR_CODE, REG, Space
+from .start_check import CombinationalStartCheck, RegisteredStartCheck
 
 __all__ = ["ConvEngine", "product_array_for", "host_addr_width", "exact_acc_width", "START_LATENCY"]
 
-# Cycles from the accepted CTRL.start write to the ``start`` pulse of the datapath (a register).
-START_LATENCY = 1
+# The block-info FIFO: at most ~6 groups are in flight (pipeline + tile output register), so 16
+# entries never fill: the FIFO never stalls the sequencer (the cycle model relies on it).
+INFO_FIFO_DEPTH = 16
 
 
 def exact_acc_width(cfg: AcceleratorConfig):
@@ -65,12 +85,6 @@ def exact_acc_width(cfg: AcceleratorConfig):
 def product_array_for(impl: Implementation):
     """The MAC tile's product array for ``impl``: SB_MAC16 pairs on iCE40, else generic."""
     return Ice40ProductArray if impl.primitives is Primitives.ICE40 else ProductArray
-
-
-def host_addr_width(cfg: AcceleratorConfig):
-    depths = [cfg.act_mem_bytes // 4, cfg.out_mem_bytes // 4, cfg.weight_mem_words * cfg.cols // 4,
-              cfg.max_channels, 32]
-    return max(depths).bit_length()
 
 
 class ConvEngine(wiring.Component):
@@ -90,13 +104,9 @@ class ConvEngine(wiring.Component):
 
     Members
     -------
-    host_space : In(3)       address space (hw.registers.Space)
-    host_addr : In           word address within the space
-    host_wdata : In(32)      write data
-    host_we : In(1)          write strobe
-    host_re : In(1)          read strobe; ``host_rdata`` is valid in the next cycle
-    host_rdata : Out(32)
-    busy, done : Out(1)      status (also in the STATUS register)
+    host : In(HostBusSignature)   the host bus (hw/host_bus.py): spaces and registers of
+                                  spec/registers.py; read data one cycle after ``re``
+    busy, done : Out(1)           status (also in the STATUS register)
     """
 
     def __init__(self, config: AcceleratorConfig = AcceleratorConfig(),
@@ -120,12 +130,7 @@ class ConvEngine(wiring.Component):
         self._impl = impl
         self._product_array = product_array_for(impl) if product_array is None else product_array
         super().__init__({
-            "host_space": In(3),
-            "host_addr": In(host_addr_width(config)),
-            "host_wdata": In(32),
-            "host_we": In(1),
-            "host_re": In(1),
-            "host_rdata": Out(32),
+            "host": In(HostBusSignature(host_addr_width(config))),
             "busy": Out(1),
             "done": Out(1),
         })
@@ -138,329 +143,132 @@ class ConvEngine(wiring.Component):
     def impl(self):
         return self._impl
 
+    def _variants(self):
+        """Every variant of the engine, chosen here from ``config`` and ``impl`` (and only here)."""
+        cfg, impl = self._config, self._impl
+        raw = cfg.raw_output
+        return SimpleNamespace(
+            start_check=RegisteredStartCheck if impl.registered_start_check else CombinationalStartCheck,
+            host_writes=RegisteredHostWrites if impl.registered_host_writes else DirectHostWrites,
+            output_memory=NibbleOutputMemory if impl.split_output_memory else OutputMemory,
+            writer=RawWriter if raw else OutputStage,
+            connect_writer=_connect_raw_writer if raw else _connect_requant_writer,
+            info_fifo=cfg.block_info_fifo and not raw,
+        )
+
     def elaborate(self, platform):
         m = Module()
-        cfg = self._config
+        cfg, v = self._config, self._variants()
+        aw = host_addr_width(cfg)
 
+        # ---- host side: register file, START check, layer state, counters, memories -----------
+        m.submodules.registers = regs = LayerRegisters(cfg, aw, counters_layout(cfg))
+        m.submodules.start_check = check = v.start_check(cfg)
+        m.submodules.control = ctrl = LayerControl()
+        m.submodules.counters = counters = PerfCounters(cfg)
+        m.submodules.host_writes = writes = v.host_writes(cfg, aw)
+        m.submodules.memories = mems = EngineMemories(cfg, aw)
+        m.submodules.output_memory = out_mem = v.output_memory(cfg.out_mem_bytes // 4, aw)
+        fan_out(m, self.host, [regs.bus, writes.bus, out_mem.bus])
+        m.d.comb += mems.writes.eq(writes.mem)
+
+        # ---- datapath ----------------------------------------------------------------------------
         m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self._impl.byte_lanes,
                                                       limit_input=True)
         m.submodules.sequencer = seq = sequencer_for(cfg)(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
-        raw = cfg.raw_output
-        m.submodules.output = out = RawWriter(cfg) if raw else OutputStage(cfg)
-        use_info_fifo = cfg.block_info_fifo and not raw
-        if use_info_fifo:
-            # At most ~6 groups are in flight (pipeline + tile output register), so 16 entries
-            # never fill: the FIFO never stalls the sequencer (the cycle model relies on it).
-            m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
-                width=block_info_layout(cfg).size, depth=16)
-
-        # ---- registers -----------------------------------------------------------------------
-        shape = Signal(layer_shape_layout(cfg))
-        output_zp = Signal(signed(8))
-        act_min = Signal(signed(8), init=-128)
-        act_max = Signal(signed(8), init=127)
-        pool = Signal(2)
-        busy = Signal()
-        done = Signal()
-        error = Signal(8)
-        cycles = Signal(32)
-        mac_cycles = Signal(32)
-        row_bytes = Signal(32)
-        m.d.sync += row_bytes.eq(shape.W * shape.C)
-
-        writable = {
-            "H": shape.H, "W": shape.W, "C": shape.C, "M": shape.M, "R": shape.R, "S": shape.S,
-            "U": shape.U, "PAD_TOP": shape.pad_top, "PAD_LEFT": shape.pad_left, "E": shape.E,
-            "F": shape.F, "CG": shape.CG, "C_STEP": shape.c_step, "INPUT_ZP": shape.input_zp,
-            "OUTPUT_ZP": output_zp, "ACT_MIN": act_min, "ACT_MAX": act_max, "POOL": pool,
-        }
-        if raw:
-            # The host requantises: the output zero point and clamps are not stored (host writes
-            # are accepted and ignored, reads answer 0). POOL stays, for START's check.
-            for name in ("OUTPUT_ZP", "ACT_MIN", "ACT_MAX"):
-                del writable[name]
-        # Range check of every layer register against the generator maxima (at start).
-        limits = {
-            "H": cfg.max_size, "W": cfg.max_size, "E": cfg.max_size, "F": cfg.max_size,
-            "C": cfg.max_channels, "M": cfg.max_channels, "CG": cfg.max_channels,
-            "R": cfg.max_kernel, "S": cfg.max_kernel, "U": cfg.max_stride,
-        }
-        shape_ok = Signal()
-        m.d.comb += shape_ok.eq(Cat(*[(writable[n] >= 1) & (writable[n] <= hi)
-                                      for n, hi in limits.items()]).all()
-                                & (shape.pad_top < shape.R) & (shape.pad_left < shape.S) & (pool != 3))
-
-        host_reg_write = self.host_we & (self.host_space == Space.REGS)
-        start_request = host_reg_write & (self.host_addr == REG["CTRL"]) & self.host_wdata[0]
-        # ``accept`` is the accepted CTRL.start write (decode, range checks of every layer
-        # register); ``start`` reaches the line buffer, sequencer and output stage START_LATENCY
-        # cycle later from a register, so that decode does not share a cycle with the resets
-        # and loads that ``start`` fans out to. The CYCLES counter runs from ``accept``.
-        accept = Signal()
-        start = Signal()
-        m.d.sync += start.eq(accept)
-        with m.If(host_reg_write & ~busy):
-            with m.Switch(self.host_addr):
-                for name, reg in writable.items():
-                    with m.Case(REG[name]):
-                        m.d.sync += reg.eq(self.host_wdata)
-        if self._impl.registered_start_check:
-            # The verdict on the registers as flip-flops (one cycle behind them), so that START
-            # is decided by a few LUTs after the CTRL write instead of behind the range
-            # compares. Exact when START comes at least two cycles after the last register
-            # write, which ``row_bytes`` (a register) has always required: the CnnCfu answers
-            # every command before it takes the next one, so it never issues them closer.
-            # ceil4(row_bytes) > L is row_bytes > floor4(L): a compare with a constant.
-            shape_bad = Signal(init=1)            # the registers' reset values are not a layer
-            pool_bad = Signal()
-            m.d.sync += [shape_bad.eq(~shape_ok), pool_bad.eq((pool != 0) if raw else 0)]
-            row_bad = row_bytes > (cfg.lb_line_bytes & ~3)
-        else:
-            shape_bad = ~shape_ok
-            pool_bad = (pool != 0) if raw else 0
-            row_bad = row_bytes + Mux(row_bytes[:2] != 0, 3, 0) > cfg.lb_line_bytes
-        with m.If(start_request):
-            with m.If(busy):
-                m.d.sync += error.eq(ERROR_CODE["BUSY"])
-            with m.Elif(shape_bad):
-                m.d.sync += [error.eq(ERROR_CODE["BAD_SHAPE"]), done.eq(1)]
-            with m.Elif(row_bad):
-                m.d.sync += [error.eq(ERROR_CODE["ROW_TOO_WIDE"]), done.eq(1)]
-            with m.Elif(pool_bad):
-                m.d.sync += [error.eq(ERROR_CODE["POOL_UNSUPPORTED"]), done.eq(1)]
-            with m.Else():
-                m.d.comb += accept.eq(1)
-                m.d.sync += [busy.eq(1), done.eq(0), error.eq(0)]
-                if not self._impl.registered_start_check:
-                    m.d.sync += cycles.eq(0)
-                    if cfg.perf_counters:
-                        m.d.sync += mac_cycles.eq(0)
-
-        # ---- memories ------------------------------------------------------------------------
-        act_in = memory.Memory(shape=32, depth=cfg.act_mem_bytes // 4, init=[])
-        weights = memory.Memory(shape=8 * cfg.cols, depth=cfg.weight_mem_words, init=[])
-        m.submodules.act_in = act_in
-        m.submodules.weights = weights
-        if not raw:
-            bias = memory.Memory(shape=32, depth=cfg.max_channels, init=[])
-            mult = memory.Memory(shape=31, depth=cfg.max_channels, init=[])
-            shift = memory.Memory(shape=6, depth=cfg.max_channels, init=[])
-            m.submodules.bias = bias
-            m.submodules.mult = mult
-            m.submodules.shift = shift
-        # Output activations: written a byte at a time by the output stage, read a word at a
-        # time by the host. Built as eight 4-bit-wide memories (memory k holds nibble k of every
-        # word), each is a block RAM in its native depth x 4 mode (4096 x 4 per DP16KD on ECP5)
-        # with no byte enables: a 32-bit memory with byte enables is built from wider, shallower
-        # blocks stacked in depth, with a write-enable decode and a read multiplexer in front of
-        # and behind the block RAMs, on the host read path and the output stage's write path.
-        out_words = cfg.out_mem_bytes // 4
-        if self._impl.split_output_memory:
-            act_out = [memory.Memory(shape=4, depth=out_words, init=[]) for _ in range(8)]
-            for k, mem in enumerate(act_out):
-                m.submodules[f"act_out_{k}"] = mem
-        else:
-            act_out = [memory.Memory(shape=32, depth=out_words, init=[])]
-            m.submodules.act_out = act_out[0]
-
-        # Host writes to the memories, directly or through one register stage
-        # (``registered_host_writes``): the same address / data for every memory, one enable each.
-        if self._impl.registered_host_writes:
-            wr_addr = Signal.like(self.host_addr, name="host_wr_addr")
-            wr_data = Signal(32, name="host_wr_data")
-            m.d.sync += [wr_addr.eq(self.host_addr), wr_data.eq(self.host_wdata)]
-        else:
-            wr_addr, wr_data = self.host_addr, self.host_wdata
-
-        def wr_enable(value, name):
-            if not self._impl.registered_host_writes:
-                return value
-            reg = Signal(len(value), name=name)
-            m.d.sync += reg.eq(value)
-            return reg
-
-        def host_write_port(mem, space, granularity=None):
-            wp = mem.write_port(granularity=granularity)
-            en = wr_enable(self.host_we & (self.host_space == space), f"host_we_{mem_names[space]}")
-            m.d.comb += [wp.addr.eq(wr_addr), wp.data.eq(wr_data), wp.en.eq(en)]
-            return wp
-
-        mem_names = {Space.ACT_IN: "act_in", Space.BIAS: "bias", Space.MULT: "mult",
-                     Space.SHIFT: "shift"}
-        host_write_port(act_in, Space.ACT_IN)
-        if not raw:
-            host_write_port(bias, Space.BIAS)
-            host_write_port(mult, Space.MULT)
-            host_write_port(shift, Space.SHIFT)
-        parts = cfg.cols // 4
-        w_wp = weights.write_port(granularity=32)
-        part_bits = (parts - 1).bit_length()
-        m.d.comb += [
-            w_wp.addr.eq(wr_addr >> part_bits),
-            w_wp.data.eq(wr_data.replicate(parts)),
-            w_wp.en.eq(wr_enable(Cat(*[self.host_we & (self.host_space == Space.WEIGHTS)
-                                       & ((self.host_addr[:part_bits] == k) if part_bits else 1)
-                                       for k in range(parts)]), "host_we_weights")),
-        ]
-
-        # ---- datapath --------------------------------------------------------------------------
-        act_rp = act_in.read_port()
-        m.d.comb += [
-            lb.start.eq(start),
-            lb.height.eq(shape.H),
-            lb.row_bytes.eq(row_bytes),
-            lb.release.eq(seq.release),
-            lb.release_limit.eq(seq.release_limit),
-            act_rp.addr.eq(lb.act_addr),
-            act_rp.en.eq(lb.act_en),
-            lb.act_data.eq(act_rp.data),
-            lb.rd_en.eq(tile.i.ready),
-            lb.rd_addr.eq(seq.lb_addr),
-            seq.lb_word.eq(lb.rd_word),
-            seq.lb_sel.eq(lb.rd_sel),
-            seq.rows_loaded.eq(lb.rows_loaded),
-            seq.row_done.eq(lb.row_done),
-            seq.row_align.eq(row_bytes[:2]),
-            seq.start.eq(start),
-            seq.shape.eq(shape),
-            seq.advance.eq(tile.i.ready),
-        ]
-        w_rp = weights.read_port()
-        m.d.comb += [
-            w_rp.addr.eq(seq.w_addr),
-            w_rp.en.eq(tile.i.ready),
-            tile.i.valid.eq(seq.beat_valid),
-            tile.i.payload.act.eq(seq.beat_act),
-            tile.i.payload.weight.eq(w_rp.data),
-            tile.i.payload.first.eq(seq.beat_first),
-            tile.i.payload.last.eq(seq.beat_last),
-        ]
+        m.submodules.output = out = v.writer(cfg)
+        _connect_datapath(m, regs, mems, lb, seq, tile, start=ctrl.start)
         wiring.connect(m, tile.o, out.blocks)
-        if use_info_fifo:
-            m.d.comb += [
-                info_fifo.w_data.eq(seq.info),
-                info_fifo.w_en.eq(seq.info_valid),
-                seq.info_ready.eq(info_fifo.w_rdy),
-                out.info.payload.eq(info_fifo.r_data),
-                out.info.valid.eq(info_fifo.r_rdy),
-                info_fifo.r_en.eq(out.info.ready),
-            ]
+        if v.info_fifo:
+            m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
+                width=block_info_layout(cfg).size, depth=INFO_FIFO_DEPTH)
+            wiring.connect(m, _info_stream(cfg, seq), info_fifo.w_stream)
+            wiring.connect(m, info_fifo.r_stream, out.info)
             info_pending = info_fifo.r_rdy
         else:
-            # The output stage follows the block order itself (AcceleratorConfig.block_info_fifo).
+            # The output side follows the block order itself (AcceleratorConfig.block_info_fifo).
             m.d.comb += seq.info_ready.eq(1)
             info_pending = Const(0, 1)
-        m.d.comb += [out.start.eq(start), out.M.eq(shape.M), out.E.eq(shape.E), out.F.eq(shape.F)]
-        if raw:
-            # One int32 word per element at its word address.
-            if self._impl.split_output_memory:
-                for k, mem in enumerate(act_out):
-                    wp = mem.write_port()
-                    m.d.comb += [wp.addr.eq(out.out_addr), wp.data.eq(out.out_data[4 * k:4 * k + 4]),
-                                 wp.en.eq(out.out_en)]
-            else:
-                out_wp = act_out[0].write_port(granularity=8)
-                m.d.comb += [out_wp.addr.eq(out.out_addr), out_wp.data.eq(out.out_data),
-                             out_wp.en.eq(out.out_en.replicate(4))]
-        else:
-            bias_rp = bias.read_port()
-            mult_rp = mult.read_port()
-            shift_rp = shift.read_port()
-            for rp in (bias_rp, mult_rp, shift_rp):
-                m.d.comb += [rp.addr.eq(out.param_addr), rp.en.eq(out.param_en)]
-            m.d.comb += [
-                out.pool.eq(pool),
-                out.output_zp.eq(output_zp), out.act_min.eq(act_min), out.act_max.eq(act_max),
-                out.bias.eq(bias_rp.data), out.multiplier.eq(mult_rp.data), out.shift.eq(shift_rp.data),
-            ]
-            # One int8 byte per element at its byte address.
-            out_byte = out.out_data.as_unsigned()
-            if self._impl.split_output_memory:
-                for k, mem in enumerate(act_out):
-                    wp = mem.write_port()
-                    m.d.comb += [
-                        wp.addr.eq(out.out_addr >> 2),
-                        wp.data.eq(out_byte[4 * (k % 2):4 * (k % 2) + 4]),
-                        wp.en.eq(out.out_en & (out.out_addr[:2] == k // 2)),
-                    ]
-            else:
-                out_wp = act_out[0].write_port(granularity=8)
-                m.d.comb += [
-                    out_wp.addr.eq(out.out_addr >> 2),
-                    out_wp.data.eq(out_byte.replicate(4)),
-                    out_wp.en.eq((out.out_en << out.out_addr[:2])[:4]),
-                ]
+        m.d.comb += [out.start.eq(ctrl.start), out.M.eq(regs.shape.M), out.E.eq(regs.shape.E),
+                     out.F.eq(regs.shape.F)]
+        overflow = v.connect_writer(m, out, regs, mems, out_mem)
 
-        # ---- completion and counters -------------------------------------------------------
-        # Compared for equality only and at most ~6 groups are in flight: 8-bit counters suffice.
-        blocks_issued = Signal(8)
-        blocks_done = Signal(8)
-        with m.If(start):
-            m.d.sync += [blocks_issued.eq(0), blocks_done.eq(0)]
-        with m.Else():
-            m.d.sync += [blocks_issued.eq(blocks_issued + seq.info_valid),
-                         blocks_done.eq(blocks_done + out.block_done)]
-        with m.If(busy):
-            m.d.sync += cycles.eq(cycles + 1)
-            if cfg.perf_counters:
-                m.d.sync += mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))
-            if self._impl.registered_start_check:
-                # The counters restart from ``start`` (a flip-flop, one cycle after ``accept``)
-                # with the values they would have had: ``accept`` then only drives busy, done,
-                # error and ``start``, not the 64 counter enables. They differ only in the cycle
-                # after the CTRL write, when the CnnCfu reads STATUS, never CYCLES.
-                with m.If(start):
-                    m.d.sync += cycles.eq(1)
-                    if cfg.perf_counters:
-                        m.d.sync += mac_cycles.eq(tile.i.valid & tile.i.ready)
-            with m.If(start):
-                pass    # the datapath starts now: its status flags are still the last layer's
-            with m.Elif(seq.error_span):
-                m.d.sync += [busy.eq(0), done.eq(1), error.eq(ERROR_CODE["LINE_BUFFER_SPAN"])]
-            with m.Elif(~seq.busy & (blocks_issued == blocks_done) & out.idle & ~tile.o.valid
-                        & ~info_pending):
-                m.d.sync += [busy.eq(0), done.eq(1)]
-                if raw:
-                    with m.If(out.overflow):
-                        m.d.sync += error.eq(ERROR_CODE["OUTPUT_TOO_BIG"])
-        m.d.comb += [self.busy.eq(busy), self.done.eq(done)]
-
-        # ---- host reads (one cycle latency) ---------------------------------------------------
-        out_rps = [mem.read_port() for mem in act_out]
-        for rp in out_rps:
-            m.d.comb += [rp.addr.eq(self.host_addr), rp.en.eq(self.host_re)]
-        # The source of the read (output memory or register) is decoded when the read is issued,
-        # so behind the output memory's block RAMs ``host_rdata`` is one AND-OR per bit.
-        read_out = Signal()
-        read_reg = Signal()
-        reg_value = Signal(32)
-        m.d.sync += [read_out.eq(self.host_space == Space.ACT_OUT),
-                     read_reg.eq(self.host_space == Space.REGS)]
-        with m.If(self.host_re):
-            with m.Switch(self.host_addr):
-                with m.Case(REG["STATUS"]):
-                    m.d.sync += reg_value.eq(Cat(busy, done, Const(0, 6), error))
-                with m.Case(REG["CYCLES"]):
-                    m.d.sync += reg_value.eq(cycles)
-                if cfg.perf_counters:
-                    with m.Case(REG["MAC_CYCLES"]):
-                        m.d.sync += reg_value.eq(mac_cycles)
-                    with m.Case(REG["STALL_CYCLES"]):
-                        m.d.sync += reg_value.eq(cycles - mac_cycles)
-                for name, reg in writable.items():
-                    with m.Case(REG[name]):
-                        m.d.sync += reg_value.eq(reg)
-                with m.Default():
-                    m.d.sync += reg_value.eq(0)
-        out_word = Cat(*[rp.data for rp in out_rps])
-        m.d.comb += self.host_rdata.eq((out_word & read_out.replicate(32))
-                                       | (reg_value & read_reg.replicate(32)))
-        if self._impl.spram and platform is not None:
-            if not hasattr(platform, "request_spram"):
-                raise ValueError(f"spram = {self._impl.spram!r} needs a platform with the iCE40 memory "
-                                 f"mapping (hw.ice40_spram.Ice40MemoryMapping), not "
-                                 f"{type(platform).__name__}")
-            for name in self._impl.spram:
-                platform.request_spram(m.submodules[name])
+        # ---- START, completion, counters ---------------------------------------------------------
+        beat = tile.i.valid & tile.i.ready
+        m.d.comb += [
+            regs.busy.eq(ctrl.busy), regs.status.eq(ctrl.status), regs.counters.eq(counters.counters),
+            check.shape_ok.eq(regs.shape_ok), check.pool_bad.eq(regs.pool_bad),
+            check.row_bytes.eq(regs.row_bytes), check.accept.eq(ctrl.accept), check.start.eq(ctrl.start),
+            ctrl.request.eq(regs.start_request), ctrl.bad.eq(check.bad), ctrl.code.eq(check.code),
+            ctrl.seq_busy.eq(seq.busy), ctrl.error_span.eq(seq.error_span),
+            ctrl.block_issued.eq(seq.info_valid), ctrl.block_done.eq(out.block_done),
+            ctrl.writer_idle.eq(out.idle), ctrl.tile_busy.eq(tile.o.valid),
+            ctrl.info_pending.eq(info_pending), ctrl.overflow.eq(overflow),
+            counters.busy.eq(ctrl.busy), counters.beat.eq(beat),
+            counters.clear.eq(check.clear_counters), counters.load.eq(check.load_counters),
+            self.busy.eq(ctrl.busy), self.done.eq(ctrl.done),
+        ]
+        self._request_spram(platform, {**mems.memories, **out_mem.memories})
         return m
+
+    def _request_spram(self, platform, memories):
+        """Place the memories named in ``impl.spram`` in SPRAM (hw/ice40_spram.py)."""
+        if not self._impl.spram or platform is None:
+            return
+        if not hasattr(platform, "request_spram"):
+            raise ValueError(f"spram = {self._impl.spram!r} needs a platform with the iCE40 memory "
+                             f"mapping (hw.ice40_spram.Ice40MemoryMapping), not "
+                             f"{type(platform).__name__}")
+        for name in self._impl.spram:
+            platform.request_spram(memories[name])
+
+
+def _info_stream(cfg, seq):
+    """The sequencer's block info (``info``, ``info_valid``, ``info_ready``) as a stream."""
+    info = stream.Signature(block_info_layout(cfg)).create()
+    info.payload, info.valid, info.ready = seq.info, seq.info_valid, seq.info_ready
+    return info
+
+
+def _connect_datapath(m, regs, mems, lb, seq, tile, *, start):
+    """Line buffer <- input memory, sequencer <- line buffer lanes, tile <- sequencer beats and the
+    weight memory (its read data arrives with the beat: the sequencer issues ``w_addr`` one stage
+    early)."""
+    shape, row_bytes = regs.shape, regs.row_bytes
+    m.d.comb += [
+        lb.start.eq(start), lb.height.eq(shape.H), lb.row_bytes.eq(row_bytes),
+        lb.release.eq(seq.release), lb.release_limit.eq(seq.release_limit),
+        mems.act_addr.eq(lb.act_addr), mems.act_en.eq(lb.act_en), lb.act_data.eq(mems.act_data),
+        lb.rd_en.eq(tile.i.ready), lb.rd_addr.eq(seq.lb_addr),
+        seq.lb_word.eq(lb.rd_word), seq.lb_sel.eq(lb.rd_sel),
+        seq.rows_loaded.eq(lb.rows_loaded), seq.row_done.eq(lb.row_done),
+        seq.row_align.eq(row_bytes[:2]),
+        seq.start.eq(start), seq.shape.eq(shape), seq.advance.eq(tile.i.ready),
+        mems.w_addr.eq(seq.w_addr), mems.w_en.eq(tile.i.ready),
+        tile.i.valid.eq(seq.beat_valid),
+        tile.i.payload.act.eq(seq.beat_act), tile.i.payload.weight.eq(mems.w_data),
+        tile.i.payload.first.eq(seq.beat_first), tile.i.payload.last.eq(seq.beat_last),
+    ]
+
+
+def _connect_requant_writer(m, out, regs, mems, out_mem):
+    """OutputStage: the per-channel parameters and layer constants in, one int8 byte per element
+    at its byte address out (byte lane ``addr mod 4`` of word ``addr // 4``). No overflow."""
+    p = regs.params
+    m.d.comb += [
+        mems.param_addr.eq(out.param_addr), mems.param_en.eq(out.param_en),
+        out.bias.eq(mems.bias), out.multiplier.eq(mems.mult), out.shift.eq(mems.shift),
+        out.pool.eq(p.pool), out.output_zp.eq(p.output_zp), out.act_min.eq(p.act_min),
+        out.act_max.eq(p.act_max),
+        out_mem.w_addr.eq(out.out_addr >> 2), out_mem.w_data.eq(out.out_data.as_unsigned().replicate(4)),
+        out_mem.w_en.eq((out.out_en << out.out_addr[:2])[:4]),
+    ]
+    return Const(0, 1)
+
+
+def _connect_raw_writer(m, out, regs, mems, out_mem):
+    """RawWriter: one int32 word per element at its word address; its ``overflow`` is returned."""
+    m.d.comb += [out_mem.w_addr.eq(out.out_addr), out_mem.w_data.eq(out.out_data),
+                 out_mem.w_en.eq(out.out_en.replicate(4))]
+    return out.overflow

@@ -30,6 +30,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+from spec.registers import POOL_NONE
 
 from .block_info_order import BlockInfoOrder
 from .block_serializer import BlockSerializer
@@ -37,7 +38,6 @@ from .conv_sequencer import block_info_layout
 from .mac_tile import tile_result_layout
 from .pool_writer import POOL_STAGES, PoolWriter, pool_tag_layout
 from .raster_order import RasterOrder
-from .registers import POOL_NONE
 from .requantizer import Requantizer
 
 __all__ = ["OutputStage", "POOL_STAGES"]

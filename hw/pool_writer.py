@@ -28,8 +28,7 @@ from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
-
-from .registers import POOL_AVG, POOL_MAX, POOL_NONE
+from spec.registers import POOL_AVG, POOL_MAX, POOL_NONE
 
 __all__ = ["PoolWriter", "pool_tag_layout", "POOL_STAGES"]
 

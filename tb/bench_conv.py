@@ -16,8 +16,8 @@ from bench.conv_layers import make_layer
 from bench.layers import BenchLayer
 from driver.conv_layer import plan_conv
 from driver.program import command_overhead
-from hw.registers import REG, Space
 from spec.config import AcceleratorConfig
+from spec.registers import REG, Space, StatusWord
 
 from .common import reset, seeded_rng, start_clock, tb_params
 from .host_bus import HostBus
@@ -45,7 +45,7 @@ async def bench_layers(dut):
         wall = time.perf_counter() - wall
         status, cycles, macs, stalls = await bus.read_many(
             Space.REGS, [REG["STATUS"], REG["CYCLES"], REG["MAC_CYCLES"], REG["STALL_CYCLES"]])
-        assert (status >> 8) == 0, f"{b.name}: error {status >> 8}"
+        assert StatusWord(status).error == 0, f"{b.name}: {StatusWord(status)}"
         out = program.unpack_output(await bus.read_many(Space.ACT_OUT, range(program.out_words())))
         assert np.array_equal(out, t.expected), f"{b.name}: output differs from golden"
         regs = program.registers

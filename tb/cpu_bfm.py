@@ -23,7 +23,7 @@ from cocotb.simtime import get_sim_time
 from cocotb.triggers import FallingEdge, RisingEdge, SimTimeoutError, with_timeout
 
 from driver.program import Instruction, decode, instruction
-from hw.registers import COMMAND, COMMAND_BY_ID, OPCODE_CUSTOM0, function_id
+from spec.registers import COMMAND, COMMAND_BY_ID, OPCODE_CUSTOM0, function_id
 
 from .common import CLOCK_NS
 
@@ -161,7 +161,7 @@ class CpuBfm:
         return responses, round(self._now() - start)
 
     async def command(self, name, rs1=None, rs2=None, limit=None):
-        """Convenience: run command ``name`` of hw/registers.py with operand values rs1 / rs2."""
+        """Convenience: run command ``name`` of spec/registers.py with operand values rs1 / rs2."""
         return await self.run_instruction(instruction(name, rs1, rs2), limit)
 
     async def raw(self, funct7, funct3, rs1=0, rs2=0, limit=None):
@@ -181,7 +181,7 @@ def layer_wait_limit(program):
 
 async def read_port_counters(bfm):
     """The port counters, read with no stalls or gaps (so reading them does not disturb them)."""
-    from hw.registers import COUNTER
+    from spec.registers import COUNTER
 
     stall, gap = bfm.rsp_stall, bfm.cmd_gap
     bfm.rsp_stall = bfm.cmd_gap = 0.0
@@ -250,7 +250,7 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_
     from spec.cycle_model import conv_engine_cycles
 
     for i, (p, c) in enumerate(zip(program.plan.passes, counters, strict=True)):
-        # Without perf_counters MAC_CYCLES does not exist and reads 0 (hw/registers.py).
+        # Without perf_counters MAC_CYCLES does not exist and reads 0 (spec/registers.py).
         beats = p.program.beats if cfg.perf_counters else 0
         assert c["mac_cycles"] == beats, \
             (f"{test_layer.name} pass {i}: MAC_CYCLES read {c['mac_cycles']}, expected {beats} "

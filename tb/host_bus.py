@@ -1,17 +1,18 @@
-"""cocotb driver for the conv engine's host bus (hw/registers.py): writes, reads, run a layer."""
+"""cocotb driver for the conv engine's host bus (spec/registers.py): writes, reads, run a layer."""
 
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge, with_timeout
 
-from hw.registers import ERRORS, REG, Space
+from spec.registers import ERRORS, REG, Space, StatusWord
 
 __all__ = ["HostBus", "LayerResult"]
 
 
 class LayerResult:
     def __init__(self, status, cycles, mac_cycles, stall_cycles, output=None):
-        self.busy = status & 1
-        self.done = (status >> 1) & 1
-        self.error = (status >> 8) & 0xFF
+        word = StatusWord(status)
+        self.busy = word.busy
+        self.done = word.done
+        self.error = word.error
         self.cycles = cycles
         self.mac_cycles = mac_cycles
         self.stall_cycles = stall_cycles
@@ -27,32 +28,32 @@ class HostBus:
 
     def __init__(self, dut):
         self.dut = dut
-        dut.host_we.value = 0
-        dut.host_re.value = 0
-        dut.host_space.value = 0
-        dut.host_addr.value = 0
-        dut.host_wdata.value = 0
+        dut.host__we.value = 0
+        dut.host__re.value = 0
+        dut.host__space.value = 0
+        dut.host__addr.value = 0
+        dut.host__wdata.value = 0
 
     async def write(self, space, addr, value):
         d = self.dut
         await FallingEdge(d.clk)
-        d.host_space.value = space
-        d.host_addr.value = addr
-        d.host_wdata.value = value & 0xFFFFFFFF
-        d.host_we.value = 1
+        d.host__space.value = space
+        d.host__addr.value = addr
+        d.host__wdata.value = value & 0xFFFFFFFF
+        d.host__we.value = 1
         await FallingEdge(d.clk)
-        d.host_we.value = 0
+        d.host__we.value = 0
 
     async def write_many(self, writes):
         d = self.dut
         for space, addr, value in writes:
             await FallingEdge(d.clk)
-            d.host_space.value = space
-            d.host_addr.value = addr
-            d.host_wdata.value = value & 0xFFFFFFFF
-            d.host_we.value = 1
+            d.host__space.value = space
+            d.host__addr.value = addr
+            d.host__wdata.value = value & 0xFFFFFFFF
+            d.host__we.value = 1
         await FallingEdge(d.clk)
-        d.host_we.value = 0
+        d.host__we.value = 0
 
     async def read(self, space, addr):
         return (await self.read_many(space, [addr]))[0]
@@ -63,14 +64,14 @@ class HostBus:
         values = []
         for addr in addrs:
             await FallingEdge(d.clk)
-            d.host_space.value = space
-            d.host_addr.value = addr
-            d.host_re.value = 1
+            d.host__space.value = space
+            d.host__addr.value = addr
+            d.host__re.value = 1
             await RisingEdge(d.clk)
             await ReadOnly()
-            values.append(int(d.host_rdata.value.to_unsigned()))
+            values.append(int(d.host__rdata.value.to_unsigned()))
         await FallingEdge(d.clk)
-        d.host_re.value = 0
+        d.host__re.value = 0
         return values
 
     async def run(self, program, max_cycles):

@@ -12,7 +12,8 @@ from cocotb.triggers import ClockCycles, FallingEdge, Timer
 from bench.conv_layers import edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
 from driver.program import instruction, program_for_layer
 from hw.conv_engine import host_addr_width
-from hw.registers import (
+from spec.config import AcceleratorConfig
+from spec.registers import (
     COMMAND,
     COMMAND_BY_ID,
     COUNTER,
@@ -24,7 +25,6 @@ from hw.registers import (
     StatusWord,
     space_depth,
 )
-from spec.config import AcceleratorConfig
 
 from .common import reset, seeded_rng, tb_params
 from .cpu_bfm import layer_wait_limit, run_layer, save_log, setup_port
@@ -59,7 +59,7 @@ async def _load_and_start(bfm, program):
 
 @cocotb.test()
 async def port_errors(dut):
-    """Every error case answers its documented code (hw/registers.py ERRORS), sets CMD_ERROR in the
+    """Every error case answers its documented code (spec/registers.py ERRORS), sets CMD_ERROR in the
     next status word (once), changes nothing, and never hangs; a good layer runs afterwards."""
     if tb_params().get("part") != "errors":
         return

@@ -12,8 +12,8 @@ import numpy as np
 
 from bench.conv_layers import edge_layers, random_layers
 from driver.program import program_for_layer
-from hw.registers import ERROR_CODE, REG, StatusWord, register_limit
 from spec.config import AcceleratorConfig
+from spec.registers import ERROR_CODE, REG, StatusWord, register_limit
 
 from .common import seeded_rng, tb_params
 from .cpu_bfm import run_layer, save_log, setup_port

@@ -49,7 +49,7 @@ async def run_inference(dut, bfm, schedule, x):
                                             "POOL"))) for p in program.plan.passes]
         compute = sum(c["cycles"] for c in counters)
         mac = sum(c["mac_cycles"] for c in counters)
-        if not cfg.perf_counters:      # MAC_CYCLES is absent and reads 0 (hw/registers.py)
+        if not cfg.perf_counters:      # MAC_CYCLES is absent and reads 0 (spec/registers.py)
             assert mac == 0, f"{layer.name}: MAC_CYCLES read {mac} with perf_counters = False"
             mac = sum(p.program.beats for p in program.plan.passes)
         assert compute == sum(m.cycles for m in model) and mac == sum(m.mac_cycles for m in model), \

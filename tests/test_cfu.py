@@ -1,4 +1,4 @@
-"""The RISC-V command port: its single definition (hw/registers.py) and everything generated from
+"""The RISC-V command port: its single definition (spec/registers.py) and everything generated from
 it (decoder, driver programs, C header, Markdown table), the pass splitter, and the port in RTL.
 
 The cocotb tests run on the default configuration's build (shared with tests/test_conv_engine.py),
@@ -21,7 +21,9 @@ from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
-from hw.registers import (
+from sim.runner import ROOT, run_cocotb
+from spec.config import AcceleratorConfig
+from spec.registers import (
     COMMAND_BY_ID,
     COMMANDS,
     COUNTERS,
@@ -33,8 +35,6 @@ from hw.registers import (
     register_limit,
     space_depth,
 )
-from sim.runner import ROOT, run_cocotb
-from spec.config import AcceleratorConfig
 from tb.cpu_bfm import built_port, print_overhead
 
 CONFIG = AcceleratorConfig()

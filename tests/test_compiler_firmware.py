@@ -18,10 +18,10 @@ from compiler.firmware import (
     plan_network,
 )
 from driver.passes import split_layer
-from hw.registers import REG, Space
 from models.digits import MODEL_PATH
 from sim.runner import BUILD
 from spec.config import SIM_SOC
+from spec.registers import REG, Space
 
 
 @pytest.fixture(scope="module")

@@ -31,16 +31,6 @@ PRODUCT = ("spec", "hw", "golden", "driver", "compiler", "firmware", "boards", "
            "models")
 TOP_LEVEL = (*PRODUCT, "tb", "tests")
 
-# Known violations inside areas another change is rewriting, each listed as
-# (importing module, imported module). Only these exact edges are tolerated; a new edge of the same
-# kind still fails. Empty this list once those changes are merged.
-ALLOWED = {
-    # driver/ reads the pooling constants and the register table from the gateware modules until
-    # they move to spec/ (test_driver_imports_no_gateware).
-    ("driver.program", "hw.registers"),
-    ("driver.c_header", "hw.registers"),
-    ("driver.conv_layer", "hw.registers"),
-}
 
 
 def _module_name(path):
@@ -133,8 +123,6 @@ def _violations(importers, allowed_targets, forbidden_external=()):
             continue
         for line, name, target in imports:
             if target is not None and _top(target) not in allowed_targets:
-                if (module, target) in ALLOWED:
-                    continue
                 lines.append(f"{_where(module, line)}: {module} imports {target}")
             elif target is None and name.split(".")[0] in forbidden_external:
                 lines.append(f"{_where(module, line)}: {module} imports {name}")
@@ -184,7 +172,7 @@ def _edges():
     edges = defaultdict(dict)
     for module, imports in GRAPH.items():
         for line, _, target in imports:
-            if target is not None and target != module and (module, target) not in ALLOWED:
+            if target is not None and target != module:
                 edges[module].setdefault(target, line)
     return edges
 
@@ -309,10 +297,3 @@ def _package_path(packages, start, goal):
                 previous[child] = node
                 queue.append(child)
     return None
-
-
-def test_allow_list_is_current():
-    # An allowed edge that no longer exists must leave the list, so it cannot hide a later one.
-    present = {(module, target) for module, imports in GRAPH.items() for _, _, target in imports}
-    stale = sorted(ALLOWED - present)
-    assert not stale, f"ALLOWED lists imports that no longer exist, remove them: {stale}"

@@ -18,9 +18,9 @@ from golden.pool import avg_pool2d, max_pool2d
 from golden.quant import requantize, wrap_int32
 from hw.conv_sequencer import block_info_layout
 from hw.output_stage import OutputStage
-from hw.registers import POOL_AVG, POOL_MAX, POOL_NONE
 from hw.requantizer import Requantizer
 from spec.config import AcceleratorConfig
+from spec.registers import POOL_AVG, POOL_MAX, POOL_NONE
 from tests.writer_blocks import (
     INT32_MAX,
     INT32_MIN,

@@ -21,9 +21,9 @@ from boards.boards import ICE40_ENGINE_CONFIG
 from driver.conv_layer import plan_conv
 from driver.passes import split_layer
 from driver.raw_output import finish_raw, raw_accumulators
-from hw.registers import REG, Space, space_depth
 from spec.config import AcceleratorConfig, Output
 from spec.cycle_model import conv_engine_cycles, requant_cycles
+from spec.registers import REG, Space, space_depth
 
 RAW = AcceleratorConfig(output=Output.RAW)
 
