@@ -18,7 +18,7 @@ import numpy as np
 from sim.runner import BUILD, simulator_name
 from spec.config import AcceleratorConfig
 from tb.conv_layers import make_layer
-from tb.test_soc_host import run_layer
+from tb.soc_host import run_layer
 
 __all__ = ["SHAPES", "main"]
 

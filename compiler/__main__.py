@@ -45,7 +45,7 @@ def main(argv=None):
             path.write_text(f"# {layer.name}: {layer.describe()}\n" + prog.listing())
             print(f"wrote {path} ({len(prog)} instructions)")
     if args.firmware:
-        from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS
+        from tb.soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS
 
         from .firmware import FirmwareSizeError, build_network_firmware
 

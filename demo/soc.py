@@ -1,9 +1,9 @@
 """Run a compiled network as firmware on the SoC RTL (hw/soc.py): build once, run many images.
 
 ``network_firmware(model)`` compiles a .tflite (compiler/) and builds firmware/net/net.c with the
-generated schedule (compiler/firmware.py) for the SoC the SoC tests use (tb/test_soc_host.py: same
+generated schedule (compiler/firmware.py) for the SoC the SoC tests use (tb/soc_host.py: same
 RAM sizes and UART speed, so the cached Verilator build of tests/test_soc.py is reused).
-``run_images(fw, inputs)`` writes a job file and runs tb/test_soc_net.py: each image is written into
+``run_images(fw, inputs)`` writes a job file and runs tb/soc_net_tb.py: each image is written into
 ``net_io`` in the DMEM image through the SoC's loader port, the core runs the firmware and the UART
 report is parsed; one result dict per image (logits, rdcycle cycles per inference and per layer,
 engine CYCLES / MAC_CYCLES per layer, and with ``flags=FLAG_ACCEL | FLAG_SW`` the plain-C run).
@@ -20,7 +20,7 @@ from compiler import compile_tflite
 from compiler.firmware import FLAG_ACCEL, FLAG_SW, build_network_firmware
 from sim.runner import BUILD, ROOT, run_cocotb
 from spec.config import AcceleratorConfig
-from tb.test_soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
+from tb.soc_host import CLOCKS_PER_BIT, DMEM_WORDS, IMEM_WORDS, soc_design
 
 from .progress import SimRunError, run_with_progress
 
@@ -36,7 +36,7 @@ class SocRunError(SimRunError):
 
 def network_firmware(model, config=CONFIG, schedule=None, name=None):
     """The network firmware of ``model`` (.tflite path; or an already compiled ``schedule`` and a
-    ``name``) for the SoC of tb/test_soc_host.py."""
+    ``name``) for the SoC of tb/soc_host.py."""
     schedule = schedule or compile_tflite(model, config)
     name = name or Path(model).stem
     return build_network_firmware(schedule, BUILD / "firmware" / f"net-{name}", clocks_per_bit=CLOCKS_PER_BIT,
@@ -48,7 +48,7 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
     """Run every input (int8, [N, ...input shape]) through the firmware ``fw`` on the SoC RTL.
 
     ``flags``: one value for every image, or a list with one per image (e.g. the plain-C run on the
-    first image only). Returns the per-image reports of tb/test_soc_net.py; raises SocRunError when
+    first image only). Returns the per-image reports of tb/soc_net_tb.py; raises SocRunError when
     the run failed (no halt, a firmware error code, UART problems)."""
     config = fw.plan.schedule.config
     design = design or soc_design(config)[1]
@@ -68,7 +68,7 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
     results.unlink(missing_ok=True)
     params = {"job": str(job), "results": str(results), "seed": seed}
     return run_with_progress(
-        lambda: run_cocotb(design, "tb.test_soc_net", run_name=run_name, params=params, seed=seed),
+        lambda: run_cocotb(design, "tb.soc_net_tb", run_name=run_name, params=params, seed=seed),
         results, len(inputs), on_result, error=SocRunError)
 
 

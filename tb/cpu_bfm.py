@@ -202,7 +202,7 @@ async def run_program_measured(bfm, program, port_counters=True):
     wait_cycles, rsp_stall_cycles, bfm_cycles (wall clock of the port including gaps and stalls).
     ``port_counters=False``: a port built without them (``CnnCfu(counters=False)``) must read 0 from
     every port counter; port_cycles is then the static model's (not measured: see the cycle test of
-    tb/test_cfu.py), wait_cycles / rsp_stall_cycles are None.
+    tb/cfu_tb.py), wait_cycles / rsp_stall_cycles are None.
     """
     from driver.program import program_stats
 
@@ -278,7 +278,7 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_
     return entry
 
 
-# ---- shared by the cocotb modules (tb/test_conv_engine.py, tb/test_cfu.py, ...) -------------------
+# ---- shared by the cocotb modules (tb/conv_engine_tb.py, tb/cfu_tb.py, ...) -------------------
 async def setup_port(dut, rng, rsp_stall=None, cmd_gap=None):
     """Clock, idle port, reset; a CPU model with the stall/gap probabilities from TB_PARAMS."""
     from .common import reset, start_clock, tb_params
@@ -324,11 +324,11 @@ def print_overhead(log):
 
 
 def run_engine_layers(port, config, run_name, params, seed):
-    """Run tb/test_conv_engine.py (``params`` picks the layer set) on ``port``; print its overhead."""
+    """Run tb/conv_engine_tb.py (``params`` picks the layer set) on ``port``; print its overhead."""
     from sim.runner import run_cocotb
 
     log_dir = port.build_dir / "runs" / run_name / "layers"
-    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
+    run_cocotb(port, "tb.conv_engine_tb", run_name=run_name,
                params={"config": config.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
                seed=seed)
     for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:

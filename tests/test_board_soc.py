@@ -2,7 +2,7 @@
 button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the iCE40 engine
 (Ice40ConvEngine, SB_MAC16 products as their behavioural model, ICE40_ENGINE_CONFIG), 4+4 KB RAM,
 104 clocks per UART bit (115200 baud at 12 MHz) -- with the board firmware (firmware/board/main.c)
-baked into the RAM initialisation. The testbench (tb/test_board_soc.py) sees only the pins.
+baked into the RAM initialisation. The testbench (tb/board_soc_tb.py) sees only the pins.
 
 The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
 Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``soc_core="serial"``,
@@ -39,7 +39,7 @@ verilator_only = pytest.mark.skipif(
 
 def run_board(seed, shape=None, board_name="icebreaker", core=None, max_cycles=30_000_000):
     """Build ``board_name``'s SocTop (with its own core, or ``core``) with the demo firmware for
-    ``seed``/``shape``, run it, return the parsed UART report (tb/test_board_soc.py)."""
+    ``seed``/``shape``, run it, return the parsed UART report (tb/board_soc_tb.py)."""
     board = BOARDS[board_name]
     config = board.engine_config
     extra = {} if shape is None else {"shape": shape}
@@ -52,7 +52,7 @@ def run_board(seed, shape=None, board_name="icebreaker", core=None, max_cycles=3
     params = {"clocks_per_bit": top.clocks_per_bit, "max_cycles": max_cycles, "seed": seed,
               "checksum": checksum(expected), "outputs": int(expected.size),
               "result_path": str(result_path)}
-    run_cocotb(design, "tb.test_board_soc", run_name=run_name, params=params, seed=seed)
+    run_cocotb(design, "tb.board_soc_tb", run_name=run_name, params=params, seed=seed)
     report = json.loads(result_path.read_text())
     assert top.clocks_per_bit == {"icebreaker": 104, "ulx3s-85f": 217}[board_name]
     print(report["uart_text"])

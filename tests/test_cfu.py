@@ -345,7 +345,7 @@ def reduced_port():
 
 def _run(design, cfg, name, params, seed, testcase):
     log_dir = design.build_dir / "runs" / name / "layers"
-    run_cocotb(design, "tb.test_cfu", run_name=name, testcase=testcase, seed=seed,
+    run_cocotb(design, "tb.cfu_tb", run_name=name, testcase=testcase, seed=seed,
                params={"config": cfg.as_dict(), "seed": seed, "log_dir": str(log_dir), **params})
     for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
         print_overhead(json.loads(path.read_text()))

@@ -124,7 +124,7 @@ def test_soc_netlist_conv_layer(seed):
     result_path = design.build_dir / "report.json"
     params = {"clocks_per_bit": CLOCKS_PER_BIT, "max_cycles": MAX_CYCLES, "seed": seed,
               "expected": flat.tolist(), "checksum": checksum(flat), "result_path": str(result_path)}
-    run_cocotb(design, "tb.test_soc_netlist", run_name=f"seed{seed}", params=params, seed=seed)
+    run_cocotb(design, "tb.soc_netlist_tb", run_name=f"seed{seed}", params=params, seed=seed)
     t3 = time.monotonic()
     print(f"{flat.size} outputs bit-exact on the {sim} netlist simulation; "
           f"Yosys {'cached' if netlist.yosys_seconds is None else f'{netlist.yosys_seconds:.0f} s'}, "

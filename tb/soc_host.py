@@ -1,5 +1,5 @@
 """Host (pytest / benchmark) side of the SoC system test: build the SoC once, generate and build the
-firmware for a layer, run tb.test_soc on it and return the parsed UART report.
+firmware for a layer, run tb.soc_tb on it and return the parsed UART report.
 
 Used by tests/test_soc.py and bench/soc.py (not a cocotb module itself).
 """
@@ -41,7 +41,7 @@ def run_layer(test_layer, run_name, seed, config=None, max_cycles=20_000_000, ch
               "clocks_per_bit": CLOCKS_PER_BIT, "max_cycles": max_cycles,
               "expected": expected.tolist(), "checksum": checksum(expected), "seed": seed,
               "result_path": str(result_path), "check": check}
-    run_cocotb(design, "tb.test_soc", run_name=run_name, params=params, seed=seed)
+    run_cocotb(design, "tb.soc_tb", run_name=run_name, params=params, seed=seed)
     report = json.loads(result_path.read_text())
     report["imem_words"], report["dmem_words"] = len(image.imem), len(image.dmem)
     return report
