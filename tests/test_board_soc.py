@@ -16,7 +16,6 @@ alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1
 """
 
 import json
-import os
 
 import pytest
 
@@ -24,6 +23,7 @@ from boards.boards import BOARDS
 from boards.soc_top import make_soc_top
 from firmware.board_image import BOARD_LAYER_SEED, board_layer
 from firmware.layer_image import checksum
+from sim.options import full
 from sim.runner import build, run_cocotb, simulator_name
 
 pytestmark = pytest.mark.cocotb
@@ -70,7 +70,7 @@ def test_board_soc_icebreaker(seed):
 
 
 @verilator_only
-@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="a 3x3 layer on the multi-cycle core: set FULL=1")
+@pytest.mark.skipif(not full(), reason="a 3x3 layer on the multi-cycle core: set FULL=1")
 def test_board_soc_icebreaker_multicycle(seed):
     report = run_board(seed, SMALL_LAYER, core="multicycle")
     assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
@@ -78,7 +78,7 @@ def test_board_soc_icebreaker_multicycle(seed):
 
 
 @verilator_only
-@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="the bitstream's whole layer (~4 min): set FULL=1")
+@pytest.mark.skipif(not full(), reason="the bitstream's whole layer (~4 min): set FULL=1")
 @pytest.mark.parametrize("board_name", ["icebreaker", "ulx3s-85f"])
 def test_board_soc_bitstream_firmware(board_name):
     # The iCEBreaker's bit-serial core needs ~10^8 cycles for the 8x8x4 -> 8 layer (most of it the

@@ -8,7 +8,6 @@ The report fixture tests/data/boards/nextpnr-ice40-report.json is a real nextpnr
 
 import gc
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -40,6 +39,7 @@ from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
 from hw.soc import Soc
+from sim.options import full
 from spec.config import AcceleratorConfig
 
 DATA = Path(__file__).parent / "data" / "boards"
@@ -440,7 +440,7 @@ def test_fit_line_names_every_resource_over_capacity(tmp_path):
 
 # -- the real thing (slow) -----------------------------------------------------------------------
 
-@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="full place and route: set FULL=1")
+@pytest.mark.skipif(not full(), reason="full place and route: set FULL=1")
 def test_icebreaker_build_small_tile(tmp_path):
     summary = synthesize("icebreaker", "tile", SMALL, seeds=[1, 2], build_root=tmp_path)
     assert summary["status"] == "ok", summary.get("error")

@@ -7,7 +7,6 @@ port: the UP5K configuration without port counters (UP5K, ``CnnCfu(counters=Fals
 """
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -36,6 +35,7 @@ from hw.registers import (
     register_limit,
     space_depth,
 )
+from sim.options import random_layers
 from sim.runner import ROOT, run_cocotb
 from spec.config import AcceleratorConfig
 from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
@@ -243,7 +243,7 @@ def _golden_passes(plan):
 def test_multi_pass_layers_are_bit_exact_in_golden():
     rng = np.random.default_rng(4)
     layers = multi_pass_layers(rng, SMALL) + [random_multi_pass_layer(rng, SMALL, i, max_passes=200)
-                                              for i in range(int(os.environ.get("RANDOM_LAYERS", "30")) // 2)]
+                                              for i in range(random_layers(default=30) // 2)]
     for t in layers:
         plan = split_layer(SMALL, t.layer)
         assert len(plan.passes) > 1

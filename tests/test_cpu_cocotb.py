@@ -13,12 +13,12 @@ simulated with Yosys's cells_sim.v).
 """
 
 import json
-import os
 
 import pytest
 
 from firmware.build import build as build_firmware
 from hw.cpu.soc_ram import CORES, SocRam
+from sim.options import cpu_lockstep_instructions, full
 from sim.runner import BUILD, build, run_cocotb
 from tb.cpu_programs import DATA, PROGRAMS, isa_programs
 
@@ -58,9 +58,9 @@ def test_cpu_isa_programs(tmp_path, seed, core):
 @cores
 def test_cpu_lockstep_unicorn(seed, core):
     pytest.importorskip("unicorn")
-    instructions = int(os.environ.get("CPU_LOCKSTEP_INSNS", "10000"))
+    instructions = cpu_lockstep_instructions()
     params = {"instructions": instructions, "seed": seed, "core": core}
-    if core == "serial" and not os.environ.get("FULL"):
+    if core == "serial" and not full():
         params.update(instructions=instructions // 5, body_length=600)
     report = BUILD / "reports" / ("cpu_cpi.json" if core == "multicycle" else f"cpu_cpi_{core}.json")
     params["report"] = str(report)

@@ -12,7 +12,6 @@ Slow (3-6 min from clean on 2 cores: Yosys, Verilator build, run; docs/netlist.m
 SEED the layer. ``test_netlist_firmware_fits`` is the fast part that ``make test`` runs.
 """
 
-import os
 import time
 
 import numpy as np
@@ -29,6 +28,7 @@ from sim.netlist import (
     synthesize_netlist,
     verilator_public_ports,
 )
+from sim.options import netlist_dsp
 from sim.runner import BUILD, build, run_cocotb
 from tb.conv_layers import make_layer
 
@@ -97,7 +97,7 @@ def test_soc_netlist_conv_layer(seed):
     soc = ice40_soc(image, imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, clocks_per_bit=CLOCKS_PER_BIT)
 
     # NETLIST_DSP=1: synth_ice40 -dsp, only to reproduce the finding in docs/netlist.md.
-    dsp = os.environ.get("NETLIST_DSP", "0") not in ("", "0")
+    dsp = netlist_dsp()
     netlist = synthesize_netlist(soc, "soc", f"seed{seed}{'-dsp' if dsp else ''}", dsp=dsp)
     t1 = time.monotonic()  # after Yosys (or its cache)
     cells = ", ".join(f"{k} {v}" for k, v in sorted(netlist.cells.items()))
