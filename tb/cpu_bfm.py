@@ -65,7 +65,8 @@ class CpuBfm:
         d.cmd_payload_inputs_0.value = 0
         d.cmd_payload_inputs_1.value = 0
 
-    def _now(self):
+    def now(self):
+        """The simulation time in clock cycles."""
         return get_sim_time(unit="ns") / CLOCK_NS
 
     async def execute(self, word, limit=None):
@@ -85,7 +86,7 @@ class CpuBfm:
         if self.cmd_gap and rng.random() < self.cmd_gap:
             for _ in range(rng.randint(1, self.max_gap)):
                 await FallingEdge(d.clk)
-        start = self._now()
+        start = self.now()
         d.cmd_payload_function_id.value = fid
         d.cmd_payload_inputs_0.value = rs1
         d.cmd_payload_inputs_1.value = rs2
@@ -121,11 +122,11 @@ class CpuBfm:
                     await FallingEdge(d.clk)     # response taken at the rising edge in between
                     break
                 await FallingEdge(d.clk)
-            elif self._now() - start < 6:
+            elif self.now() - start < 6:
                 await FallingEdge(d.clk)
             else:
                 # A long WAIT: sleep until rsp_valid rises instead of polling every cycle.
-                remaining = limit - (self._now() - start)
+                remaining = limit - (self.now() - start)
                 if remaining <= 0:
                     raise PortTimeout(f"{word:#010x}: no response within {limit} cycles")
                 try:
@@ -133,7 +134,7 @@ class CpuBfm:
                 except SimTimeoutError:
                     raise PortTimeout(f"{word:#010x}: no response within {limit} cycles") from None
                 await FallingEdge(d.clk)
-            if self._now() - start > limit:
+            if self.now() - start > limit:
                 raise PortTimeout(f"{word:#010x}: no response within {limit} cycles")
         if f["rd"]:
             self.x[f["rd"]] = held
@@ -153,12 +154,12 @@ class CpuBfm:
         insns = getattr(instructions, "instructions", instructions)
         wait_id = COMMAND["WAIT"].function_id
         responses = []
-        start = self._now()
+        start = self.now()
         for insn in insns:
             f = decode(insn.word)
             is_wait = function_id(f["funct7"], f["funct3"]) == wait_id
             responses.append(await self.run_instruction(insn, wait_limit if is_wait else limit))
-        return responses, round(self._now() - start)
+        return responses, round(self.now() - start)
 
     async def command(self, name, rs1=None, rs2=None, limit=None):
         """Convenience: run command ``name`` of hw/registers.py with operand values rs1 / rs2."""

@@ -123,9 +123,9 @@ def test_designs_use_the_boards_primitives_and_configs():
     assert engine._product_array is Ice40ProductArray
     engine = _inspect("engine", AcceleratorConfig(), ecp5)
     assert type(engine) is ConvEngine and engine._product_array is ProductArray
-    assert _inspect("tile", SMALL, ice40)._product_array is Ice40ProductArray
-    assert _inspect("tile-generic", SMALL, ice40)._product_array is ProductArray
-    assert _inspect("tile", SMALL, ecp5)._product_array is ProductArray
+    assert _inspect("tile", SMALL, ice40).product_array is Ice40ProductArray
+    assert _inspect("tile-generic", SMALL, ice40).product_array is ProductArray
+    assert _inspect("tile", SMALL, ecp5).product_array is ProductArray
 
 
 def test_ice40_engine_config_fits_the_up5k_memories():

@@ -38,7 +38,13 @@ from hw.registers import (
 from sim.options import random_layers
 from sim.runner import ROOT, run_cocotb
 from spec.config import AcceleratorConfig
-from tb.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
+from tb.conv_layers import (
+    edge_layers,
+    expected_output,
+    make_layer,
+    multi_pass_layers,
+    random_multi_pass_layer,
+)
 from tb.cpu_bfm import built_port, print_overhead
 
 CONFIG = AcceleratorConfig()
@@ -237,7 +243,7 @@ def test_header_cli(tmp_path):
 
 # ---- the driver: passes (checked with golden/, no simulation) ----------------------------------
 def _golden_passes(plan):
-    return plan.assemble([_expected(p.layer, "conv", p.layer.w) for p in plan.passes])
+    return plan.assemble([expected_output(p.layer, "conv", p.layer.w) for p in plan.passes])
 
 
 def test_multi_pass_layers_are_bit_exact_in_golden():

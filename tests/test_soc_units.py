@@ -57,7 +57,7 @@ def test_soc_firmware_init_and_elaboration():
     t = make_layer(np.random.default_rng(3), "x", 6, 6, 4, 4, 3, 3)
     image = build_layer_firmware(cfg, t.layer, t.expected, name="conv_soc_unit", clocks_per_bit=8)
     soc = Soc(cfg, image, clocks_per_bit=8)
-    assert soc._ram._imem_init == image.imem and soc._ram._dmem_init == image.dmem
+    assert soc.ram.imem_init == image.imem and soc.ram.dmem_init == image.dmem
     Fragment.get(soc, None)      # the CFU connects to the core's port, everything elaborates
     assert "load_valid" not in soc.signature.members
     assert {"uart_tx", "halted", "finish_valid", "finish_code", "uart_overflow"} <= set(soc.signature.members)
