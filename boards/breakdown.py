@@ -16,28 +16,30 @@ optimisation, so the total is a little above a flattened build's (the table's la
 how much when ``build/synth/<board>-<design>/top.seed1.tim`` exists).
 
 The RTLIL comes from ``--il`` (e.g. the ``top.il`` that ``python -m boards.synth`` leaves behind) or
-is rendered here the same way boards.synth does. Products go to ``build/breakdown/<board>-<design>/``.
+is rendered here the same way boards.synth does. Products go to ``build/breakdown/<board>-<design>/``;
+the Yosys run (:func:`boards.yowasp.yosys`) sits in its ``yosys-<hash>/`` and is reused while the
+RTLIL is unchanged.
 """
 
 import argparse
-import os
 import re
-import subprocess
 import sys
 from collections import Counter, defaultdict
 from pathlib import Path
 
-from .report import load_json
+from .report import load_json, log_utilisation
+from .yowasp import BUILD, nextpnr_device, run, yosys
 
 __all__ = ["BLOCK_KINDS", "PACKER_BLOCK", "kind_of", "block_of", "instance_paths", "count_cells",
            "rollup", "format_breakdown", "memories", "ebr_list", "format_ebr", "main"]
-
-ROOT = Path(__file__).resolve().parents[1]
 
 # Column -> how a cell type is counted (Yosys primitives before packing, nextpnr cells after).
 BLOCK_KINDS = ("LC", "LUT4", "CARRY", "FF", "EBR", "SPRAM", "DSP")
 # LCs nextpnr adds itself (carry-chain feed-ins/outs, constants) are counted in this pseudo-block.
 PACKER_BLOCK = "(nextpnr)"
+# Hierarchical synthesis, then flattened for nextpnr (cell names keep their instance paths).
+SCRIPT = ("read_rtlil top.il\nproc\nsplitnets\nsynth_ice40 -top top -noflatten\n"
+          "tee -q -o stat.txt stat\nflatten\nwrite_json flat.json\n")
 
 
 def kind_of(cell_type):
@@ -182,17 +184,9 @@ def _tim_utilisation(path):
     """{kind: used} from a nextpnr log's "Device utilisation" lines (the flattened reference)."""
     if not Path(path).exists():
         return None
-    found = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*\d+\s+\d+%", Path(path).read_text(errors="replace"))
-    ref = {kind_of(cell): int(used) for cell, used in found if kind_of(cell)}
+    found = log_utilisation(Path(path).read_text(errors="replace"))
+    ref = {kind_of(cell): used for cell, (used, _) in found.items() if kind_of(cell)}
     return ref or None
-
-
-def _run(argv, cwd, log):
-    print(f"[breakdown] {' '.join(argv[:2])} ... (log: {log})", file=sys.stderr, flush=True)
-    with open(Path(cwd) / log, "w") as out:
-        proc = subprocess.run(argv, cwd=cwd, stdout=out, stderr=subprocess.STDOUT)
-    if proc.returncode != 0:
-        raise RuntimeError(f"{argv[0]} failed (exit {proc.returncode}): see {Path(cwd) / log}")
 
 
 def _render(board_name, design, out_dir, overrides=()):
@@ -215,14 +209,12 @@ def _render(board_name, design, out_dir, overrides=()):
 def breakdown(board_name, design, il=None, build_root=None, overrides=()):
     """Run the hierarchical synthesis and packing; returns (own counts, blocks, reference, EBR list)."""
     from .boards import get_board
-    from .synth import setup_tools
 
     board = get_board(board_name)
     if board.family != "ice40":
         raise ValueError(f"board = {board_name!r} is not supported: the breakdown counts iCE40 "
                          "primitives (use an iCE40 board, e.g. icebreaker)")
-    setup_tools(board)
-    build_root = Path(build_root) if build_root else ROOT / "build"
+    build_root = Path(build_root) if build_root else BUILD
     tag = "".join(f"-{o}" for o in overrides)
     out = build_root / "breakdown" / f"{board.name}-{design}{tag}"
     out.mkdir(parents=True, exist_ok=True)
@@ -240,19 +232,18 @@ def breakdown(board_name, design, il=None, build_root=None, overrides=()):
         if not pcf.exists():
             raise ValueError(f"{str(pcf)!r} (the PCF next to --il) does not exist")
         (out / "top.pcf").write_text(pcf.read_text())
-    (out / "breakdown.ys").write_text(
-        "read_rtlil top.il\nproc\nsplitnets\nsynth_ice40 -top top -noflatten\n"
-        "tee -q -o stat.txt stat\nflatten\nwrite_json flat.json\n")
-    _run([os.environ["YOSYS"], "-q", "-l", "yosys.log", "breakdown.ys"], out, "yosys.out")
-    _run([os.environ["NEXTPNR_ICE40"], "--up5k", "--package", "sg48", "--json", "flat.json",
-          "--pcf", "top.pcf", "--pack-only", "--write", "packed.json", "--log", "pack.log"],
-         out, "pack.out")
-    blocks = instance_paths((out / "top.il").read_text())
-    own = count_cells(load_json(out / "flat.json"), blocks)
+    rtlil = (out / "top.il").read_text()
+    flat = yosys(SCRIPT, {"top.il": rtlil}, out, "yosys").directory / "flat.json"
+    packed = run(["nextpnr-ice40", *nextpnr_device(board.platform.device, board.platform.package),
+                  "--json", flat, "--pcf", "top.pcf", "--pack-only", "--write", "packed.json",
+                  "--log", "pack.log"], out, "pack")
+    if not packed.ok:
+        raise RuntimeError(f"nextpnr-ice40 failed: see {out / 'pack.log'}")
+    blocks = instance_paths(rtlil)
+    own = count_cells(load_json(flat), blocks)
     for block, counts in count_cells(load_json(out / "packed.json"), blocks).items():
         own[block]["LC"] = counts.get("LC", 0)
-    rtlil = (out / "top.il").read_text()
-    ebrs = ebr_list(load_json(out / "flat.json"), memories(rtlil))
+    ebrs = ebr_list(load_json(flat), memories(rtlil))
     # boards.synth's log of the same (default-configuration) design is the flattened reference.
     reference = None if overrides else _tim_utilisation(synth_dir / "top.seed1.tim")
     return own, blocks, reference, ebrs

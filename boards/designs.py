@@ -10,7 +10,7 @@ with a signature (BoardTop drives its inputs and observes its outputs).
                   the RAM initialisation; config = the board's engine_config
     soc-8x8       the same with an 8x8 MAC tile (the ECP5's second target)
     engine        the conv engine (the accelerator) with the board's primitives and configuration:
-                  iCE40 -> Ice40ConvEngine (SB_MAC16 dual 8x8 products, SPRAM activations,
+                  iCE40 -> ConvEngine with ICE40_SOC.impl (SB_MAC16 dual 8x8 products, SPRAM activations,
                   boards.boards.ICE40_ENGINE_CONFIG); ECP5 -> ConvEngine with the default config
     tile          rows x cols MAC tile with the board's product array (iCE40: 8 SB_MAC16 in dual
                   8x8 mode for 4x4; ECP5: the synthesis tool's multipliers, MULT18X18D)
@@ -24,9 +24,11 @@ path): ``sequencer``, ``line-buffer``, ``output-stage`` (with its requantizer), 
 multiplier meant for iCE40).
 """
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Callable
 
+from hw.conv_engine import ConvEngine, product_array_for
 from hw.conv_sequencer import ConvSequencer
 from hw.line_buffer import LineBuffer
 from hw.mac_tile import MacTile
@@ -55,19 +57,19 @@ def _with_tile(config, rows, cols):
 
 DESIGNS = {
     "soc": Design(
-        factory=lambda config, board: make_soc_top(board, config),
+        factory=lambda config, board: make_soc_top(board, dataclasses.replace(board.soc, engine=config)),
         default_config=lambda board: board.engine_config,
         summary="the SoC: RV32I + accelerator + UART + LEDs, demo firmware in RAM", board_top=True),
     "soc-8x8": Design(
-        factory=lambda config, board: make_soc_top(board, config),
+        factory=lambda config, board: make_soc_top(board, dataclasses.replace(board.soc, engine=config)),
         default_config=lambda board: _with_tile(board.engine_config, 8, 8),
         summary="the SoC with an 8x8 MAC tile", board_top=True),
     "engine": Design(
-        factory=lambda config, board: board.engine(config, product_array=board.product_array),
+        factory=lambda config, board: ConvEngine(config, board.soc.impl),
         default_config=lambda board: board.engine_config,
         summary="the conv engine with the board's primitives and memory budget"),
     "tile": Design(
-        factory=lambda config, board: MacTile(config, board.product_array),
+        factory=lambda config, board: MacTile(config, product_array_for(board.soc.impl)),
         default_config=lambda board: AcceleratorConfig(),
         summary="the MAC tile with the board's product array"),
     "tile-generic": Design(

@@ -5,14 +5,19 @@ Sources, all JSON so nothing depends on the wording of a log:
 * nextpnr ``--report FILE``: ``utilization`` ({cell type: {used, available}}), ``fmax``
   ({clock net: {achieved, constraint}} in MHz) and ``critical_paths`` (per clock pair, a list of
   clk-to-q / logic / routing / setup segments, each with its cells and delay in ns);
-* the Yosys netlist (``top.json``): the primitives Yosys chose, which tells whether multipliers went
-  to DSP blocks and, on iCE40 where nextpnr only counts whole logic cells, the flip-flop count.
+* Yosys ``stat -json`` (``tee -q -o FILE stat -json``): the primitives Yosys chose, which tells
+  whether multipliers went to DSP blocks and, on iCE40 where nextpnr only counts whole logic cells,
+  the flip-flop count.
+
+Only when nextpnr stops before writing its report (a design bigger than the device) is its log read:
+:func:`log_utilisation` takes the "Device utilisation" lines it printed before it gave up.
 
 The summary written to ``build/reports/synth-<board>.json`` is built by :func:`summarize` and shown as
 a table by :func:`format_table`.
 """
 
 import json
+import re
 import statistics
 from collections import Counter
 from pathlib import Path
@@ -20,7 +25,8 @@ from pathlib import Path
 from spec.config import AcceleratorConfig
 
 __all__ = [
-    "load_json", "utilization", "main_clock", "critical_path", "netlist_cells", "summarize",
+    "load_json", "utilization", "log_utilisation", "main_clock", "critical_path", "stat_cells",
+    "summarize",
     "format_table",
 ]
 
@@ -86,15 +92,24 @@ def critical_path(report, clock):
     return None
 
 
-def netlist_cells(netlist):
-    """Counter of primitive types over the non-blackbox modules of a Yosys JSON netlist."""
+def stat_cells(stat):
+    """Counter of primitive types in a Yosys ``stat -json`` result (the parsed JSON).
+
+    The ``design`` section (the whole hierarchy below the top) when Yosys wrote one, else the sum
+    over the modules; ``$scopeinfo`` bookkeeping cells are not primitives and are left out.
+    """
+    sections = [stat["design"]] if "design" in stat else list(stat.get("modules", {}).values())
     counts = Counter()
-    for module in netlist.get("modules", {}).values():
-        if module.get("attributes", {}).get("blackbox"):
-            continue
-        counts.update(cell["type"] for cell in module.get("cells", {}).values()
-                      if not cell["type"].startswith("$scopeinfo"))
+    for section in sections:
+        counts.update({t: int(n) for t, n in section.get("num_cells_by_type", {}).items()
+                       if not t.startswith("$scopeinfo")})
     return counts
+
+
+def log_utilisation(text):
+    """``{cell: (used, available)}`` from the "Device utilisation" lines of a nextpnr log."""
+    found = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", text)
+    return {cell: (int(used), int(avail)) for cell, used, avail in found}
 
 
 def _seed_stats(runs):
@@ -110,7 +125,7 @@ def summarize(*, board, design, config, report, cells, seed, runs, build_time_s,
 
     ``report`` is the nextpnr report of the seed whose bitstream is kept (``seed``); ``runs`` lists
     every seed's ``{"seed", "fmax_mhz"}`` for the min / median statistics; ``cells`` is
-    :func:`netlist_cells` of the synthesized netlist.
+    :func:`stat_cells` of the synthesized netlist.
     """
     clock, achieved, constraint = main_clock(report, clock_hint)
     ffs = utilization(report, board.ff_cell)

@@ -24,17 +24,12 @@ from amaranth.lib.wiring import In, Out
 
 from hw.soc import Soc
 
-__all__ = ["SocTop", "UART_BAUD", "uart_divisor", "soc_ram_words", "make_soc_top"]
+__all__ = ["SocTop", "UART_BAUD", "uart_divisor", "make_soc_top"]
 
 UART_BAUD = 115200
 MIN_DIVISOR, MAX_DIVISOR = 8, 65535    # UartTx counts clock cycles per bit; 8N1 needs a few
 MAX_BAUD_ERROR = 0.02                  # 8N1 tolerates a few percent between the two ends
 POR_CYCLES = 4096                      # clock cycles the SoC is held in reset after configuration
-
-# RAM per board family (words of 32 bit): the demo firmware needs ~3.6 KB of code and ~3.5 KB of
-# data + .bss (firmware/board_image.py prints it); the iCE40 keeps its EBR for the engine.
-SOC_RAM_WORDS = {"ice40": (1024, 1024), "ecp5": (4096, 4096)}
-
 
 def uart_divisor(clk_hz, baud=UART_BAUD):
     """Clock cycles per UART bit at ``clk_hz`` (12 MHz -> 104, 25 MHz -> 217); ValueError when the
@@ -51,14 +46,6 @@ def uart_divisor(clk_hz, baud=UART_BAUD):
                          f"{clk_hz:g}, {100 * error:.1f} % off {baud}: must be within "
                          f"{100 * MAX_BAUD_ERROR:g} %")
     return divisor
-
-
-def soc_ram_words(board):
-    """(imem_words, dmem_words) of the SoC on ``board`` (a boards.boards.Board)."""
-    if board.family not in SOC_RAM_WORDS:
-        raise ValueError(f"board family = {board.family!r} has no SoC RAM size: must be one of "
-                         f"{', '.join(SOC_RAM_WORDS)}")
-    return SOC_RAM_WORDS[board.family]
 
 
 class SocTop(wiring.Component):
@@ -174,26 +161,16 @@ class SocTop(wiring.Component):
         return m
 
 
-def make_soc_top(board, config, *, seed=None, por_cycles=POR_CYCLES, shape=None, core=None,
-                 cfu_counters=None):
-    """SocTop for ``board`` (boards.boards.Board) with ``config``: the board's engine, product
-    array, core (``board.soc_core``/``soc_instret``; ``core`` overrides the core's name, then
-    with instret) and CnnCfu counters (``board.soc_cfu_counters`` unless ``cfu_counters`` is
-    given), its RAM sizes, the UART divisor of its oscillator and the demo firmware built for
-    them."""
+def make_soc_top(board, soc=None, *, seed=None, por_cycles=POR_CYCLES, shape=None):
+    """SocTop for ``board`` (boards.boards.Board) running the SoC ``soc`` (a SocConfig, default
+    ``board.soc``) with the demo firmware built for it (layer ``shape``, data from ``seed``)."""
     from firmware.board_image import BOARD_LAYER_SEED, build_board_firmware
 
+    soc = board.soc if soc is None else soc
     clk_hz = board.board_clock_mhz * 1e6
-    divisor = uart_divisor(clk_hz)
-    imem_words, dmem_words = soc_ram_words(board)
     extra = {} if shape is None else {"shape": shape}
-    image = build_board_firmware(config, clocks_per_bit=divisor, imem_words=imem_words,
-                                 dmem_words=dmem_words, seed=BOARD_LAYER_SEED if seed is None else seed,
+    image = build_board_firmware(soc.engine, clocks_per_bit=soc.clocks_per_bit, imem_words=soc.imem_words,
+                                 dmem_words=soc.dmem_words, seed=BOARD_LAYER_SEED if seed is None else seed,
                                  board_name=board.name, **extra)
-    soc = Soc(config, image, imem_words=imem_words, dmem_words=dmem_words, clocks_per_bit=divisor,
-              engine=board.engine, product_array=board.product_array,
-              cfu_counters=board.soc_cfu_counters if cfu_counters is None else cfu_counters,
-              core=board.soc_core if core is None else core,
-              instret=board.soc_instret if core is None else True)
-    return SocTop(soc, clk_hz=clk_hz, leds=dict(board.soc_leds), button=board.soc_button,
+    return SocTop(Soc(soc, image), clk_hz=clk_hz, leds=dict(board.soc_leds), button=board.soc_button,
                   uart=("uart", 0), extra_resources=board.soc_extra_resources, por_cycles=por_cycles)

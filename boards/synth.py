@@ -26,9 +26,9 @@ Why this flow and not just ``platform.build()``: the amaranth-boards platform re
 * re-run only nextpnr for every seed of ``--seeds`` on the one synthesized netlist and keep the best
   seed's result for the bitstream.
 
-The tools are the YoWASP (WebAssembly) builds from the virtual environment, found next to the
-running Python, so the flow works without activating the venv; environment variables that are
-already set (``YOSYS``, ``NEXTPNR_ICE40``, ...) win.
+The tools are run by :mod:`boards.yowasp` (the YoWASP builds from the virtual environment;
+environment variables that are already set, ``YOSYS``, ``NEXTPNR_ICE40``, ..., win). Yosys also
+writes ``top.stat.json`` (``stat -json``), from which the report takes the primitives it chose.
 
 Build products go to ``build/synth/<board>-<design>/``, the report to
 ``build/reports/synth-<board>-<design>.json`` (see :mod:`boards.report` for its fields); the
@@ -38,26 +38,25 @@ default design's report is also written as ``build/reports/synth-<board>.json`` 
 
 import argparse
 import json
-import os
-import re
 import shutil
-import subprocess
 import sys
 import time
 from pathlib import Path
 
 from spec.config import AcceleratorConfig, check_int
 
-from .boards import BOARDS, Board, constrained_platform, get_board
+from .boards import BOARDS, constrained_platform, get_board
 from .designs import DEFAULT_DESIGN, DESIGNS, default_config, design_factory, make_design
-from .report import format_table, load_json, main_clock, netlist_cells, summarize
+from .report import format_table, load_json, log_utilisation, main_clock, stat_cells, summarize
 from .top import BoardTop
+from .yowasp import ROOT, errors, run
 
-__all__ = ["ROOT", "instantiates", "parse_seeds", "parse_overrides", "report_paths", "setup_tools",
+__all__ = ["ROOT", "instantiates", "parse_seeds", "parse_overrides", "report_paths", "fit_line",
            "synthesize", "main"]
 
-ROOT = Path(__file__).resolve().parents[1]
 NAME = "top"  # base name of every build product (top.il, top.json, top.bin, ...)
+# Appended to the platform's Yosys script after synth_<family>: the primitives Yosys chose.
+STAT_SCRIPT = f"tee -q -o {NAME}.stat.json stat -json"
 MAX_SEED = 2**31 - 1
 
 
@@ -114,26 +113,6 @@ def report_paths(build_root, board_name, design):
     return paths
 
 
-def _find_tool(executable):
-    """The YoWASP executable in the running Python's bin directory, else on PATH, else the name."""
-    local = Path(sys.executable).parent / executable
-    if local.exists():
-        return str(local)
-    return shutil.which(executable) or executable
-
-
-def setup_tools(board: Board):
-    """Point amaranth's tool variables (YOSYS, NEXTPNR_*, *PACK) at YoWASP unless already set."""
-    for var, executable in board.tools.items():
-        os.environ.setdefault(var, _find_tool(executable))
-
-
-def _tool_argv(argv):
-    """Resolve a ``build_top.json`` command: its first word is a tool name, looked up like amaranth."""
-    var = argv[0].upper().replace("-", "_").replace("+", "X")
-    return [os.environ.get(var, argv[0]), *argv[1:]]
-
-
 def _with_option(argv, flag, value):
     """``argv`` with ``flag``'s value replaced by ``value`` (appended when ``flag`` is absent)."""
     argv = list(argv)
@@ -144,35 +123,9 @@ def _with_option(argv, flag, value):
     return argv
 
 
-def _run(argv, build_dir, label, verbose):
-    """Run one tool in ``build_dir``; output goes to ``<label>.out``. Returns (ok, seconds)."""
-    if verbose:
-        print(f"[{label}] {' '.join(argv)}", file=sys.stderr, flush=True)
-    start = time.monotonic()
-    with open(build_dir / f"{label}.out", "w") as out:
-        proc = subprocess.run(_tool_argv(argv), cwd=build_dir, stdout=out, stderr=subprocess.STDOUT)
-    seconds = round(time.monotonic() - start, 1)
-    print(f"[{label}] {'done' if proc.returncode == 0 else 'FAILED'} in {seconds} s",
-          file=sys.stderr, flush=True)
-    return proc.returncode == 0, seconds
-
-
-def _errors(*paths):
-    """The ``ERROR:`` lines of the given log files (the first few), joined for a report."""
-    lines = []
-    for path in paths:
-        if path.exists():
-            lines += [ln.strip() for ln in path.read_text(errors="replace").splitlines()
-                      if ln.lstrip().startswith("ERROR")]
-    return " | ".join(lines[:3]) or "tool failed without an ERROR line; see the log"
-
-
 def _log_utilisation(log):
-    """{cell: (used, available)} from nextpnr's "Device utilisation" log lines (failure diagnosis)."""
-    if not log.exists():
-        return {}
-    found = re.findall(r"Info:\s+(\w+):\s+(\d+)/\s*(\d+)\s+\d+%", log.read_text(errors="replace"))
-    return {cell: (int(used), int(avail)) for cell, used, avail in found}
+    """:func:`boards.report.log_utilisation` of a log file; ``{}`` when there is no such file."""
+    return log_utilisation(log.read_text(errors="replace")) if log.exists() else {}
 
 
 def _failure_hint(board, log):
@@ -264,7 +217,6 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
     build_root = Path(build_root) if build_root is not None else ROOT / "build"
 
     start = time.monotonic()
-    setup_tools(board)
     build_dir = build_root / "synth" / f"{board.name}-{design}"
     report_path, *also_written = report_paths(build_root, board.name, design)
     if build_dir.exists():
@@ -277,7 +229,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
     steps = {"synth": 0.0}
 
     def fail(log, extra=""):
-        summary = {**base, "error": _errors(log) + extra, "log": str(log),
+        summary = {**base, "error": errors(log) + extra, "log": str(log),
                    "build_time_s": round(time.monotonic() - start, 1), "step_times_s": steps}
         line = fit_line(board, _log_utilisation(log))
         if line:  # nextpnr stopped because the design is bigger than the device
@@ -298,7 +250,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         """
         extra = {"script_after_read": YOSYS_ASSERT_WORKAROUND} if workaround else {}
         plan = constrained_platform(board).build(
-            top, name=NAME, do_build=False,
+            top, name=NAME, do_build=False, script_after_synth=STAT_SCRIPT,
             synth_opts=list(board.synth_opts if use_dsp else board.nodsp_opts), **extra)
         plan.extract(build_dir)
         if use_dsp and board.family == "ice40" and instantiates(build_dir / f"{NAME}.il", "SB_MAC16"):
@@ -314,7 +266,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
                                 " without -dsp, which would rewrite them (docs/netlist.md)")
             print(f"[synth] {base['dsp_note']}", file=sys.stderr, flush=True)
             return synth(False, label, workaround)
-        ok, seconds = _run(synth_cmd(), build_dir, label, verbose)
+        ok, seconds, _ = run(synth_cmd(), build_dir, label, verbose=verbose)
         steps["synth"] = round(steps["synth"] + seconds, 1)
         if not ok and not workaround and _yosys_assertion(build_dir / f"{NAME}.rpt"):
             base["yosys_workaround"] = YOSYS_ASSERT_WORKAROUND
@@ -322,7 +274,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
                   f"read_rtlil", file=sys.stderr, flush=True)
             (build_dir / f"{NAME}.rpt").replace(build_dir / f"{NAME}.assert.rpt")
             return synth(use_dsp, f"{label}-retry", workaround=True)
-        return netlist_cells(load_json(build_dir / f"{NAME}.json")) if ok else None
+        return stat_cells(load_json(build_dir / f"{NAME}.stat.json")) if ok else None
 
     def commands():
         return load_json(build_dir / f"build_{NAME}.json")["commands"]
@@ -356,7 +308,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         argv = _with_option(argv, board.pnr_output_flag, f"{NAME}.seed{seed}.pnr")
         argv += ["--seed", str(seed), "--report", f"{NAME}.seed{seed}.report.json",
                  "--timing-allow-fail"]
-        ok, seconds = _run(argv, build_dir, f"pnr-seed{seed}", verbose)
+        ok, seconds, _ = run(argv, build_dir, f"pnr-seed{seed}", verbose=verbose)
         steps["pnr"] = round(steps["pnr"] + seconds, 1)
         if not ok:
             return fail(log, _failure_hint(board, log))
@@ -369,7 +321,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
     shutil.copyfile(build_dir / f"{NAME}.seed{best}.pnr", build_dir / pnr_output)
     steps["pack"] = 0.0
     for cmd in pack_cmds:
-        ok, seconds = _run(cmd, build_dir, "pack", verbose)
+        ok, seconds, _ = run(cmd, build_dir, "pack", verbose=verbose)
         steps["pack"] = round(steps["pack"] + seconds, 1)
         if not ok:
             return fail(build_dir / "pack.out")

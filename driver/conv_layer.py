@@ -28,8 +28,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from hw.output_stage import POOL_AVG, POOL_MAX, POOL_NONE
-from hw.registers import REG, Space
+from hw.registers import POOL_AVG, POOL_MAX, POOL_NONE, REG, Space
 from spec.config import AcceleratorConfig
 
 __all__ = ["ConvLayer", "LayerProgram", "plan_conv", "layer_shape", "validate_layer",

@@ -79,11 +79,10 @@ def main(argv=None):
     p.add_argument("--seed", type=int, default=BOARD_LAYER_SEED)
     args = p.parse_args(argv)
     from boards.boards import get_board
-    from boards.soc_top import soc_ram_words, uart_divisor
     board = get_board(args.board)
-    imem_words, dmem_words = soc_ram_words(board)
-    divisor = uart_divisor(board.board_clock_mhz * 1e6)
-    image = build_board_firmware(board.engine_config, clocks_per_bit=divisor, imem_words=imem_words,
+    imem_words, dmem_words = board.soc.imem_words, board.soc.dmem_words
+    image = build_board_firmware(board.engine_config, clocks_per_bit=board.soc.clocks_per_bit,
+                                 imem_words=imem_words,
                                  dmem_words=dmem_words, seed=args.seed, board_name=board.name)
     print(f"{image.elf}: IMEM {4 * len(image.imem)} of {4 * imem_words} bytes, "
           f"DMEM {4 * len(image.dmem)} of {4 * dmem_words} bytes (initialised part; + .bss and stack)")

@@ -31,7 +31,7 @@ from amaranth.hdl import Array, Cat, Const, Module, Mux, ResetInserter, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, Implementation
 
 from .conv_engine import ConvEngine, host_addr_width
 from .registers import (
@@ -57,11 +57,12 @@ class CnnCfu(wiring.Component):
     Parameters
     ----------
     config : AcceleratorConfig
-    product_array : optional, passed to the engine (e.g. iCE40 SB_MAC16 products)
-    engine : the conv engine class, ``ConvEngine`` or a subclass such as
-        ``hw.ice40_engine.Ice40ConvEngine`` (iCE40 primitives); called as
-        ``engine(config[, product_array=...])``
-    counters : build the port counters (default); False: PERF of a port counter answers 0
+    impl : Implementation
+        How the engine is mapped onto the FPGA (see :class:`hw.conv_engine.ConvEngine`).
+    counters : bool
+        Build the port counters (default); False: PERF of a port counter answers 0.
+    product_array : callable, optional
+        Passed to the engine (tests choose a specific iCE40 primitive).
 
     Members
     -------
@@ -82,8 +83,8 @@ class CnnCfu(wiring.Component):
     rsp_ready: In(1)
     rsp_payload_outputs_0: Out(32)
 
-    def __init__(self, config: AcceleratorConfig = None, product_array=None, engine=ConvEngine, *,
-                 counters=True):
+    def __init__(self, config: AcceleratorConfig = None, impl: Implementation = Implementation(), *,
+                 counters=True, product_array=None):
         config = AcceleratorConfig() if config is None else config
         if not isinstance(config, AcceleratorConfig):
             raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
@@ -91,8 +92,7 @@ class CnnCfu(wiring.Component):
             raise TypeError(f"counters must be True or False, not {counters!r}")
         self._config = config
         self._counters = counters
-        self._engine = engine(config, **({} if product_array is None else
-                                         {"product_array": product_array}))   # validates config
+        self._engine = ConvEngine(config, impl, product_array=product_array)   # validates config
         super().__init__()
 
     @property

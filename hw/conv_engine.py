@@ -34,9 +34,10 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import fifo, memory, wiring
 from amaranth.lib.wiring import In, Out
 
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, Implementation, Primitives
 
 from .conv_sequencer import ConvSequencer, block_info_layout, layer_shape_layout
+from .ice40_products import Ice40ProductArray
 from .line_buffer import LineBuffer
 from .mac_tile import MacTile
 from .output_stage import OutputStage
@@ -44,7 +45,7 @@ from .products import ProductArray
 from .raw_writer import RawWriter
 from .registers import ERROR_CODE, REG, Space
 
-__all__ = ["ConvEngine", "host_addr_width", "exact_acc_width", "START_LATENCY"]
+__all__ = ["ConvEngine", "product_array_for", "host_addr_width", "exact_acc_width", "START_LATENCY"]
 
 # Cycles from the accepted CTRL.start write to the ``start`` pulse of the datapath (a register).
 START_LATENCY = 1
@@ -61,6 +62,11 @@ def exact_acc_width(cfg: AcceleratorConfig):
     return min(32, worst.bit_length() + 1)
 
 
+def product_array_for(impl: Implementation):
+    """The MAC tile's product array for ``impl``: SB_MAC16 pairs on iCE40, else generic."""
+    return Ice40ProductArray if impl.primitives is Primitives.ICE40 else ProductArray
+
+
 def host_addr_width(cfg: AcceleratorConfig):
     depths = [cfg.act_mem_bytes // 4, cfg.out_mem_bytes // 4, cfg.weight_mem_words * cfg.cols // 4,
               cfg.max_channels, 32]
@@ -69,6 +75,18 @@ def host_addr_width(cfg: AcceleratorConfig):
 
 class ConvEngine(wiring.Component):
     """The conv engine with a simple 32-bit host bus.
+
+    Parameters
+    ----------
+    config : AcceleratorConfig
+        What is built (geometry, limits, variants).
+    impl : Implementation
+        How it is mapped onto the FPGA: the product array (``Primitives.ICE40``: SB_MAC16), the
+        memories placed in SPRAM (registered with the platform's ``request_spram``, see
+        hw/ice40_spram.py; without a platform they stay ``lib.memory`` memories), byte-wide
+        line-buffer lanes, and the registered host writes / START checks.
+    product_array : callable, optional
+        Overrides the product array ``impl`` selects (tests pass a specific iCE40 primitive).
 
     Members
     -------
@@ -81,9 +99,12 @@ class ConvEngine(wiring.Component):
     busy, done : Out(1)      status (also in the STATUS register)
     """
 
-    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(), product_array=ProductArray):
+    def __init__(self, config: AcceleratorConfig = AcceleratorConfig(),
+                 impl: Implementation = Implementation(), *, product_array=None):
         if not isinstance(config, AcceleratorConfig):
             raise TypeError(f"config must be an AcceleratorConfig, not {config!r}")
+        if not isinstance(impl, Implementation):
+            raise TypeError(f"impl must be an Implementation, not {impl!r}")
         if config.cols % 4:
             raise ValueError(f"cols = {config.cols} is not supported by the conv engine: weight rows are "
                              f"written as 32-bit words, so cols must be a multiple of 4")
@@ -96,7 +117,8 @@ class ConvEngine(wiring.Component):
                              f"width no layer of max_kernel = {config.max_kernel}, max_channels = "
                              f"{config.max_channels} can overflow)")
         self._config = config
-        self._product_array = product_array
+        self._impl = impl
+        self._product_array = product_array_for(impl) if product_array is None else product_array
         super().__init__({
             "host_space": In(3),
             "host_addr": In(host_addr_width(config)),
@@ -113,43 +135,14 @@ class ConvEngine(wiring.Component):
         return self._config
 
     @property
-    def split_output_memory(self):
-        """Whether the output memory is built as eight 4-bit-wide memories (see ``elaborate``).
-        Subclasses that place it in a primitive of their own (Ice40ConvEngine's SPRAM) keep
-        one 32-bit memory."""
-        return True
-
-    @property
-    def split_memories(self):
-        """Whether the line buffer's lanes are byte-wide memories (``LineBuffer(byte_memories)``):
-        faster on ECP5's 18 kbit block RAMs, more EBRs than a UP5K has on iCE40."""
-        return True
-
-    @property
-    def registered_host_writes(self):
-        """Whether the host's memory writes (every space but REGS) pass through one register stage
-        (address, data and per-memory write enables) before the memories' write ports.
-
-        A host write then lands one cycle later; nothing the host does can observe that: the
-        written spaces are write-only, and a START in the cycle right after the last write
-        reaches the datapath START_LATENCY cycles later, after the write. It takes the host's
-        command decode (CnnCfu: payload -> error checks -> ``host_we``) off the memories' address
-        and enable pins (the iCE40 SPRAM's address multiplexer at the die corner, docs/timing.md).
-        Off by default: ECP5 meets its clock without it."""
-        return False
-
-    @property
-    def registered_start_check(self):
-        """Whether START's checks of the layer registers (range, pad, pool) are flip-flops
-        computed in the cycle before the CTRL write (see ``elaborate``). Off by default: ECP5 meets
-        its clock without it; Ice40ConvEngine turns it on (docs/timing.md, iCE40)."""
-        return False
+    def impl(self):
+        return self._impl
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
 
-        m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self.split_memories,
+        m.submodules.line_buffer = lb = LineBuffer(cfg, byte_memories=self._impl.byte_lanes,
                                                       limit_input=True)
         m.submodules.sequencer = seq = ConvSequencer(cfg, lb.addr_width)
         m.submodules.tile = tile = MacTile(cfg, self._product_array)
@@ -212,7 +205,7 @@ class ConvEngine(wiring.Component):
                 for name, reg in writable.items():
                     with m.Case(REG[name]):
                         m.d.sync += reg.eq(self.host_wdata)
-        if self.registered_start_check:
+        if self._impl.registered_start_check:
             # The verdict on the registers as flip-flops (one cycle behind them), so that START
             # is decided by a few LUTs after the CTRL write instead of behind the range
             # compares. Exact when START comes at least two cycles after the last register
@@ -239,7 +232,7 @@ class ConvEngine(wiring.Component):
             with m.Else():
                 m.d.comb += accept.eq(1)
                 m.d.sync += [busy.eq(1), done.eq(0), error.eq(0)]
-                if not self.registered_start_check:
+                if not self._impl.registered_start_check:
                     m.d.sync += cycles.eq(0)
                     if cfg.perf_counters:
                         m.d.sync += mac_cycles.eq(0)
@@ -263,7 +256,7 @@ class ConvEngine(wiring.Component):
         # blocks stacked in depth, with a write-enable decode and a read multiplexer in front of
         # and behind the block RAMs, on the host read path and the output stage's write path.
         out_words = cfg.out_mem_bytes // 4
-        if self.split_output_memory:
+        if self._impl.split_output_memory:
             act_out = [memory.Memory(shape=4, depth=out_words, init=[]) for _ in range(8)]
             for k, mem in enumerate(act_out):
                 m.submodules[f"act_out_{k}"] = mem
@@ -273,7 +266,7 @@ class ConvEngine(wiring.Component):
 
         # Host writes to the memories, directly or through one register stage
         # (``registered_host_writes``): the same address / data for every memory, one enable each.
-        if self.registered_host_writes:
+        if self._impl.registered_host_writes:
             wr_addr = Signal.like(self.host_addr, name="host_wr_addr")
             wr_data = Signal(32, name="host_wr_data")
             m.d.sync += [wr_addr.eq(self.host_addr), wr_data.eq(self.host_wdata)]
@@ -281,7 +274,7 @@ class ConvEngine(wiring.Component):
             wr_addr, wr_data = self.host_addr, self.host_wdata
 
         def wr_enable(value, name):
-            if not self.registered_host_writes:
+            if not self._impl.registered_host_writes:
                 return value
             reg = Signal(len(value), name=name)
             m.d.sync += reg.eq(value)
@@ -361,7 +354,7 @@ class ConvEngine(wiring.Component):
         m.d.comb += [out.start.eq(start), out.M.eq(shape.M), out.E.eq(shape.E), out.F.eq(shape.F)]
         if raw:
             # One int32 word per element at its word address.
-            if self.split_output_memory:
+            if self._impl.split_output_memory:
                 for k, mem in enumerate(act_out):
                     wp = mem.write_port()
                     m.d.comb += [wp.addr.eq(out.out_addr), wp.data.eq(out.out_data[4 * k:4 * k + 4]),
@@ -383,7 +376,7 @@ class ConvEngine(wiring.Component):
             ]
             # One int8 byte per element at its byte address.
             out_byte = out.out_data.as_unsigned()
-            if self.split_output_memory:
+            if self._impl.split_output_memory:
                 for k, mem in enumerate(act_out):
                     wp = mem.write_port()
                     m.d.comb += [
@@ -412,7 +405,7 @@ class ConvEngine(wiring.Component):
             m.d.sync += cycles.eq(cycles + 1)
             if cfg.perf_counters:
                 m.d.sync += mac_cycles.eq(mac_cycles + (tile.i.valid & tile.i.ready))
-            if self.registered_start_check:
+            if self._impl.registered_start_check:
                 # The counters restart from ``start`` (a flip-flop, one cycle after ``accept``)
                 # with the values they would have had: ``accept`` then only drives busy, done,
                 # error and ``start``, not the 64 counter enables. They differ only in the cycle
@@ -463,4 +456,11 @@ class ConvEngine(wiring.Component):
         out_word = Cat(*[rp.data for rp in out_rps])
         m.d.comb += self.host_rdata.eq((out_word & read_out.replicate(32))
                                        | (reg_value & read_reg.replicate(32)))
+        if self._impl.spram and platform is not None:
+            if not hasattr(platform, "request_spram"):
+                raise ValueError(f"spram = {self._impl.spram!r} needs a platform with the iCE40 memory "
+                                 f"mapping (hw.ice40_spram.Ice40MemoryMapping), not "
+                                 f"{type(platform).__name__}")
+            for name in self._impl.spram:
+                platform.request_spram(m.submodules[name])
         return m

@@ -1,7 +1,7 @@
 """Ice40ProductArray: the tile's products from iCE40 SB_MAC16 DSPs in dual 8x8 signed mode.
 
-Yosys maps a multiplier to a whole SB_MAC16 in 16x16 mode and never uses its dual 8x8 mode (see
-/work/shared/notes/toolchain.md), so a 4x4 int8 tile would want 16 of the UP5K's 8 DSPs. Here each
+Yosys (``synth_ice40 -dsp``) maps a multiplier to a whole SB_MAC16 in 16x16 mode and never uses its
+dual 8x8 mode, so a 4x4 int8 tile would want 16 of the UP5K's 8 DSPs. Here each
 SB_MAC16 is instantiated directly with MODE_8x8 = 1 and computes two products per cycle:
 
     O[31:16] = A[15:8] * B[15:8]      (top half, product p[2k])

@@ -23,9 +23,9 @@ the poison word 0xBAD5 per lane, so a simulation that relies on either fails lou
 How a memory gets here: Amaranth's ``Memory.elaborate(platform)`` asks ``platform.get_memory``
 when the platform has one. :class:`Ice40MemoryMapping` is a platform mixin that implements it: a
 memory that a design registered with ``platform.request_spram(memory)`` (see
-hw/ice40_engine.py) becomes an :class:`Ice40SpramMemory`, every other memory is built exactly as
-without the mixin (EBR inference). :class:`SpramSimPlatform` is the mixin alone, for simulation
-builds with the behavioural model.
+``Implementation.spram``, hw/conv_engine.py) becomes an :class:`Ice40SpramMemory`, every other
+memory is built exactly as without the mixin (EBR inference). :class:`SpramSimPlatform` is the
+mixin alone, for simulation builds with the behavioural model.
 """
 
 from amaranth.hdl import Cat, ClockSignal, Const, Elaboratable, Instance, Module, Mux, Shape, Signal

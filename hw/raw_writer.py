@@ -18,26 +18,29 @@ The loop nest the writer walks is the sequencer's block order:
                     if p0 + i < E * F and m0 + j < M:
                         out[(p0 + i) * M + m0 + j] = acc[i][j]
 
-It follows that order itself from ``start`` (``lane``: e, f and p * M of the lane being written,
-``base``: the same for lane 0 of the block), one lane step per serialised lane, so it needs neither
-the sequencer's block info nor a multiplier. An element whose address is beyond the output memory
-(E * F * M > out_mem_bytes / 4) is not written and sets ``overflow`` until the next ``start``; the
-engine reports it as OUTPUT_TOO_BIG when the layer stops (the output memory's contents are then
-undefined: addresses wrap at the next power of two).
+It follows that order itself (hw/raster_order.py ``RasterOrder``, from ``start``, one lane step
+per serialised lane), so it needs neither the sequencer's block info nor a multiplier; the lane's
+pm = p * M wraps at 2^pm_width with pm_width = out_words.bit_length(). An element whose address is
+beyond the output memory (E * F * M > out_mem_bytes / 4) is not written and sets ``overflow``
+until the next ``start``; the engine reports it as OUTPUT_TOO_BIG when the layer stops (the output
+memory's contents are then undefined: addresses wrap at the next power of two).
 
-With ``output_block_copy`` the writer copies the block (the tile goes on with the next one);
-without, it reads the tile's accumulators and acknowledges the block with its last element (the
-tile waits meanwhile). The element select is a rows*cols : 1 multiplexer of ``acc_width`` bits.
-Pipeline: select (cycle t) -> one register stage (address, data, enable) -> memory write (t + 1).
+The blocks are serialised by hw/block_serializer.py: with ``output_block_copy`` the writer copies
+the block (the tile goes on with the next one); without, it reads the tile's accumulators and
+acknowledges the block with its last element (the tile waits meanwhile). The writer never stalls
+the serializer. Pipeline: select (cycle t) -> one register stage (address, data, enable) -> memory
+write (t + 1).
 """
 
-from amaranth.hdl import Module, Mux, Signal
+from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
 
+from .block_serializer import BlockSerializer
 from .mac_tile import tile_result_layout
+from .raster_order import RasterOrder
 
 __all__ = ["RawWriter", "WRITE_LATENCY"]
 
@@ -61,7 +64,6 @@ class RawWriter(wiring.Component):
 
     def __init__(self, config: AcceleratorConfig):
         self._config = cfg = config
-        size = (cfg.max_size + cfg.rows).bit_length()
         chan = cfg.max_channels.bit_length() + 1
         self._words = cfg.out_mem_bytes // 4
         # Addresses wrap at 2^pm_width > out_words: every address 0 .. E*F*M - 1 is produced once,
@@ -79,66 +81,35 @@ class RawWriter(wiring.Component):
             "idle": Out(1),
             "block_done": Out(1),
         })
-        self._lane = data.StructLayout({"e": size, "f": size, "pm": self._pm_width})
 
     def elaborate(self, platform):
         m = Module()
         cfg = self._config
-
-        # ---- serializer: (i, j) over the block held ---------------------------------------------
-        copy = cfg.output_block_copy
-        held = Signal()
-        block = Signal(tile_result_layout(cfg)) if copy else self.blocks.payload
-        i = Signal(range(cfg.rows))
-        j = Signal(range(cfg.cols))
-        at_end = (i == cfg.rows - 1) & (j == cfg.cols - 1)
-        last = held & at_end                      # the block's last element is selected
-        take = Signal()
-        if copy:
-            m.d.comb += take.eq(self.blocks.valid & (~held | at_end))
-            with m.If(take):
-                m.d.sync += [held.eq(1), block.eq(self.blocks.payload)]
-            with m.Elif(last):
-                m.d.sync += held.eq(0)
-        else:
-            m.d.comb += [held.eq(self.blocks.valid), take.eq(last)]
-        with m.If(take | last):
-            m.d.sync += [i.eq(0), j.eq(0)]
-        with m.Elif(held):
-            with m.If(j == cfg.cols - 1):
-                m.d.sync += [j.eq(0), i.eq(i + 1)]
-            with m.Else():
-                m.d.sync += j.eq(j + 1)
-        m.d.comb += [self.blocks.ready.eq(take), self.block_done.eq(last)]
-
-        # ---- block walk: the pixel of the lane being written and lane 0 of the block -----------
-        base = Signal(self._lane)
-        lane = Signal(self._lane)
-        m0 = Signal(len(self.M))
-        stepped = Signal(self._lane)              # ``lane`` one output pixel further (raster)
-        wrap = lane.f + 1 == self.F
+        # Lanes past the layer's end reach e = E + rows - 1.
+        size = (cfg.max_size + cfg.rows).bit_length()
+        m.submodules.order = order = RasterOrder(cfg, size_width=size, offset_width=self._pm_width)
+        m.submodules.serializer = ser = BlockSerializer(cfg, data.StructLayout({}), cfg.output_block_copy)
+        elem = ser.o.payload
+        step = ser.o.valid & ser.o.ready
         m.d.comb += [
-            stepped.e.eq(Mux(wrap, lane.e + 1, lane.e)),
-            stepped.f.eq(Mux(wrap, 0, lane.f + 1)),
-            stepped.pm.eq(lane.pm + self.M),
+            ser.i.valid.eq(self.blocks.valid),
+            ser.i.payload.block.eq(self.blocks.payload),
+            self.blocks.ready.eq(ser.i.ready),
+            ser.o.ready.eq(1),
+            order.start.eq(self.start), order.M.eq(self.M), order.E.eq(self.E), order.F.eq(self.F),
+            order.index.eq(elem.lane),
+            order.lane_next.eq(step & elem.lane_last),
+            order.block_next.eq(step & elem.block_last),
+            self.block_done.eq(order.block_next),
         ]
-        with m.If(self.start):
-            m.d.sync += [base.eq(0), lane.eq(0), m0.eq(0)]
-        with m.Elif(last):
-            with m.If(m0 + cfg.cols >= self.M):       # next pixel block, first channel group
-                m.d.sync += [base.eq(stepped), lane.eq(stepped), m0.eq(0)]
-            with m.Else():                            # same pixels, next channel group
-                m.d.sync += [lane.eq(base), m0.eq(m0 + cfg.cols)]
-        with m.Elif(held & (j == cfg.cols - 1)):
-            m.d.sync += lane.eq(stepped)
 
         # ---- select and register stage ----------------------------------------------------------
-        channel = m0 + j
+        channel = order.m0 + elem.col
         addr = Signal(self._pm_width)
         valid = Signal()
         m.d.comb += [
-            addr.eq(lane.pm + channel),
-            valid.eq(held & (lane.e < self.E) & (channel < self.M)),
+            addr.eq(order.lane.pm + channel),
+            valid.eq(ser.o.valid & order.lane.valid & (channel < self.M)),
         ]
         in_range = addr < self._words
         pending = Signal()
@@ -146,16 +117,11 @@ class RawWriter(wiring.Component):
             pending.eq(valid),
             self.out_en.eq(valid & in_range),
             self.out_addr.eq(addr),
-            ]
-        # The rows*cols : 1 select as a case statement: 302 instead of 338 LUTs for 16 x 26 bits
-        # on iCE40 (Yosys + ABC9, against word_select's shift network).
-        with m.Switch(i * cfg.cols + j):
-            for k in range(cfg.rows * cfg.cols):
-                with m.Case(k):
-                    m.d.sync += self.out_data.eq(block[k // cfg.cols][k % cfg.cols])
+            self.out_data.eq(elem.acc),
+        ]
         with m.If(self.start):
             m.d.sync += self.overflow.eq(0)
         with m.Elif(valid & ~in_range):
             m.d.sync += self.overflow.eq(1)
-        m.d.comb += self.idle.eq(~held & ~pending)
+        m.d.comb += self.idle.eq(~ser.o.valid & ~pending)
         return m

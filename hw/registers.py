@@ -23,7 +23,7 @@ __all__ = [
     "Space", "SPACES", "space_depth", "Register", "REGISTERS", "REG", "register_limit",
     "STATUS_BITS", "ERRORS", "ERROR_CODE", "Command", "COMMANDS", "COMMAND", "function_id",
     "OPCODE_CUSTOM0", "Counter", "COUNTERS", "COUNTER", "StatusWord", "STATUS_FIELDS",
-    "RESULT_OK", "COMMAND_BY_ID", "SpaceInfo", "StatusField",
+    "RESULT_OK", "COMMAND_BY_ID", "SpaceInfo", "StatusField", "POOL_NONE", "POOL_MAX", "POOL_AVG",
 ]
 
 
@@ -125,6 +125,9 @@ REGISTERS = [
 ]
 
 REG = {r.name: r.index for r in REGISTERS}
+
+# Values of the POOL register: no pooling, 2x2/2 max pooling, 2x2/2 average pooling.
+POOL_NONE, POOL_MAX, POOL_AVG = 0, 1, 2
 
 
 def register_limit(config, register):

@@ -23,15 +23,14 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
-from spec.config import AcceleratorConfig
+from spec.config import SIM_SOC, SocConfig
 
 from .cfu import CnnCfu
-from .conv_engine import ConvEngine
 from .cpu.soc_ram import MEMORY_MAP, SocRam
 
 __all__ = ["Soc", "UartTx", "DEFAULT_CLOCKS_PER_BIT"]
 
-DEFAULT_CLOCKS_PER_BIT = 8
+DEFAULT_CLOCKS_PER_BIT = SIM_SOC.clocks_per_bit
 
 
 class UartTx(wiring.Component):
@@ -71,24 +70,21 @@ class Soc(wiring.Component):
 
     Parameters
     ----------
-    config : AcceleratorConfig (default configuration if None)
+    config : SocConfig
+        The whole build: engine configuration and implementation, core, CnnCfu counters, RAM
+        sizes (powers of two, words) and the UART bit time (clock cycles).
     firmware : a ``firmware.build.FirmwareImage``, an ``(imem_words, dmem_words)`` pair, or None
-    imem_words, dmem_words : RAM sizes in 32-bit words (powers of two)
-    clocks_per_bit : UART bit time in clock cycles
     loader : add the load port (see hw/cpu/soc_ram.py)
-    engine, product_array : the accelerator's engine class and multipliers (see ``CnnCfu``); the
-        defaults are the generic ones, boards pass their own (e.g. iCE40 SB_MAC16 / SPRAM)
-    cfu_counters : build the CnnCfu's port counters (``CnnCfu(counters=...)``; False: PERF reads 0)
-    core, instret : the RV32I core, ``"multicycle"`` (default) or ``"serial"`` (the bit-serial
-        :class:`hw.cpu.serial_core.SerialCore`; ``instret=False`` drops its instret counter);
-        see hw/cpu/soc_ram.py
+    memory_map : hw.cpu.soc_ram.MemoryMap
     """
 
-    def __init__(self, config: AcceleratorConfig = None, firmware=None, *, imem_words=4096,
-                 dmem_words=8192, clocks_per_bit=DEFAULT_CLOCKS_PER_BIT, loader=False,
-                 memory_map=MEMORY_MAP, engine=ConvEngine, product_array=None, cfu_counters=True,
-                 core="multicycle", instret=True):
-        self._config = AcceleratorConfig() if config is None else config
+    def __init__(self, config: SocConfig = SIM_SOC, firmware=None, *, loader=False, memory_map=MEMORY_MAP):
+        if not isinstance(config, SocConfig):
+            raise TypeError(f"config must be a SocConfig, not {config!r}")
+        self._soc_config = config
+        self._config = config.engine
+        clocks_per_bit = config.clocks_per_bit
+        imem_words, dmem_words = config.imem_words, config.dmem_words
         if firmware is None:
             imem, dmem = (), ()
         elif hasattr(firmware, "imem") and hasattr(firmware, "dmem"):
@@ -96,14 +92,15 @@ class Soc(wiring.Component):
         else:
             imem, dmem = firmware
         self._ram = SocRam(imem, dmem, imem_words=imem_words, dmem_words=dmem_words, loader=loader,
-                           memory_map=memory_map, core=core, instret=instret)
-        self._cfu = CnnCfu(self._config, product_array=product_array, engine=engine, counters=cfu_counters)
+                           memory_map=memory_map, core=config.core.kind.value,
+                           instret=config.core.instret)
+        self._cfu = CnnCfu(config.engine, config.impl, counters=config.cfu_counters)
         self._uart = UartTx(clocks_per_bit)
         self._loader = bool(loader)
         self.clocks_per_bit = clocks_per_bit
         self.imem_words = imem_words
         self.dmem_words = dmem_words
-        self.core_name = core
+        self.core_name = config.core.kind.value
         members = {
             "uart_tx": Out(1, init=1),
             "uart_busy": Out(1),
@@ -123,6 +120,10 @@ class Soc(wiring.Component):
     @property
     def config(self):
         return self._config
+
+    @property
+    def soc_config(self):
+        return self._soc_config
 
     @property
     def memory_map(self):

@@ -142,7 +142,7 @@ def build(component, top, tag, sim=None, waves=None, *, extra_sources=(), define
 
     ``tag`` names the configuration in the build directory (e.g. ``r4c4_a8w8acc32``).
     ``component`` may also be the path of a Verilog file whose module ``top`` is simulated as it is
-    (e.g. a synthesised netlist, sim/netlist.py). ``extra_sources`` (Verilog files, e.g. a cell
+    (e.g. a synthesised netlist, boards/netlist.py). ``extra_sources`` (Verilog files, e.g. a cell
     library), ``defines`` and ``build_args`` (appended to the simulator's defaults) go to the
     simulator build; all of them, and the sources' text, are part of the cache key. ``platform``
     is passed to elaboration (it shows in the Verilog, hence in the key).

@@ -4,6 +4,7 @@ firmware for a layer, run tb.soc_tb on it and return the parsed UART report.
 Used by tests/test_soc.py and bench/soc.py (not a cocotb module itself).
 """
 
+import dataclasses
 import json
 
 import numpy as np
@@ -11,21 +12,21 @@ import numpy as np
 from firmware.layer_image import build_layer_firmware, checksum
 from hw.soc import Soc
 from sim.runner import BUILD, build, run_cocotb
-from spec.config import AcceleratorConfig
+from spec.config import SIM_SOC, AcceleratorConfig
 
 __all__ = ["CLOCKS_PER_BIT", "IMEM_WORDS", "DMEM_WORDS", "soc_design", "run_layer"]
 
-CLOCKS_PER_BIT = 8
-IMEM_WORDS = 4096
-DMEM_WORDS = 8192
+CLOCKS_PER_BIT = SIM_SOC.clocks_per_bit
+IMEM_WORDS = SIM_SOC.imem_words
+DMEM_WORDS = SIM_SOC.dmem_words
 
 
 def soc_design(config=None, sim=None):
     """(Soc, BuiltDesign): one cached simulator build per configuration (RAMs loaded by the testbench)."""
     config = config or AcceleratorConfig()
-    soc = Soc(config, imem_words=IMEM_WORDS, dmem_words=DMEM_WORDS, clocks_per_bit=CLOCKS_PER_BIT,
-              loader=True)
-    return soc, build(soc, top="soc", tag=f"{config.name}_cpb{CLOCKS_PER_BIT}", sim=sim)
+    soc_config = dataclasses.replace(SIM_SOC, engine=config)
+    soc = Soc(soc_config, loader=True)
+    return soc, build(soc, top="soc", tag=soc_config.name, sim=sim)
 
 
 def run_layer(test_layer, run_name, seed, config=None, max_cycles=20_000_000, check=True, sim=None):

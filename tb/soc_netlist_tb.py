@@ -1,4 +1,4 @@
-"""cocotb: the synthesised iCE40 SoC netlist (sim/netlist.py) runs the conv-layer firmware baked into
+"""cocotb: the synthesised iCE40 SoC netlist (boards/netlist.py) runs the conv-layer firmware baked into
 its RAM init (firmware/soc/conv_soc.c built with NO_SW_REFERENCE and SHOW_ALL_OUTPUTS); the
 testbench decodes the UART pin and compares every output with golden.
 

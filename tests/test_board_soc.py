@@ -1,11 +1,11 @@
 """System test of the board application: boards/soc_top.py (SocTop: the SoC with power-on reset,
-button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the iCE40 engine
-(Ice40ConvEngine, SB_MAC16 products as their behavioural model, ICE40_ENGINE_CONFIG), 4+4 KB RAM,
+button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the engine on iCE40
+primitives (SB_MAC16 products as their behavioural model, ICE40_ENGINE_CONFIG), 4+4 KB RAM,
 104 clocks per UART bit (115200 baud at 12 MHz) -- with the board firmware (firmware/board/main.c)
 baked into the RAM initialisation. The testbench (tb/board_soc_tb.py) sees only the pins.
 
 The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
-Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``soc_core="serial"``,
+Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``ICE40_SOC``,
 ~40 cycles per instruction), so ``test_board_soc_icebreaker`` runs a tiny layer (2x2x4 -> 4, 1x1:
 the C reference conv is small); ``test_board_soc_icebreaker_multicycle`` (FULL=1) runs the larger
 4x4x4 -> 8, 3x3 SAME layer on the same SoC with the multi-cycle core (the C conv on that core
@@ -15,6 +15,7 @@ alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1
 217 clocks per bit).
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -25,6 +26,7 @@ from firmware.board_image import BOARD_LAYER_SEED, board_layer
 from firmware.layer_image import checksum
 from sim.options import full
 from sim.runner import build, run_cocotb, simulator_name
+from spec.config import CoreConfig, CoreKind
 
 pytestmark = pytest.mark.cocotb
 
@@ -38,13 +40,15 @@ verilator_only = pytest.mark.skipif(
 
 
 def run_board(seed, shape=None, board_name="icebreaker", core=None, max_cycles=30_000_000):
-    """Build ``board_name``'s SocTop (with its own core, or ``core``) with the demo firmware for
-    ``seed``/``shape``, run it, return the parsed UART report (tb/board_soc_tb.py)."""
+    """Build ``board_name``'s SocTop (with its own core, or ``core``, a CoreKind, with instret) with
+    the demo firmware for ``seed``/``shape``, run it, return the parsed UART report
+    (tb/board_soc_tb.py)."""
     board = BOARDS[board_name]
     config = board.engine_config
     extra = {} if shape is None else {"shape": shape}
-    top = make_soc_top(board, config, seed=seed, por_cycles=POR_CYCLES, core=core, **extra)
-    label = ("x".join(map(str, shape)) if shape else "demo") + (f"_{core}" if core else "")
+    soc = board.soc if core is None else dataclasses.replace(board.soc, core=CoreConfig(kind=core))
+    top = make_soc_top(board, soc, seed=seed, por_cycles=POR_CYCLES, **extra)
+    label = ("x".join(map(str, shape)) if shape else "demo") + (f"_{core.value}" if core else "")
     design = build(top, top="soc_top", tag=f"{board.name}_{config.name}_{label}_s{seed}")
     _layer, expected = board_layer(seed, **extra)
     run_name = f"board-{board.name}-{label}-s{seed}"
@@ -63,7 +67,7 @@ def run_board(seed, shape=None, board_name="icebreaker", core=None, max_cycles=3
 
 @verilator_only
 def test_board_soc_icebreaker(seed):
-    assert BOARDS["icebreaker"].soc_core == "serial"
+    assert BOARDS["icebreaker"].soc.core.kind is CoreKind.SERIAL
     report = run_board(seed, TINY_LAYER)
     assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
     assert report["layer"] == dict(zip("HWCMRS", TINY_LAYER, strict=True), U=1)
@@ -72,7 +76,7 @@ def test_board_soc_icebreaker(seed):
 @verilator_only
 @pytest.mark.skipif(not full(), reason="a 3x3 layer on the multi-cycle core: set FULL=1")
 def test_board_soc_icebreaker_multicycle(seed):
-    report = run_board(seed, SMALL_LAYER, core="multicycle")
+    report = run_board(seed, SMALL_LAYER, core=CoreKind.MULTICYCLE)
     assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
     assert report["layer"] == dict(zip("HWCMRS", SMALL_LAYER, strict=True), U=1)
 
@@ -83,7 +87,7 @@ def test_board_soc_icebreaker_multicycle(seed):
 def test_board_soc_bitstream_firmware(board_name):
     # The iCEBreaker's bit-serial core needs ~10^8 cycles for the 8x8x4 -> 8 layer (most of it the
     # plain-C reference conv; ~12 s on the board at 12 MHz, tens of minutes in Verilator).
-    max_cycles = 400_000_000 if BOARDS[board_name].soc_core == "serial" else 30_000_000
+    max_cycles = 400_000_000 if BOARDS[board_name].soc.core.kind is CoreKind.SERIAL else 30_000_000
     report = run_board(BOARD_LAYER_SEED, board_name=board_name, max_cycles=max_cycles)
     assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
     assert report["outputs"] == 8 * 8 * 8

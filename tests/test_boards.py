@@ -18,7 +18,7 @@ from amaranth.sim import Simulator
 from boards import report
 from boards.boards import BOARDS, ICE40_ENGINE_CONFIG, constrained_platform, get_board
 from boards.designs import DEFAULT_DESIGN, default_config, make_design
-from boards.soc_top import SocTop, soc_ram_words, uart_divisor
+from boards.soc_top import SocTop, uart_divisor
 from boards.synth import (
     YOSYS_ASSERT_WORKAROUND,
     _log_utilisation,
@@ -34,13 +34,12 @@ from boards.synth import (
 )
 from boards.top import BoardTop, Lfsr32, xor_tree
 from hw.conv_engine import ConvEngine
-from hw.ice40_engine import Ice40ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
 from hw.soc import Soc
 from sim.options import full
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, Primitives, SocConfig
 
 DATA = Path(__file__).parent / "data" / "boards"
 SMALL = AcceleratorConfig(rows=2, cols=2)
@@ -119,8 +118,8 @@ def test_designs_use_the_boards_primitives_and_configs():
     assert default_config("engine", ecp5) == AcceleratorConfig()
     assert default_config("tile", ice40) == AcceleratorConfig()
     engine = _inspect("engine", ICE40_ENGINE_CONFIG, ice40)
-    assert type(engine) is Ice40ConvEngine and engine.spram == ("act_in", "act_out")
-    assert engine._product_array is Ice40ProductArray
+    assert type(engine) is ConvEngine and engine.impl.spram == ("act_in", "act_out")
+    assert engine.impl.primitives is Primitives.ICE40 and engine._product_array is Ice40ProductArray
     engine = _inspect("engine", AcceleratorConfig(), ecp5)
     assert type(engine) is ConvEngine and engine._product_array is ProductArray
     assert _inspect("tile", SMALL, ice40).product_array is Ice40ProductArray
@@ -223,18 +222,25 @@ def test_load_json_errors(tmp_path):
         report.load_json(tmp_path / "bad.json")
 
 
-NETLIST = {"modules": {
-    "SB_MAC16": {"attributes": {"blackbox": "1"}, "cells": {"x": {"type": "$buf"}}},
-    "top": {"cells": {
-        "a": {"type": "SB_DFFESR"}, "b": {"type": "SB_DFF"}, "c": {"type": "SB_LUT4"},
-        "d": {"type": "SB_MAC16"}, "e": {"type": "$scopeinfo"},
-    }},
-}}
+# Yosys `stat -json` of a hierarchical design: "design" totals the hierarchy below the top.
+STAT = {"modules": {
+    "\\top": {"num_cells_by_type": {"SB_DFF": 1, "SB_LUT4": 1, "$scopeinfo": 2, "sub": 1}},
+    "\\sub": {"num_cells_by_type": {"SB_DFFESR": 1, "SB_MAC16": 1}},
+}, "design": {"num_cells_by_type": {"SB_DFF": 1, "SB_DFFESR": 1, "SB_LUT4": 1, "SB_MAC16": 1,
+                                    "$scopeinfo": 2}}}
 
 
-def test_netlist_cells_skips_blackboxes():
-    cells = report.netlist_cells(NETLIST)
-    assert cells == {"SB_DFFESR": 1, "SB_DFF": 1, "SB_LUT4": 1, "SB_MAC16": 1}
+def test_stat_cells_reads_the_design_total():
+    assert report.stat_cells(STAT) == {"SB_DFFESR": 1, "SB_DFF": 1, "SB_LUT4": 1, "SB_MAC16": 1}
+    flat = {"modules": {"\\top": STAT["design"]}}  # no "design" section: the modules' sum
+    assert report.stat_cells(flat) == report.stat_cells(STAT)
+
+
+def test_log_utilisation():
+    text = ("Info: Device utilisation:\nInfo: \t         ICESTORM_LC:    1394/   5280    26%\n"
+            "Info: \t        ICESTORM_RAM:       4/     30    13%\nInfo: Max frequency ...\n")
+    assert report.log_utilisation(text) == {"ICESTORM_LC": (1394, 5280), "ICESTORM_RAM": (4, 30)}
+    assert report.log_utilisation("no utilisation here") == {}
 
 
 def test_summarize_has_required_fields(ice40_report):
@@ -242,7 +248,7 @@ def test_summarize_has_required_fields(ice40_report):
     runs = [{"seed": 1, "fmax_mhz": 35.31}, {"seed": 2, "fmax_mhz": 33.0}, {"seed": 3, "fmax_mhz": 36.0}]
     summary = report.summarize(
         board=board, design="tile", config=AcceleratorConfig().as_dict(), report=ice40_report,
-        cells=report.netlist_cells(NETLIST), seed=1, runs=runs, build_time_s=66.54,
+        cells=report.stat_cells(STAT), seed=1, runs=runs, build_time_s=66.54,
         step_times_s={"synth": 13.7, "pnr": 51.4, "pack": 0.6}, bitstream="b/top.bin", log="b/top.tim",
         synth_log="b/top.rpt")
     for key in ("board", "device", "design", "config", "luts_or_lcs", "ffs", "dsp", "ram_blocks",
@@ -377,7 +383,7 @@ def test_uart_divisor():
 
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_soc_top_rejects_a_uart_divisor_for_another_clock():
-    soc = Soc(AcceleratorConfig(), imem_words=16, dmem_words=16, clocks_per_bit=217)
+    soc = Soc(SocConfig(imem_words=16, dmem_words=16, clocks_per_bit=217))
     with pytest.raises(ValueError, match=r"soc.clocks_per_bit = 217 does not match .* divisor 104"):
         SocTop(soc, clk_hz=12e6)
     with pytest.raises(ValueError, match=r"por_cycles = 0 is out of range"):
@@ -399,7 +405,8 @@ def test_soc_top_elaborates_for_the_board(board_name, pins):
     top = make_design(DEFAULT_DESIGN, default_config(DEFAULT_DESIGN, board), board)
     assert isinstance(top, SocTop)
     assert top.clocks_per_bit == {"icebreaker": 104, "ulx3s-85f": 217}[board_name]
-    assert (top.soc.imem_words, top.soc.dmem_words) == soc_ram_words(board)
+    assert (top.soc.imem_words, top.soc.dmem_words) == (board.soc.imem_words, board.soc.dmem_words)
+    assert top.soc.soc_config.engine == board.engine_config
     plan = constrained_platform(board).build(top, name="top", do_build=False,
                                              synth_opts=list(board.synth_opts))
     constraints = plan.files["top.pcf" if board.family == "ice40" else "top.lpf"]

@@ -13,16 +13,12 @@ import sys
 
 import numpy as np
 import pytest
-from amaranth.hdl import Module
-from amaranth.lib import wiring
-from amaranth.lib.wiring import In, Out
 
 from boards.boards import ICE40_ENGINE_CONFIG
 from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
-from hw.conv_engine import host_addr_width
 from hw.registers import (
     COMMAND_BY_ID,
     COMMANDS,
@@ -382,19 +378,6 @@ def test_multi_pass(small_port, seed, shard):
 
 
 # ---- the reduced port of the iCE40 SoC: no port counters, the UP5K configuration ----------------
-class _StubEngine(wiring.Component):
-    """Stands in for the engine when only the port's own logic is inspected: the ConvEngine's
-    signature, outputs at their reset values."""
-
-    def __init__(self, config):
-        super().__init__({"host_space": In(3), "host_addr": In(host_addr_width(config)), "host_wdata": In(32),
-                          "host_we": In(1), "host_re": In(1), "host_rdata": Out(32), "busy": Out(1),
-                          "done": Out(1)})
-
-    def elaborate(self, platform):
-        return Module()
-
-
 @pytest.mark.filterwarnings("ignore::amaranth.hdl.UnusedElaboratable")
 def test_counters_option():
     """counters=False builds no port counter (no count_* register in the netlist); True has all four."""
@@ -407,7 +390,7 @@ def test_counters_option():
         CnnCfu(UP5K, counters=0)
     port = [c.name.lower() for c in COUNTERS if c.register is None]
     for counters in (True, False):
-        text = rtlil.convert(CnnCfu(UP5K, engine=_StubEngine, counters=counters), name="cfu")
+        text = rtlil.convert(CnnCfu(UP5K, counters=counters), name="cfu")
         found = [n for n in port if f"count_{n}" in text]
         assert found == (port if counters else []), (counters, found)
 
@@ -435,17 +418,17 @@ def test_reduced_reset_mid_layer(reduced_port, seed):
 # ---- the same port on the iCE40 engine itself ------------------------------------------------------
 @pytest.fixture(scope="module")
 def ice40_port():
-    """The iCEBreaker SoC's port on Ice40ConvEngine, whose host memory writes land one cycle late
-    and whose START checks are registers (docs/timing.md, iCE40), with the SPRAM / SB_MAC16
-    behavioural models (a read in a cycle with a write returns the poison word). The generic
-    engine's builds above do not have those timing registers. With the port counters (the layer
-    tests count commands); they do not touch the engine."""
+    """The iCEBreaker SoC's port on the engine with iCE40 primitives (ICE40_SOC.impl), whose host
+    memory writes land one cycle late and whose START checks are registers (docs/timing.md,
+    iCE40), with the SPRAM / SB_MAC16 behavioural models (a read in a cycle with a write returns
+    the poison word). The generic engine's builds above do not have those timing registers. With
+    the port counters (the layer tests count commands); they do not touch the engine."""
+    from boards.boards import ICE40_SOC
     from hw.cfu import CnnCfu
-    from hw.ice40_engine import Ice40ConvEngine
     from hw.ice40_spram import SpramSimPlatform
     from sim.runner import build
 
-    return build(CnnCfu(UP5K, engine=Ice40ConvEngine), top="cnn_cfu", tag=f"{UP5K.name}-ice40",
+    return build(CnnCfu(UP5K, ICE40_SOC.impl), top="cnn_cfu", tag=f"{UP5K.name}-ice40",
                  platform=SpramSimPlatform())
 
 

@@ -7,9 +7,11 @@ RANDOM_LAYERS sets the random count (default 30, 200 with FULL=1). Per-layer ins
 cycles and compute cycles are written to the run directory (layers.json) and printed.
 """
 
+import dataclasses
 
 import pytest
 
+from boards.boards import ICE40_ENGINE_CONFIG
 from sim.options import full, random_layers
 from spec.config import AcceleratorConfig, Output
 from tb.cpu_bfm import built_port, run_engine_layers
@@ -60,3 +62,25 @@ def test_raw_edge_set(raw_port, seed):
 def test_raw_random_layers(raw_port, seed):
     run_engine_layers(raw_port, RAW_CONFIG, f"raw-random-{seed}",
                       {"part": "random", "random": RANDOM_LAYERS // SHARDS, "shard": 0}, seed)
+
+
+# ---- output-side variants (hw/output_stage.py composed from hw/block_serializer.py and a block
+# order source): the digit-serial requantizer, the raster walk instead of the block-info FIFO, and
+# serialising in place instead of the block copy: the last two alone in the default sizes, all
+# three together in the UP5K sizes (the requantising UP5K configuration, with pooling on the
+# raster walk). Edge set + a few random layers each.
+VARIANTS = {
+    "no-fifo": AcceleratorConfig(block_info_fifo=False),
+    "no-copy": AcceleratorConfig(output_block_copy=False),
+    "serial": dataclasses.replace(ICE40_ENGINE_CONFIG, output=Output.REQUANT, perf_counters=True,
+                                  requant_mul_cycles=4, block_info_fifo=False, pool_buf_words=256),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_output_variant(variant, seed):
+    config = VARIANTS[variant]
+    port = built_port(config)
+    run_engine_layers(port, config, f"{variant}-edge-{seed}", {"part": "edge"}, seed)
+    run_engine_layers(port, config, f"{variant}-random-{seed}",
+                      {"part": "random", "random": max(1, RANDOM_LAYERS // 6), "shard": 0}, seed)

@@ -28,7 +28,8 @@ cores = pytest.mark.parametrize("core", CORES)
 
 def _design(core, ice40_cells=False):
     if ice40_cells:
-        from sim.netlist import NetlistPlatform, cells_sim_path
+        from boards.netlist import NetlistPlatform
+        from sim.netlist import cells_sim_path
         from sim.runner import simulator_name
         # cells_sim.v's default port values need NO_ICE40_DEFAULT_ASSIGNMENTS on Icarus 11 (see
         # tests/test_ice40_products.py build_with_sources); every port here is tied

@@ -228,27 +228,9 @@ def test_cfu_port_connects_to_the_accelerator():
     gc.collect()
 
 
-NEXTPNR_EXCERPT = """\
-Info: Device utilisation:
-Info: \t         ICESTORM_LC:    1394/   5280    26%
-Info: \t        ICESTORM_RAM:       4/     30    13%
-Info: \t               SB_IO:     311/     39   797%
-Info: Max frequency for clock 'clk$SB_IO_IN_$glb_clk': 21.07 MHz (PASS at 12.00 MHz)
-Info: Max frequency for clock 'clk$SB_IO_IN_$glb_clk': 25.04 MHz (PASS at 24.00 MHz)
-"""
-
-
-def test_synth_report_parsing():
-    from hw.cpu.synth import parse_fmax, parse_nextpnr_utilisation
-    util = parse_nextpnr_utilisation(NEXTPNR_EXCERPT)
-    assert util["ICESTORM_LC"] == (1394, 5280) and util["ICESTORM_RAM"] == (4, 30)
-    assert parse_fmax(NEXTPNR_EXCERPT) == 25.04
-    assert parse_fmax("no timing here") is None
-
-
 @pytest.mark.skipif(not full(), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
 def test_core_logic_cells_budget(tmp_path):
-    from hw.cpu.synth import synth_core
+    from boards.cpu_synth import synth_core
     report = synth_core(tmp_path)
     assert report["logic_cells"] < 2000, report
     assert report["ebr"] == 4, report
@@ -257,7 +239,7 @@ def test_core_logic_cells_budget(tmp_path):
 @pytest.mark.skipif(not full(), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
 def test_serial_core_logic_cells_budget(tmp_path):
     """The UP5K board's core (no instret): measured 625 LCs, 2 EBR (docs/up5k.md)."""
-    from hw.cpu.synth import synth_core
+    from boards.cpu_synth import synth_core
     report = synth_core(tmp_path, core="serial", instret=False)
     assert report["logic_cells"] < 700, report
     assert report["ebr"] == 2, report

@@ -4,7 +4,7 @@
   ``en`` hold, the poison word on a read during a write); parameter checks; the platform mixin.
 * cocotb, SpramCheck harness: the real SB_SPRAM256KA (Yosys's cells_sim.v) and the model against
   an ordinary lib.memory on pseudo-random reads and byte-masked writes, compared in gateware.
-* cocotb, the whole Ice40ConvEngine (SPRAM activations, SB_MAC16 products; behavioural models and
+* cocotb, the whole engine with ICE40_SOC.impl (SPRAM activations, SB_MAC16 products; behavioural models and
   then the real cells) on small layers through tb/bench_conv_tb.py, bit-exact against golden/.
 """
 
@@ -18,12 +18,13 @@ from amaranth.lib.wiring import Out
 from amaranth.sim import Simulator
 
 from bench.layers import BenchLayer
-from boards.boards import ICE40_ENGINE_CONFIG
-from hw.ice40_engine import Ice40ConvEngine
+from boards.boards import ICE40_ENGINE_CONFIG, ICE40_SOC
+from hw.conv_engine import ConvEngine
 from hw.ice40_products import Ice40ProductArray
 from hw.ice40_spram import SPRAM_POISON, Ice40SpramMemory, SpramSimPlatform
 from sim.netlist import cells_sim_path
 from sim.runner import run_cocotb, simulator_name
+from spec.config import Implementation, Primitives
 from tests.test_ice40_products import build_with_sources
 
 # Components built only to check their parameter errors are never elaborated.
@@ -132,21 +133,23 @@ def test_single_port_limits_are_checked():
 
 def test_engine_spram_choice_is_checked():
     with pytest.raises(ValueError, match=r"'bias' cannot be single-port"):
-        Ice40ConvEngine(ICE40_ENGINE_CONFIG, spram=("act_in", "bias"))
+        Implementation(primitives=Primitives.ICE40, spram=("act_in", "bias"))
+    with pytest.raises(ValueError, match=r"spram = \('act_in',\) needs primitives = Primitives.ICE40"):
+        Implementation(spram=("act_in",))
 
 
 def test_mapping_puts_requested_memories_in_spram():
     from amaranth.back import verilog
     platform = SpramSimPlatform()
-    engine = Ice40ConvEngine(ICE40_ENGINE_CONFIG,
-                             product_array=lambda c: Ice40ProductArray(c, primitive="model"))
+    engine = ConvEngine(ICE40_ENGINE_CONFIG, ICE40_SOC.impl,
+                        product_array=lambda c: Ice40ProductArray(c, primitive="model"))
     verilog.convert(engine, name="eng", platform=platform, emit_src=False)
     mapped = platform.spram_memories
     # act_in (4 KB: 1024 words, still two 16-bit-wide blocks) and act_out (64 KB)
     assert sorted((s.width, s.memory.depth, s.blocks) for s in mapped) == [(32, 1024, 2), (32, 16384, 2)]
     # the instance primitive on a real iCE40 platform
     platform = SpramSimPlatform(primitive="instance")
-    text = verilog.convert(Ice40ConvEngine(ICE40_ENGINE_CONFIG), name="eng", platform=platform,
+    text = verilog.convert(ConvEngine(ICE40_ENGINE_CONFIG, ICE40_SOC.impl), name="eng", platform=platform,
                            emit_src=False)
     assert text.count("SB_SPRAM256KA ") == 4 and text.count("SB_MAC16 #(") == 8
 
@@ -244,7 +247,8 @@ ENGINE_LAYERS = [
 def test_ice40_engine_layers(primitive, seed, tmp_path):
     """The UP5K engine configuration, SPRAM activations and SB_MAC16 products, on whole layers."""
     config = ICE40_ENGINE_CONFIG
-    engine = Ice40ConvEngine(config, product_array=lambda c: Ice40ProductArray(c, primitive=primitive))
+    engine = ConvEngine(config, ICE40_SOC.impl,
+                        product_array=lambda c: Ice40ProductArray(c, primitive=primitive))
     platform = SpramSimPlatform(primitive=primitive)
     sources = [cells_sim_path()] if primitive == "instance" else []
     design = build_with_sources(engine, f"ice40_engine_{primitive}", config.name, sources,

@@ -1,10 +1,21 @@
 """bench.report (``make report``): the numbers it derives from the synthesis and bench JSON."""
 
 import json
+import subprocess
 
 import pytest
 
-from bench.report import collect, main, model_utilisation, render_markdown
+from bench.report import (
+    BEGIN_MARKER,
+    END_MARKER,
+    collect,
+    git_commit,
+    main,
+    model_utilisation,
+    render_markdown,
+    render_readme_section,
+    replace_results,
+)
 from boards.boards import BOARDS, ICE40_ENGINE_CONFIG
 from spec.config import AcceleratorConfig
 
@@ -83,3 +94,67 @@ def test_design_that_does_not_fit_is_reported_as_such(tmp_path):
     md = render_markdown(collect(tmp_path))
     assert "icebreaker / soc: **does not fit: 8976/5280 LCs, 46/30 EBR**" in md
     assert "icebreaker / tile: build FAILED: Yosys died" in md
+
+
+def test_report_is_stamped_with_the_commit(tmp_path):
+    report = collect(tmp_path, commit="abc1234+dirty")
+    assert report["commit"] == "abc1234+dirty"
+    assert "commit `abc1234+dirty`" in render_markdown(report)
+    assert main(["--reports", str(tmp_path)]) == 0
+    data = json.loads((tmp_path / "report.json").read_text())
+    assert data["commit"] == git_commit()
+    assert f"commit `{data['commit']}`" in (tmp_path / "report.md").read_text()
+
+
+def _git(repo, *args):
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+def test_git_commit_short_hash_and_dirty(tmp_path):
+    assert git_commit(tmp_path) == "unknown"                          # not a work tree
+    _git(tmp_path, "init", "-q")
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "README.md").write_text("table\n")
+    _git(tmp_path, "add", "a.py", "README.md")
+    _git(tmp_path, "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "one")
+    head = subprocess.run(["git", "-C", str(tmp_path), "rev-parse", "--short", "HEAD"],
+                          check=True, capture_output=True, text=True).stdout.strip()
+    assert git_commit(tmp_path) == head
+    (tmp_path / "new.py").write_text("")                               # untracked: still clean
+    assert git_commit(tmp_path) == head
+    (tmp_path / "README.md").write_text("new table\n")                 # the file --readme writes
+    assert git_commit(tmp_path) == head
+    (tmp_path / "a.py").write_text("x = 2\n")
+    assert git_commit(tmp_path) == head + "+dirty"
+
+
+def test_readme_table_replaced_between_markers(tmp_path):
+    (tmp_path / "synth-ulx3s-85f-soc.json").write_text(
+        json.dumps(_synth("ulx3s-85f", "soc", AcceleratorConfig(), 61.5, 9000)))
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# Title\n\nbefore\n\n{BEGIN_MARKER}\nold table\n{END_MARKER}\n\nafter\n")
+    assert main(["--reports", str(tmp_path), "--readme", str(readme)]) == 0
+    text = readme.read_text()
+    assert text.startswith("# Title\n\nbefore\n\n" + BEGIN_MARKER)
+    assert text.endswith(END_MARKER + "\n\nafter\n") and "old table" not in text
+    section = text[text.index(BEGIN_MARKER):text.index(END_MARKER)]
+    assert f"commit `{git_commit()}`" in section
+    assert "| ulx3s-85f | soc | 4x4 | 9000/83640 |" in section
+    assert "make synth BOARD=icebreaker" in section                   # what is missing is named
+    assert main(["--reports", str(tmp_path), "--readme", str(readme)]) == 0
+    assert readme.read_text() == text                                 # idempotent
+
+
+@pytest.mark.parametrize("text", ["no markers\n", f"{BEGIN_MARKER}\n", f"{END_MARKER}\n{BEGIN_MARKER}\n",
+                                  f"{BEGIN_MARKER}\n{END_MARKER}\n{BEGIN_MARKER}\n{END_MARKER}\n"])
+def test_readme_markers_must_be_one_ordered_pair(text):
+    with pytest.raises(ValueError, match="README markers"):
+        replace_results(text, "table")
+
+
+def test_readme_section_has_no_machine_paths(tmp_path):
+    fail = {"status": "failed", "board": "icebreaker", "design": "soc", "error": "Yosys died"}
+    (tmp_path / "synth-icebreaker-soc.json").write_text(json.dumps(fail))
+    section = render_readme_section(collect(tmp_path, commit="abc1234"))
+    assert "(build/reports/synth-icebreaker-soc.json)" in section and str(tmp_path) not in section
+    assert section.startswith(BEGIN_MARKER) and section.endswith(END_MARKER)

@@ -2,10 +2,11 @@
 and must match golden/ bit for bit.
 
 RTL simulation (tests/test_soc.py) checks the Amaranth design; this checks what Yosys made of it for
-the board (sim/netlist.py: synth_ice40, write_verilog, simulated with Yosys's iCE40 cells_sim.v;
-the SB_MAC16 dual 8x8 products and the SPRAM output memory are the real cell models). Anything RTL
-simulation cannot see -- a synthesis mismatch, an Instance parameter, a memory mapped with the wrong
-read semantics, an uninitialised flip-flop the reset does not cover -- shows up here as a wrong output.
+the board (boards/netlist.py: synth_ice40, write_verilog; sim/netlist.py: simulated with Yosys's
+iCE40 cells_sim.v; the SB_MAC16 dual 8x8 products and the SPRAM output memory are the real cell
+models). Anything RTL simulation cannot see -- a synthesis mismatch, an Instance parameter, a memory
+mapped with the wrong read semantics, an uninitialised flip-flop the reset does not cover -- shows
+up here as a wrong output.
 
 Slow (3-6 min from clean on 2 cores: Yosys, Verilator build, run; docs/netlist.md): marked
 ``netlist`` and run by ``make test-netlist`` only; NETLIST_SIM=verilator|icarus picks the simulator,
@@ -17,17 +18,11 @@ import time
 import numpy as np
 import pytest
 
+from boards.netlist import ice40_soc, synthesize_netlist
 from firmware.elf import read_elf
 from firmware.layer_image import build_layer_firmware, checksum
 from golden.conv import conv2d
-from sim.netlist import (
-    NETLIST_VERILATOR_ARGS,
-    cells_sim_path,
-    ice40_soc,
-    netlist_simulator,
-    synthesize_netlist,
-    verilator_public_ports,
-)
+from sim.netlist import NETLIST_VERILATOR_ARGS, cells_sim_path, netlist_simulator, verilator_public_ports
 from sim.options import netlist_dsp
 from sim.runner import BUILD, build, run_cocotb
 from tb.conv_layers import make_layer

@@ -11,7 +11,7 @@ from amaranth.sim import Simulator
 
 from firmware.layer_image import build_layer_firmware, checksum, layer_header
 from hw.soc import Soc, UartTx
-from spec.config import AcceleratorConfig
+from spec.config import AcceleratorConfig, SocConfig
 from tb.conv_layers import make_layer
 
 
@@ -109,7 +109,7 @@ def test_soc_firmware_init_and_elaboration():
     cfg = AcceleratorConfig()
     t = make_layer(np.random.default_rng(3), "x", 6, 6, 4, 4, 3, 3)
     image = build_layer_firmware(cfg, t.layer, t.expected, name="conv_soc_unit", clocks_per_bit=8)
-    soc = Soc(cfg, image, clocks_per_bit=8)
+    soc = Soc(SocConfig(engine=cfg, clocks_per_bit=8), image)
     assert soc.ram.imem_init == image.imem and soc.ram.dmem_init == image.dmem
     Fragment.get(soc, None)      # the CFU connects to the core's port, everything elaborates
     assert "load_valid" not in soc.signature.members

@@ -5,7 +5,7 @@ See :mod:`hw.cpu.core` for the multi-cycle core (2-3 cycles per instruction, the
 logic and 2 instead of 4 EBR; the iCE40UP5K board SoC uses it), :mod:`hw.cpu.cfu_port`
 for the CFU port, :mod:`hw.cpu.bus` for the buses and the retire trace, :mod:`hw.cpu.soc_ram` for
 the RAM harness and its memory map, :mod:`hw.cpu.asm` for the Python assembler the tests use and
-:mod:`hw.cpu.synth` (``python -m hw.cpu.synth``) for the iCE40UP5K size and Fmax report.
+:mod:`boards.cpu_synth` (``python -m boards.cpu_synth``) for the iCE40UP5K size and Fmax report.
 Firmware is built with ``python -m firmware.build`` (firmware/README.md).
 """
 

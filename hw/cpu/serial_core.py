@@ -6,9 +6,9 @@ Zicntr counters, custom-0 -> CFU) and the same traps as :class:`hw.cpu.core.Core
 half of its logic: the 32-bit ALU, the barrel shifter, the load/store lane logic, the 64-bit
 counters and the second register file read port are replaced by one-bit-per-cycle passes over
 two shift registers. ``SocRam(core="serial")`` / ``Soc(core="serial")`` select it; the
-iCEBreaker board SoC uses it without instret (boards/boards.py ``soc_core``).
+iCEBreaker board SoC uses it without instret (boards/boards.py ``ICE40_SOC``).
 
-Measured on the iCE40UP5K (``python -m hw.cpu.synth --core serial --no-instret``): 625 LCs and
+Measured on the iCE40UP5K (``python -m boards.cpu_synth --core serial --no-instret``): 625 LCs and
 2 EBR for the core alone (the multi-cycle core: 1394 LCs, 4 EBR), 686 LCs with instret; Fmax
 38.9 MHz (nextpnr seed 1, the core with its RAMs and a CFU). 46 cycles per instruction
 on the random lock-step programs, 20.7x the multi-cycle core's cycles on firmware/examples/hello.c.
