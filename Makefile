@@ -31,6 +31,7 @@ help:
 	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
 	@echo "variables: SIM=verilator|icarus NETLIST_SIM=verilator|icarus WAVES=1 SEED=<n> FULL=1 JOBS=<n> IMAGES=<n> (bench.digits)"
+	@echo "           (the environment options, their defaults and allowed values: sim/options.py)"
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else \

@@ -14,7 +14,8 @@ from driver.conv_layer import ConvLayer, conv_from_depthwise, conv_from_fc, plan
 from golden.conv import conv2d, depthwise_conv2d, fully_connected
 from golden.pool import avg_pool2d, max_pool2d
 
-__all__ = ["TestLayer", "edge_layers", "random_layer", "random_layers"]
+__all__ = ["TestLayer", "expected_output", "make_layer", "edge_layers", "random_layer", "random_layers",
+           "multi_pass_layers", "random_multi_pass_layer"]
 
 
 @dataclass
@@ -43,7 +44,9 @@ def _quant(rng, M, taps, edge=False):
     return bias, multiplier, shift
 
 
-def _expected(layer: ConvLayer, kind, w_user):
+def expected_output(layer: ConvLayer, kind, w_user):
+    """golden/'s int8 output [E][F][M] of ``layer`` (``kind`` conv|depthwise|fc, ``w_user`` the weights as
+    the user gave them), pooled as the layer asks."""
     pt, pb, pl, pr = layer.resolved_padding()
     common = dict(multiplier=layer.multiplier, shift=layer.shift, input_zero_point=layer.input_zp,
                   output_zero_point=layer.output_zp, act_min=layer.act_min, act_max=layer.act_max)
@@ -85,7 +88,7 @@ def make_layer(rng, name, H, W, C, M, R, S, stride=1, padding="VALID", kind="con
         w_user = rng.integers(-127, 128, (M, R, S, C), dtype=np.int64).astype(np.int8)
         bias, mult, shift = _quant(rng, M, R * S * C, edge_quant)
         layer = ConvLayer(x=x, w=w_user, bias=bias, multiplier=mult, shift=shift, **common)
-    return TestLayer(name, layer, _expected(layer, kind, w_user))
+    return TestLayer(name, layer, expected_output(layer, kind, w_user))
 
 
 def edge_layers(rng, config):

@@ -31,7 +31,7 @@ def main(argv=None):
     sim = simulator_name()
     design = build(ConvEngine(config), top="conv_engine", tag=config.name)
     run_dir = design.build_dir / "runs" / "bench"
-    run_cocotb(design, "tb.bench_conv", run_name="bench",
+    run_cocotb(design, "tb.bench_conv_tb", run_name="bench",
                params={"config": config.as_dict(), "seed": 1, "layers": [asdict(b) for b in BENCH_LAYERS],
                        "log_dir": str(run_dir)}, seed=1)
     measured = json.loads((run_dir / "bench.json").read_text())

@@ -52,6 +52,7 @@ from .top import BoardTop
 from .yowasp import ROOT, errors, run
 
 __all__ = ["ROOT", "instantiates", "parse_seeds", "parse_overrides", "report_paths", "fit_line",
+           "log_file_utilisation", "summary_utilisation", "yosys_assertion",
            "synthesize", "main"]
 
 NAME = "top"  # base name of every build product (top.il, top.json, top.bin, ...)
@@ -123,14 +124,14 @@ def _with_option(argv, flag, value):
     return argv
 
 
-def _log_utilisation(log):
+def log_file_utilisation(log):
     """:func:`boards.report.log_utilisation` of a log file; ``{}`` when there is no such file."""
     return log_utilisation(log.read_text(errors="replace")) if log.exists() else {}
 
 
 def _failure_hint(board, log):
     """Which cell types nextpnr found over capacity, and what to do when it is the DSPs."""
-    over = {cell: (used, avail) for cell, (used, avail) in _log_utilisation(log).items() if used > avail}
+    over = {cell: (used, avail) for cell, (used, avail) in log_file_utilisation(log).items() if used > avail}
     if not over:
         return ""
     hint = " -- over capacity: " + ", ".join(f"{c} {u}/{a}" for c, (u, a) in over.items()) + "."
@@ -164,7 +165,7 @@ def fit_line(board, utilisation):
     return "does not fit: " + ", ".join(parts)
 
 
-def _summary_utilisation(summary):
+def summary_utilisation(summary):
     """{cell: (used, available)} from a summary's resource fields."""
     found = {}
     for key in ("luts_or_lcs", "ffs", "dsp", "ram_blocks", "spram"):
@@ -178,7 +179,7 @@ DSP_MODES = ("auto", "on", "off")
 YOSYS_ASSERT_WORKAROUND = "proc; splitnets"
 
 
-def _yosys_assertion(log):
+def yosys_assertion(log):
     """Whether a Yosys log ends in an internal assertion failure (a Yosys bug, not ours)."""
     return log.exists() and "ERROR: Assert `" in log.read_text(errors="replace")
 
@@ -231,11 +232,11 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
     def fail(log, extra=""):
         summary = {**base, "error": errors(log) + extra, "log": str(log),
                    "build_time_s": round(time.monotonic() - start, 1), "step_times_s": steps}
-        line = fit_line(board, _log_utilisation(log))
+        line = fit_line(board, log_file_utilisation(log))
         if line:  # nextpnr stopped because the design is bigger than the device
             summary.update(fits=False, fit=line,
                            utilisation={c: {"used": u, "available": a}
-                                        for c, (u, a) in _log_utilisation(log).items()})
+                                        for c, (u, a) in log_file_utilisation(log).items()})
             print(line, flush=True)
         _write(summary, report_path, also_written)
         return summary
@@ -268,7 +269,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
             return synth(False, label, workaround)
         ok, seconds, _ = run(synth_cmd(), build_dir, label, verbose=verbose)
         steps["synth"] = round(steps["synth"] + seconds, 1)
-        if not ok and not workaround and _yosys_assertion(build_dir / f"{NAME}.rpt"):
+        if not ok and not workaround and yosys_assertion(build_dir / f"{NAME}.rpt"):
             base["yosys_workaround"] = YOSYS_ASSERT_WORKAROUND
             print(f"[{label}] Yosys assertion: retrying with '{YOSYS_ASSERT_WORKAROUND}' after "
                   f"read_rtlil", file=sys.stderr, flush=True)
@@ -333,7 +334,7 @@ def synthesize(board_name, design=DEFAULT_DESIGN, config=None, *, seeds=(1,), ds
         synth_log=build_dir / f"{NAME}.rpt")
     summary.update({k: base[k] for k in ("dsp_mode", "dsp_inference", "dsp_note", "yosys_workaround",
                                          "report") if k in base})
-    line = fit_line(board, _summary_utilisation(summary))
+    line = fit_line(board, summary_utilisation(summary))
     summary["fits"] = line is None
     if line:
         summary["fit"] = line

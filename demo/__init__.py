@@ -4,6 +4,6 @@ every logit against LiteRT and golden.
 
 ``demo.soc`` is the reusable part: any .tflite the compiler accepts, built into the network firmware
 (compiler/firmware.py + firmware/net/net.c) and run image by image on the cached SoC simulator build
-(tb/test_soc_net.py is the testbench). ``demo.rtl`` runs a network through the CPU bus-functional model
-instead (tb/test_digits.py; random stalls on the CFU port), used by tests/test_digits.py.
+(tb/soc_net_tb.py is the testbench). ``demo.rtl`` runs a network through the CPU bus-functional model
+instead (tb/digits_tb.py; random stalls on the CFU port), used by tests/test_digits.py.
 """

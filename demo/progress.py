@@ -1,6 +1,6 @@
 """Run a cocotb simulation in a thread and report each image as the testbench finishes it.
 
-The testbenches of the demo (tb/test_soc_net.py, tb/test_digits.py) append one JSON line per image
+The testbenches of the demo (tb/soc_net_tb.py, tb/digits_tb.py) append one JSON line per image
 to a results file; the caller's ``on_result`` sees every line as soon as it is written (the demo's
 progress bar), and the whole list is returned when the simulator exits.
 """

@@ -1,6 +1,6 @@
 """Run a .tflite network on the conv engine RTL (CFU port build of tests/test_conv_engine.py) in cocotb.
 
-``run_on_rtl(model, inputs, ...)`` writes a job file, runs tb/test_digits.py on the cached simulator
+``run_on_rtl(model, inputs, ...)`` writes a job file, runs tb/digits_tb.py on the cached simulator
 build of ``CnnCfu(SIM_SOC.engine)`` (the same build as the conv engine tests: no extra Verilator
 build when that one exists) and returns one result dict per image (output, references, per-layer
 cycles). The simulation runs in a thread; ``on_result`` is called for every image as soon as the
@@ -36,7 +36,7 @@ def run_on_rtl(model, inputs, expected_litert=None, ids=None, run_name="digits",
                rsp_stall=0.0, cmd_gap=0.0, seed=1, config=CONFIG, on_result=None, design=None):
     """Run ``inputs`` (int8, [N, ...model input shape]) through ``model`` (a .tflite path) on the RTL.
 
-    Returns the per-image result dicts of tb/test_digits.py; raises RtlRunError if any output differs
+    Returns the per-image result dicts of tb/digits_tb.py; raises RtlRunError if any output differs
     from golden.run_network (or from ``expected_litert`` with require_litert) or the port failed.
     """
     design = design or port_build(config)
@@ -58,5 +58,5 @@ def run_on_rtl(model, inputs, expected_litert=None, ids=None, run_name="digits",
               "results": str(results), "require_litert": require_litert, "rsp_stall": rsp_stall,
               "cmd_gap": cmd_gap, "seed": seed}
     return run_with_progress(
-        lambda: run_cocotb(design, "tb.test_digits", run_name=run_name, params=params, seed=seed),
+        lambda: run_cocotb(design, "tb.digits_tb", run_name=run_name, params=params, seed=seed),
         results, len(arrays["inputs"]), on_result, error=RtlRunError)

@@ -3,7 +3,7 @@
 ``network_firmware(model, soc)`` compiles a .tflite (compiler/) for ``soc.engine`` and builds
 firmware/net/net.c with the generated schedule (compiler/firmware.py) for the SoC ``soc`` (default
 spec.config.SIM_SOC, the SoC the SoC tests simulate, so their cached Verilator build is reused).
-``run_images(fw, inputs)`` writes a job file and runs tb/test_soc_net.py: each image is written into
+``run_images(fw, inputs)`` writes a job file and runs tb/soc_net_tb.py: each image is written into
 ``net_io`` in the DMEM image through the SoC's loader port, the core runs the firmware and the UART
 report is parsed; one result dict per image (logits, rdcycle cycles per inference and per layer,
 engine CYCLES / MAC_CYCLES per layer, and with ``flags=FLAG_ACCEL | FLAG_SW`` the plain-C run).
@@ -48,7 +48,7 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
     it was built for (``design``: that SoC's simulator build, default ``sim.soc.soc_design(fw.soc)``).
 
     ``flags``: one value for every image, or a list with one per image (e.g. the plain-C run on the
-    first image only). Returns the per-image reports of tb/test_soc_net.py; raises SocRunError when
+    first image only). Returns the per-image reports of tb/soc_net_tb.py; raises SocRunError when
     the run failed (no halt, a firmware error code, UART problems)."""
     design = design or soc_design(fw.soc)[1]
     if str(ROOT) not in sys.path:
@@ -67,7 +67,7 @@ def run_images(fw, inputs, ids=None, flags=FLAG_ACCEL, run_name="net", seed=1, m
     results.unlink(missing_ok=True)
     params = {"job": str(job), "results": str(results), "seed": seed}
     return run_with_progress(
-        lambda: run_cocotb(design, "tb.test_soc_net", run_name=run_name, params=params, seed=seed),
+        lambda: run_cocotb(design, "tb.soc_net_tb", run_name=run_name, params=params, seed=seed),
         results, len(inputs), on_result, error=SocRunError)
 
 

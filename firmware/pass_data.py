@@ -21,8 +21,8 @@ the previous layer's output). :func:`c_array` renders an array the same way for 
 from dataclasses import dataclass
 
 from driver.passes import split_layer
-from spec.registers import REG, Space
 from spec.config import AcceleratorConfig
+from spec.registers import REG, Space
 
 __all__ = ["PassData", "PassEmitter", "c_array", "c_hex", "memory_images"]
 

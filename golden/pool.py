@@ -13,12 +13,15 @@ import numpy as np
 from .conv import resolve_padding
 from .validate import check_act_range, check_array, check_pair
 
-__all__ = ["max_pool2d", "avg_pool2d"]
+__all__ = ["max_pool2d", "avg_pool2d", "windows"]
 
 _MAX_DIM = 1 << 20
 
 
-def _windows(x, filter_size, stride, padding):
+def windows(x, filter_size, stride, padding):
+    """For each tap (r, s) of the window: (the int64 input values under it for every output, zero on
+    padding; a bool mask of the taps that are in bounds), both shaped like the output [N][E][F][C]
+    (the mask broadcasts over N and C). Raises ValueError for bad arguments, as the pooling ops do."""
     check_array("x", x, np.int8, 4)
     rs = check_pair("filter_size", filter_size, 1, _MAX_DIM)
     stride = check_pair("stride", stride, 1, _MAX_DIM)
@@ -44,7 +47,7 @@ def max_pool2d(x, filter_size, stride=(1, 1), padding="VALID", act_min=-128, act
     """TFLite int8 MAX_POOL_2D -> int8 [N][E][F][C] (max over in-bounds taps, then clamp)."""
     act_min, act_max = check_act_range(act_min, act_max)
     out = None
-    for win, inside in _windows(x, filter_size, stride, padding):
+    for win, inside in windows(x, filter_size, stride, padding):
         t = np.where(inside, win, -128)
         out = t if out is None else np.maximum(out, t)
     return np.clip(out, act_min, act_max).astype(np.int8)
@@ -58,7 +61,7 @@ def avg_pool2d(x, filter_size, stride=(1, 1), padding="VALID", act_min=-128, act
     """
     act_min, act_max = check_act_range(act_min, act_max)
     total = count = None
-    for win, inside in _windows(x, filter_size, stride, padding):
+    for win, inside in windows(x, filter_size, stride, padding):
         total = win if total is None else total + win  # padded cells hold 0
         count = inside.astype(np.int64) if count is None else count + inside
     if (count == 0).any():

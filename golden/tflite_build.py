@@ -24,7 +24,7 @@ from .network import (
     run_network,
 )
 
-__all__ = ["build_tflite", "run_litert"]
+__all__ = ["build_tflite", "writer_for", "run_litert"]
 
 _ACT = {"NONE": 0, "RELU": 1, "RELU_N1_TO_1": 2, "RELU6": 3}
 _PAD = {"SAME": 0, "VALID": 1}
@@ -208,11 +208,11 @@ def _weights(wr, name, layer, qdim, need_bias=True):
 
 def build_tflite(net: Network) -> bytes:
     """Serialise ``net`` as a .tflite model (bytes); one operator per layer, weights as constant buffers."""
-    wr, inputs, outputs = _writer_for(net)
+    wr, inputs, outputs = writer_for(net)
     return wr.finish(inputs, outputs)
 
 
-def _writer_for(net: Network):
+def writer_for(net: Network):
     """The unfinished writer for ``net`` (tests edit its tensors/ops to make malformed models)."""
     net.validate()
     shapes = [o.shape for o in run_network(net, np.zeros(net.input_shape, np.int8), return_all=True)]

@@ -80,6 +80,11 @@ class MacTile(wiring.Component):
     def config(self):
         return self._config
 
+    @property
+    def product_array(self):
+        """The product array component class the tile instantiates."""
+        return self._product_array
+
     def elaborate(self, platform):
         m = Module()
         cfg = self._config

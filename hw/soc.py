@@ -129,6 +129,11 @@ class Soc(wiring.Component):
     def memory_map(self):
         return self._ram.memory_map
 
+    @property
+    def ram(self):
+        """The core with its memories (hw.cpu.soc_ram.SocRam)."""
+        return self._ram
+
     def elaborate(self, platform):
         m = Module()
         m.submodules.ram = ram = self._ram

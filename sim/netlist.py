@@ -11,15 +11,12 @@ Environment: ``NETLIST_SIM=verilator|icarus`` picks the simulator for the netlis
 """
 
 import hashlib
-import os
 from pathlib import Path
 
-from .runner import SIMULATORS
+from .options import DEFAULT_NETLIST_SIM, netlist_simulator
 
 __all__ = ["DEFAULT_NETLIST_SIM", "NETLIST_VERILATOR_ARGS", "cells_sim_path", "netlist_simulator",
            "verilator_public_ports"]
-
-DEFAULT_NETLIST_SIM = "verilator"
 
 # Verilator on a netlist of ~10^4 cell instances. Left alone it keeps every cell as a C++ class
 # (one per distinct LUT_INIT: ~1500 .cpp files, over half an hour of g++ on 2 cores); --flatten
@@ -45,14 +42,6 @@ def verilator_public_ports(directory, top, ports):
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(text)
     return ["--no-public-flat-rw", str(path)]
-
-
-def netlist_simulator():
-    """NETLIST_SIM (default :data:`DEFAULT_NETLIST_SIM`), checked against the supported simulators."""
-    sim = os.environ.get("NETLIST_SIM", DEFAULT_NETLIST_SIM).strip().lower() or DEFAULT_NETLIST_SIM
-    if sim not in SIMULATORS:
-        raise ValueError(f"NETLIST_SIM = {sim!r} is not supported: choose one of {', '.join(SIMULATORS)}")
-    return sim
 
 
 def cells_sim_path():

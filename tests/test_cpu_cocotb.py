@@ -13,14 +13,14 @@ simulated with Yosys's cells_sim.v).
 """
 
 import json
-import os
 
 import pytest
 
 from firmware.build import build as build_firmware
 from hw.cpu.soc_ram import CORES, SocRam
+from sim.options import cpu_lockstep_instructions, full
 from sim.runner import BUILD, build, run_cocotb
-from tb.test_cpu_programs import DATA, PROGRAMS, isa_programs
+from tb.cpu_programs import DATA, PROGRAMS, isa_programs
 
 pytestmark = pytest.mark.cocotb
 cores = pytest.mark.parametrize("core", CORES)
@@ -52,20 +52,20 @@ def test_cpu_isa_programs(tmp_path, seed, core):
     assert len(programs) >= 20
     path = tmp_path / "programs.json"
     path.write_text(json.dumps(programs))
-    run_cocotb(_design(core), "tb.test_cpu", run_name=f"isa-{core}-seed{seed}", testcase="isa_programs",
+    run_cocotb(_design(core), "tb.cpu_tb", run_name=f"isa-{core}-seed{seed}", testcase="isa_programs",
                params={"programs": str(path), "seed": seed, "core": core}, seed=seed)
 
 
 @cores
 def test_cpu_lockstep_unicorn(seed, core):
     pytest.importorskip("unicorn")
-    instructions = int(os.environ.get("CPU_LOCKSTEP_INSNS", "10000"))
+    instructions = cpu_lockstep_instructions()
     params = {"instructions": instructions, "seed": seed, "core": core}
-    if core == "serial" and not os.environ.get("FULL"):
+    if core == "serial" and not full():
         params.update(instructions=instructions // 5, body_length=600)
     report = BUILD / "reports" / ("cpu_cpi.json" if core == "multicycle" else f"cpu_cpi_{core}.json")
     params["report"] = str(report)
-    run_cocotb(_design(core), "tb.test_cpu", run_name=f"lockstep-{core}-seed{seed}",
+    run_cocotb(_design(core), "tb.cpu_tb", run_name=f"lockstep-{core}-seed{seed}",
                testcase="lockstep_random", params=params, seed=seed)
     table = json.loads(report.read_text())
     print(f"\n{table['instructions']} instructions matched unicorn; CPI per class:")
@@ -79,7 +79,7 @@ def test_cpu_cfu(tmp_path, seed, core):
     image = build_firmware([DATA / "cfu_check.c"], out_dir=PROGRAMS / "cfu_check")
     path = tmp_path / "cfu_check.json"
     path.write_text(json.dumps({"imem": image.imem, "dmem": image.dmem}))
-    run_cocotb(_design(core), "tb.test_cpu", run_name=f"cfu-{core}-seed{seed}", testcase="cfu_random",
+    run_cocotb(_design(core), "tb.cpu_tb", run_name=f"cfu-{core}-seed{seed}", testcase="cfu_random",
                params={"firmware": str(path), "seed": seed, "length": 600, "core": core}, seed=seed)
 
 
@@ -90,5 +90,5 @@ def test_serial_core_ebr_cells(tmp_path, seed, core="serial"):
     assert design.verilog.read_text().count("SB_RAM40_4K ") == 2
     path = tmp_path / "programs.json"
     path.write_text(json.dumps([p for p in isa_programs(PROGRAMS) if not p["name"].endswith(".c")]))
-    run_cocotb(design, "tb.test_cpu", run_name=f"isa-{core}-ice40-seed{seed}", testcase="isa_programs",
+    run_cocotb(design, "tb.cpu_tb", run_name=f"isa-{core}-ice40-seed{seed}", testcase="isa_programs",
                params={"programs": str(path), "seed": seed, "core": core}, seed=seed)

@@ -6,7 +6,7 @@ import random
 import pytest
 
 from firmware.build import FIRMWARE, build
-from tb.test_cpu_programs import DATA, ISA, PROGRAMS, isa_programs, trap_cause
+from tb.cpu_programs import DATA, ISA, PROGRAMS, isa_programs, trap_cause
 
 pytest.importorskip("ziglang")
 
@@ -54,7 +54,7 @@ def test_isa_program_passes_on_unicorn(name):
     """The self-checking programs are right: unicorn runs them to FINISH = 0. (csr.S checks exact
     instret deltas, which unicorn's counters do not give, and trap programs need the halt.)"""
     pytest.importorskip("unicorn")
-    from tb.test_cpu_iss import run_unicorn
+    from tb.cpu_iss import run_unicorn
     image = build([ISA / f"{name}.S"], runtime=False, out_dir=PROGRAMS / name, extra_flags=["-I", str(ISA)])
     finish, _, steps = run_unicorn(image.imem, image.dmem)
     assert finish == 0, f"{name}.S fails test {finish} on unicorn"
@@ -67,7 +67,7 @@ def test_isa_program_passes_on_unicorn(name):
 ])
 def test_c_program_on_unicorn(source, text, tmp_path):
     pytest.importorskip("unicorn")
-    from tb.test_cpu_iss import run_unicorn
+    from tb.cpu_iss import run_unicorn
     image = build([source], out_dir=tmp_path)
     finish, printed, _ = run_unicorn(image.imem, image.dmem)
     assert (finish, printed) == (0, text)
@@ -87,7 +87,7 @@ def test_random_programs_stay_inside(seed):
     pytest.importorskip("unicorn")
     from unicorn import UC_HOOK_MEM_READ, UC_HOOK_MEM_WRITE
 
-    from tb.test_cpu_iss import DMEM_BASE, WINDOW_WORDS, UnicornReference, random_program
+    from tb.cpu_iss import DMEM_BASE, WINDOW_WORDS, UnicornReference, random_program
     rng = random.Random(seed)
     for _ in range(3):
         prog = random_program(rng, 400)

@@ -3,7 +3,6 @@ against an independent Python reading of the spec, parameter validation, and the
 running a C program from RAMs initialised at elaboration (on both cores)."""
 
 import gc
-import os
 import random
 
 import pytest
@@ -14,6 +13,7 @@ from hw.cpu.decoder import Decoder
 from hw.cpu.isa import Csr, Opcode
 from hw.cpu.serial_core import SerialCore, serial_cycles
 from hw.cpu.soc_ram import CORES
+from sim.options import full
 
 CSRS = {int(c) for c in Csr}
 
@@ -228,7 +228,7 @@ def test_cfu_port_connects_to_the_accelerator():
     gc.collect()
 
 
-@pytest.mark.skipif(not os.environ.get("FULL"), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
+@pytest.mark.skipif(not full(), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
 def test_core_logic_cells_budget(tmp_path):
     from boards.cpu_synth import synth_core
     report = synth_core(tmp_path)
@@ -236,7 +236,7 @@ def test_core_logic_cells_budget(tmp_path):
     assert report["ebr"] == 4, report
 
 
-@pytest.mark.skipif(not os.environ.get("FULL"), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
+@pytest.mark.skipif(not full(), reason="FULL=1 runs Yosys + nextpnr's packer on the core")
 def test_serial_core_logic_cells_budget(tmp_path):
     """The UP5K board's core (no instret): measured 625 LCs, 2 EBR (docs/up5k.md)."""
     from boards.cpu_synth import synth_core

@@ -18,7 +18,6 @@ golden.run_network.
 DIGITS_IMAGES sets the image count (default 3). The firmware tests are Verilator-only (see below).
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -30,6 +29,7 @@ from demo.soc import compare, network_firmware, run_images
 from golden.network import AvgPool2D, MaxPool2D, Network, QuantParams, Reshape, run_network
 from golden.tflite_build import build_tflite
 from models.digits import MODEL_PATH, LiteRTModel, load_split, model_bytes, quantise_images
+from sim.options import digits_images
 from sim.runner import simulator_name
 from spec.config import SIM_SOC
 
@@ -40,7 +40,7 @@ pytestmark = pytest.mark.cocotb
 verilator_only = pytest.mark.skipif(simulator_name() == "icarus",
                                     reason="~130k simulated SoC cycles per image: too slow on Icarus")
 
-IMAGES = int(os.environ.get("DIGITS_IMAGES", "3"))
+IMAGES = digits_images()
 
 
 def check_cycles(schedule, report):

@@ -22,7 +22,7 @@ from golden.network import (
     Reshape,
     run_network,
 )
-from golden.tflite_build import _writer_for, build_tflite
+from golden.tflite_build import build_tflite, writer_for
 from models.digits import MODEL_PATH, LiteRTModel, load_split, model_bytes, quantise_images
 from spec.config import AcceleratorConfig
 
@@ -217,7 +217,7 @@ def test_fc_too_wide_for_any_mapping():
 
 def test_unsupported_operator_in_tflite(tmp_path):
     net = compile_tflite(MODEL_PATH).net
-    wr, ins, outs = _writer_for(net)
+    wr, ins, outs = writer_for(net)
     wr.opcodes[wr.opcodes.index("RESHAPE")] = "SOFTMAX"
     path = tmp_path / "softmax.tflite"
     path.write_bytes(wr.finish(ins, outs))

@@ -4,7 +4,6 @@ FULL=1 also retrains from scratch and requires the committed .tflite byte for by
 """
 
 import hashlib
-import os
 
 import numpy as np
 import pytest
@@ -21,6 +20,7 @@ from models.digits import (
     model_bytes,
     quantise_images,
 )
+from sim.options import full
 
 
 @pytest.fixture(scope="module")
@@ -102,7 +102,7 @@ def test_short_training_learns_and_quantises(split):
     assert f_acc > 0.8 and q_acc > f_acc - 0.05
 
 
-@pytest.mark.skipif(not os.environ.get("FULL"), reason="FULL=1 retrains the model (~25 s)")
+@pytest.mark.skipif(not full(), reason="FULL=1 retrains the model (~25 s)")
 def test_retraining_reproduces_committed_model(tmp_path):
     out = tmp_path / "digits_int8.tflite"
     out.write_bytes(model_bytes())

@@ -9,7 +9,7 @@
     - the ``SB_MAC16`` instance simulated with Yosys's own ``cells_sim.v``: this proves the
       Instance parameters (MODE_8x8, signedness, output selects, registers and CE), not only the
       model.
-* cocotb, the whole MacTile with Ice40ProductArray, reusing tb/test_mac_tile.py unchanged (the tile
+* cocotb, the whole MacTile with Ice40ProductArray, reusing tb/mac_tile_tb.py unchanged (the tile
   factory is the only difference): with the model, and with the real cell.
 
 Both simulators accept cells_sim.v (built with NO_ICE40_DEFAULT_ASSIGNMENTS, since Icarus 11 rejects
@@ -204,7 +204,7 @@ def test_model_all_int8_pairs(rows, cols):
     config = AcceleratorConfig(rows=rows, cols=cols)
     design = build(ProductCheck(config, lambda c: Ice40ProductArray(c, primitive="model"), pairs=_pairs()),
                    top="ice40_product_check", tag=config.name)
-    run_cocotb(design, "tb.test_ice40_products", run_name="model",
+    run_cocotb(design, "tb.ice40_products_tb", run_name="model",
                params={"pairs": _pairs(), "positions": _positions(config)})
 
 
@@ -214,11 +214,11 @@ def test_sb_mac16_cell_all_int8_pairs():
     design = build_with_sources(
         ProductCheck(CONFIG, lambda c: Ice40ProductArray(c, primitive="instance"), pairs=_pairs()),
         "ice40_product_check_cell", CONFIG.name, [cells_sim_path()], simulator_name())
-    run_cocotb(design, "tb.test_ice40_products", run_name="cell",
+    run_cocotb(design, "tb.ice40_products_tb", run_name="cell",
                params={"pairs": _pairs(), "positions": _positions(CONFIG)})
 
 
-# -- the whole tile, reusing tb/test_mac_tile.py -------------------------------------------------
+# -- the whole tile, reusing tb/mac_tile_tb.py -------------------------------------------------
 
 TILE_SHAPES = [(4, 4), (3, 3)]
 
@@ -229,7 +229,7 @@ def test_mac_tile_with_ice40_model(rows, cols, seed):
     config = AcceleratorConfig(rows=rows, cols=cols)
     design = build(MacTile(config, lambda c: Ice40ProductArray(c, primitive="model")),
                    top="mac_tile_ice40", tag=config.name)
-    run_cocotb(design, "tb.test_mac_tile", run_name=f"seed{seed}",
+    run_cocotb(design, "tb.mac_tile_tb", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "seed": seed, "long": (rows, cols) == (4, 4)},
                seed=seed)
 
@@ -240,5 +240,5 @@ def test_mac_tile_with_sb_mac16_cell(seed):
     wrap test is left to the model run (it adds nothing DSP-specific)."""
     design = build_with_sources(MacTile(CONFIG, lambda c: Ice40ProductArray(c, primitive="instance")),
                                  "mac_tile_ice40_cell", CONFIG.name, [cells_sim_path()], simulator_name())
-    run_cocotb(design, "tb.test_mac_tile", run_name=f"seed{seed}",
+    run_cocotb(design, "tb.mac_tile_tb", run_name=f"seed{seed}",
                params={"config": CONFIG.as_dict(), "seed": seed, "long": False}, seed=seed)

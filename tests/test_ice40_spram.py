@@ -5,7 +5,7 @@
 * cocotb, SpramCheck harness: the real SB_SPRAM256KA (Yosys's cells_sim.v) and the model against
   an ordinary lib.memory on pseudo-random reads and byte-masked writes, compared in gateware.
 * cocotb, the whole engine with ICE40_SOC.impl (SPRAM activations, SB_MAC16 products; behavioural models and
-  then the real cells) on small layers through tb/bench_conv.py, bit-exact against golden/.
+  then the real cells) on small layers through tb/bench_conv_tb.py, bit-exact against golden/.
 """
 
 import random
@@ -227,7 +227,7 @@ def test_spram_against_reference_memory(primitive):
     cycles = 20000 if simulator_name() == "verilator" else 4000
     design = build_with_sources(SpramCheck(primitive, cycles), f"ice40_spram_check_{primitive}", "32x16k",
                                  [cells_sim_path()] if primitive == "instance" else [], simulator_name())
-    run_cocotb(design, "tb.test_ice40_spram", run_name=primitive, params={"cycles": cycles})
+    run_cocotb(design, "tb.ice40_spram_tb", run_name=primitive, params={"cycles": cycles})
 
 
 # -- cocotb: the iCE40 conv engine ----------------------------------------------------------------
@@ -253,6 +253,6 @@ def test_ice40_engine_layers(primitive, seed, tmp_path):
     sources = [cells_sim_path()] if primitive == "instance" else []
     design = build_with_sources(engine, f"ice40_engine_{primitive}", config.name, sources,
                                  simulator_name(), platform=platform)
-    run_cocotb(design, "tb.bench_conv", run_name=f"seed{seed}",
+    run_cocotb(design, "tb.bench_conv_tb", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "seed": seed, "log_dir": str(tmp_path),
                        "layers": [asdict(b) for b in ENGINE_LAYERS]}, seed=seed)

@@ -15,5 +15,5 @@ SHAPES = [(4, 4), (2, 8), (8, 8)]
 def test_mac_tile_cocotb(rows, cols, seed):
     config = AcceleratorConfig(rows=rows, cols=cols)
     design = build(MacTile(config), top="mac_tile", tag=config.name)
-    run_cocotb(design, "tb.test_mac_tile", run_name=f"seed{seed}",
+    run_cocotb(design, "tb.mac_tile_tb", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "seed": seed, "long": (rows, cols) == (4, 4)}, seed=seed)

@@ -8,8 +8,8 @@ import pytest
 from bench.conv_layers import make_layer
 from driver.passes import split_layer
 from firmware.pass_data import PassEmitter, c_array, c_hex, memory_images
-from spec.registers import REG, Space
 from spec.config import AcceleratorConfig, Output
+from spec.registers import REG, Space
 
 CFG = AcceleratorConfig()
 

@@ -2,7 +2,7 @@
 
 The unit tests drive the stream ports from async testbenches with random valid gaps and ready
 stalls and compare every output with golden.quant (the same vector generators as the cocotb
-bench in tb/test_requantizer.py).
+bench in tb/requantizer_tb.py).
 """
 
 import gc
@@ -16,7 +16,7 @@ from golden.quant import multiply_by_quantized_multiplier, wrap_int32
 from hw.requantizer import STAGES, Requantizer, requant_in_layout
 from sim.runner import build, run_cocotb
 from spec.config import AcceleratorConfig
-from tb.test_requantizer import (
+from tb.requantizer_tb import (
     INT32_MAX,
     INT32_MIN,
     edge_vectors,
@@ -246,7 +246,7 @@ def test_requantizer_cocotb(variant, seed):
     config = AcceleratorConfig()
     dut = Requantizer(config, tag_width=tag_width, mul_cycles=mul_cycles)
     design = build(dut, top="requantizer", tag=f"{config.name}_{variant}")
-    run_cocotb(design, "tb.test_requantizer", run_name=f"seed{seed}",
+    run_cocotb(design, "tb.requantizer_tb", run_name=f"seed{seed}",
                params={"config": config.as_dict(), "tag_width": tag_width, "seed": seed,
                        "latency": dut.latency, "cycles_per_element": dut.cycles_per_element,
                        "random_count": random_count, "edge_sample": edge_sample},

@@ -1,6 +1,6 @@
 """System test: the C firmware (firmware/soc/conv_soc.c) runs one conv layer on the SoC RTL
 (hw/soc.py: RV32I core + RAMs + UART + CnnCfu), on the accelerator through the generated command
-header and in plain C on the core; the testbench (tb/test_soc.py, run by sim/soc.py) decodes the UART
+header and in plain C on the core; the testbench (tb/soc_tb.py, run by sim/soc.py) decodes the UART
 pin and checks both results bit-exact against golden (checksum, printed outputs) and PASS.
 
 One simulator build of the SoC (with the RAM load port) serves every seed and layer; the firmware

@@ -14,7 +14,6 @@ SEED the layer. ``test_netlist_firmware_fits`` is the fast part that ``make test
 """
 
 import dataclasses
-import os
 import time
 
 import numpy as np
@@ -28,6 +27,7 @@ from firmware.layer_image import build_layer_firmware, checksum
 from golden.conv import conv2d
 from hw.soc import Soc
 from sim.netlist import NETLIST_VERILATOR_ARGS, cells_sim_path, netlist_simulator, verilator_public_ports
+from sim.options import netlist_dsp
 from sim.runner import BUILD, build, run_cocotb
 
 # Small RAMs (the firmware has ~2.6 KB of code, ~0.6 KB of data; ~1.4 KB stack left) and a fast UART keep
@@ -94,7 +94,7 @@ def test_soc_netlist_conv_layer(seed):
     soc = Soc(NETLIST_SOC, image)
 
     # NETLIST_DSP=1: synth_ice40 -dsp, only to reproduce the finding in docs/netlist.md.
-    dsp = os.environ.get("NETLIST_DSP", "0") not in ("", "0")
+    dsp = netlist_dsp()
     netlist = synthesize_netlist(soc, "soc", f"seed{seed}{'-dsp' if dsp else ''}", dsp=dsp)
     t1 = time.monotonic()  # after Yosys (or its cache)
     cells = ", ".join(f"{k} {v}" for k, v in sorted(netlist.cells.items()))
@@ -121,7 +121,7 @@ def test_soc_netlist_conv_layer(seed):
     result_path = design.build_dir / "report.json"
     params = {"clocks_per_bit": CLOCKS_PER_BIT, "max_cycles": MAX_CYCLES, "seed": seed,
               "expected": flat.tolist(), "checksum": checksum(flat), "result_path": str(result_path)}
-    run_cocotb(design, "tb.test_soc_netlist", run_name=f"seed{seed}", params=params, seed=seed)
+    run_cocotb(design, "tb.soc_netlist_tb", run_name=f"seed{seed}", params=params, seed=seed)
     t3 = time.monotonic()
     print(f"{flat.size} outputs bit-exact on the {sim} netlist simulation; "
           f"Yosys {'cached' if netlist.yosys_seconds is None else f'{netlist.yosys_seconds:.0f} s'}, "

@@ -11,17 +11,17 @@ output rate for the earlier, requantising UP5K configuration (the digit-serial r
 """
 
 import dataclasses
-import os
 
 import numpy as np
 import pytest
 
 from boards.boards import ICE40_ENGINE_CONFIG
+from sim.options import random_layers
 from spec.config import AcceleratorConfig, Output, Sequencer
 from spec.cycle_model import conv_engine_cycles, requant_cycles
 
 CONFIG = ICE40_ENGINE_CONFIG
-RANDOM_LAYERS = int(os.environ.get("RANDOM_LAYERS", "30"))
+RANDOM_LAYERS = random_layers(default=30)
 
 
 @pytest.mark.parametrize("field, value, message", [

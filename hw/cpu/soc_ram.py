@@ -144,6 +144,16 @@ class SocRam(wiring.Component):
     def memory_map(self):
         return self._map
 
+    @property
+    def imem_init(self):
+        """The instruction memory's initial words (a list of at most ``imem_words`` ints; the rest is 0)."""
+        return self._imem_init
+
+    @property
+    def dmem_init(self):
+        """The data memory's initial words (a list of at most ``dmem_words`` ints; the rest is 0)."""
+        return self._dmem_init
+
     def elaborate(self, platform):
         m = Module()
         mm = self._map

@@ -16,7 +16,7 @@ from golden.network import (
     Reshape,
     run_network,
 )
-from golden.tflite_build import _writer_for, build_tflite, run_litert
+from golden.tflite_build import build_tflite, run_litert, writer_for
 from golden.tflite_import import UnsupportedModelError, load_tflite
 
 
@@ -178,7 +178,7 @@ def _simple(rng):
 
 
 def test_error_unsupported_operator(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     out = outs[0]
     soft = wr.tensor("softmax", wr.tensors[out]["shape"], 9, [1 / 256], [-128])
     wr.op("SOFTMAX", [out], [soft], 0, None)
@@ -188,14 +188,14 @@ def test_error_unsupported_operator(rng):
 
 
 def test_error_float_model(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     wr.tensors[ins[0]].update(type=tflite.TensorType.FLOAT32, scales=None)
     with pytest.raises(UnsupportedModelError, match=r"'input' \(model input\) has type FLOAT32; only INT8"):
         load_tflite(wr.finish(ins, outs))
 
 
 def test_error_uint8_activations(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     idx = next(i for i, t in enumerate(wr.tensors) if t["name"] == "l0_Conv2D")
     wr.tensors[idx]["type"] = tflite.TensorType.UINT8
     with pytest.raises(UnsupportedModelError, match=r"operator 0 \(CONV_2D\) output\) has type UINT8"):
@@ -203,7 +203,7 @@ def test_error_uint8_activations(rng):
 
 
 def test_error_weight_zero_point(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     idx = next(i for i, t in enumerate(wr.tensors) if t["name"] == "l0_Conv2D/weights")
     wr.tensors[idx]["zero_points"] = [3] * len(wr.tensors[idx]["zero_points"])
     with pytest.raises(UnsupportedModelError, match=r"weight zero points \[3.*only symmetric weights"):
@@ -211,14 +211,14 @@ def test_error_weight_zero_point(rng):
 
 
 def test_error_per_axis_activation(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     wr.tensors[ins[0]].update(scales=[0.1, 0.2], zero_points=[0, 0])
     with pytest.raises(UnsupportedModelError, match=r"quantised per axis \(2 scales\); activations must be"):
         load_tflite(wr.finish(ins, outs))
 
 
 def test_error_wrong_quantized_dimension(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     idx = next(i for i, t in enumerate(wr.tensors) if t["name"] == "l1_DepthwiseConv2D/weights")
     wr.tensors[idx]["qdim"] = 0
     with pytest.raises(
@@ -228,7 +228,7 @@ def test_error_wrong_quantized_dimension(rng):
 
 
 def test_error_unquantised_tensor(rng):
-    wr, ins, outs = _writer_for(_simple(rng))
+    wr, ins, outs = writer_for(_simple(rng))
     wr.tensors[ins[0]].update(scales=None)
     with pytest.raises(UnsupportedModelError, match=r"is not quantised \(no scale\)"):
         load_tflite(wr.finish(ins, outs))

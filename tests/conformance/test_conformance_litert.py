@@ -5,7 +5,6 @@ quantisation parameters (golden.conformance).  Default: a quick set; CONFORMANCE
 configurations per operator (plus more repeats of every fixed edge case).  SEED=<int> replays.
 """
 
-import os
 
 import numpy as np
 import pytest
@@ -14,8 +13,9 @@ from golden import conformance as cf
 from golden import conv as gconv
 from golden.network import Conv2D, FullyConnected, Network, run_network
 from golden.tflite_build import build_tflite, run_litert
+from sim.options import conformance_full
 
-FULL = os.environ.get("CONFORMANCE", "").lower() == "full"
+FULL = conformance_full()
 CHUNKS = 4  # random configurations are split so pytest-xdist can spread them
 N_RANDOM = 1000 if FULL else 100  # per operator (all chunks together)
 N_EDGE = 20 if FULL else 3  # repeats of every fixed edge case

@@ -6,7 +6,6 @@ requantises in floating point (x_scale * w_scale / y_scale in float32, then roun
 it only mostly agrees with golden's TFLite requantisation: the test reports the agreement.
 """
 
-import os
 import warnings
 
 import numpy as np
@@ -16,8 +15,9 @@ from onnx.reference import ReferenceEvaluator
 
 import golden
 from golden.quant import conv_multipliers
+from sim.options import conformance_full
 
-FULL = os.environ.get("CONFORMANCE", "").lower() == "full"
+FULL = conformance_full()
 N_RANDOM = 400 if FULL else 60
 
 

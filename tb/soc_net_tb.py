@@ -19,7 +19,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, FallingEdge, First, RisingEdge, Timer
 
 from .common import CLOCK_NS, start_clock, tb_params
-from .test_soc import finish_monitor, print_monitor, uart_receiver
+from .soc_tb import finish_monitor, print_monitor, uart_receiver
 
 __all__ = ["parse_net_report"]
 

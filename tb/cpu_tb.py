@@ -3,7 +3,7 @@
 * ``isa_programs``: self-checking assembly programs (tests/data/cpu/isa/*.S) that end by writing
   FINISH (0 = pass, else the number of the failing test), and trap programs that must halt with a
   given cause at the label ``trap_here`` without retiring the trapping instruction;
-* ``lockstep_random``: random instruction streams (tb/test_cpu_iss.py) checked instruction by
+* ``lockstep_random``: random instruction streams (tb/cpu_iss.py) checked instruction by
   instruction against unicorn (pc, all registers, memory writes), until at least
   ``params["instructions"]`` instructions retired; the retire trace also yields the CPI table,
   which must match ``hw.cpu.core.CYCLES_PER_INSTRUCTION`` and is written to ``params["report"]``
@@ -25,8 +25,8 @@ from hw.cpu.isa import Cause, Opcode
 from hw.cpu.serial_core import SERIAL_CYCLES
 
 from .common import seeded_rng, tb_params
-from .test_cpu_harness import CfuModel, CpuHarness, run_program
-from .test_cpu_iss import (
+from .cpu_harness import CfuModel, CpuHarness, run_program
+from .cpu_iss import (
     DMEM_BASE,
     UnicornReference,
     check_serial_cycles,

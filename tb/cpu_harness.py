@@ -43,7 +43,7 @@ class RunResult:
     cycles: int = 0
 
     def describe(self):
-        cause = Cause(self.cause).name if self.cause is not None and self.cause in Cause._value2member_map_ \
+        cause = Cause(self.cause).name if self.cause is not None and self.cause in {c.value for c in Cause} \
             else self.cause
         pc = f"0x{self.halt_pc:08x}" if self.halt_pc is not None else "-"
         return (f"halted={self.halted} cause={cause} halt_pc={pc} finish={self.finish_code} "

@@ -202,9 +202,9 @@ async def command_cycles(dut):
     bfm = await setup_port(dut, rng, rsp_stall=0.0, cmd_gap=0.0)
 
     async def timed(name, rs1=None, rs2=None, code=None, cycles=None):
-        start = bfm._now()
+        start = bfm.now()
         rd = await bfm.command(name, rs1, rs2)
-        took = round(bfm._now() - start)
+        took = round(bfm.now() - start)
         want = COMMAND[name].cycles if cycles is None else cycles
         assert took == want, f"{name}({rs1}, {rs2}) took {took} port cycles, the table says {want}"
         if code is not None:
@@ -233,9 +233,9 @@ async def command_cycles(dut):
                                  ("SET_ADDR", 1 << host_addr_width(cfg), None, "BAD_ADDRESS"),
                                  ("READ_ACT_OUT", None, None, "NOT_DONE")]:
         await timed(name, rs1, rs2, code, cycles=2)
-    start = bfm._now()
+    start = bfm.now()
     rd = await bfm.raw(127, 7, 0, 0)
-    assert rd == ERROR_CODE["UNKNOWN_FUNCTION"] and round(bfm._now() - start) == 2, rd
+    assert rd == ERROR_CODE["UNKNOWN_FUNCTION"] and round(bfm.now() - start) == 2, rd
     st = StatusWord(await timed("STATUS"))
     assert st.cmd_error and st.error == ERROR_CODE["BAD_REGISTER"], st
     # A layer: START answers OK in its cycles, reads after it in theirs.

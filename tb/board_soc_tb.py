@@ -14,7 +14,7 @@ import cocotb
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 
 from .common import CLOCK_NS, start_clock, tb_params
-from .test_soc import uart_receiver
+from .soc_tb import uart_receiver
 
 __all__ = ["parse_board_report"]
 

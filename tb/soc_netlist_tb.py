@@ -18,7 +18,7 @@ from cocotb.triggers import ClockCycles, FallingEdge, First, ReadOnly, RisingEdg
 from cocotb.utils import get_sim_time
 
 from .common import CLOCK_NS, start_clock, tb_params
-from .test_soc import parse_report, uart_receiver
+from .soc_tb import parse_report, uart_receiver
 
 __all__ = ["parse_outhex"]
 
