@@ -6,7 +6,7 @@ in the form S1 needs: per lane the row's low bits (slot, alignment), the line of
 line_bits bits: the line address is taken modulo the line) and two masks over the kernel
 counters, ymask[r] = (0 <= ye + r < H) and xmask[s] = (0 <= xf + s < W), so S1 selects a mask
 bit instead of adding and comparing coordinates. The next block's first beat comes
-spec.cycle_model.SMALL_GAP(rows) = rows + 3 cycles after the previous block's last one.
+spec.latency.SMALL_GAP(rows) = rows + 3 cycles after the previous block's last one.
 
   S0 loop counters (hw/sequencer_parts.py LoopNest, c and m0 end flags from down counters)
   ->  S1 lane addresses, in-bounds flags, weight address  ->  S2 line-buffer reads  ->  tile
@@ -20,7 +20,7 @@ from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
 from spec.config import AcceleratorConfig, Sequencer
-from spec.cycle_model import SMALL_GAP
+from spec.latency import SMALL_GAP
 
 from .sequencer_parts import (
     LoopNest,
@@ -171,7 +171,7 @@ class CompactSequencer(wiring.Component):
         #   count == rows + 1   ready (or done: no valid lane left)
         # The first beat comes SMALL_GAP(rows) = rows + 3 cycles after the previous block's
         # last beat or the start pulse (count 0 one cycle after it, ready one cycle after rows + 1).
-        assert 1 + (cfg.rows + 1) + 1 == SMALL_GAP(cfg.rows), "the cycle model's block gap"
+        assert 1 + (cfg.rows + 1) + 1 == SMALL_GAP(cfg.rows), "spec/latency.py SMALL_GAP"
         running = Signal()
         lanes = Signal(data.ArrayLayout(lane_layout(cfg), cfg.rows))
         lane_valid = Signal(cfg.rows)

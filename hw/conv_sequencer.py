@@ -15,7 +15,7 @@ through :func:`sequencer_for`:
 * ``Sequencer.LOOKAHEAD`` (default), hw/lookahead_sequencer.py: a second lane set steps to the next
   block while a block's beats are issued, so blocks follow each other without a gap.
 * ``Sequencer.COMPACT`` (iCE40UP5K, docs/up5k.md), hw/compact_sequencer.py: one lane set filled by a
-  single stepping cursor after each block (spec.cycle_model.SMALL_GAP cycles between blocks);
+  single stepping cursor after each block (spec.latency.SMALL_GAP cycles between blocks);
   smaller, with no operand register stage of its own.
 """
 

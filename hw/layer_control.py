@@ -18,6 +18,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import wiring
 from amaranth.lib.wiring import In, Out
 
+import spec.latency as spec_latency
 from spec.registers import ERROR_CODE
 
 from .registers import STATUS_LAYOUT
@@ -25,7 +26,7 @@ from .registers import STATUS_LAYOUT
 __all__ = ["LayerControl", "START_LATENCY"]
 
 # Cycles from the accepted CTRL.start write to the ``start`` pulse of the datapath (a register).
-START_LATENCY = 1
+START_LATENCY = spec_latency.START_LATENCY   # the start register (spec/latency.py)
 
 
 class LayerControl(wiring.Component):

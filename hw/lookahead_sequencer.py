@@ -2,7 +2,7 @@
 
 While a block's beats are issued, a second set of ``rows`` lanes steps to the next block's pixels
 (the lookahead), so blocks follow each other without a gap as long as a block has at least
-spec.cycle_model.LOOKAHEAD(rows) beats. Lanes hold full signed coordinates and line offsets; S1
+spec.latency.LOOKAHEAD(rows) beats. Lanes hold full signed coordinates and line offsets; S1
 adds and compares them. Pipelined for 100 MHz on ECP5 (docs/timing.md):
 
   S0 loop counters (hw/sequencer_parts.py LoopNest)  ->  S1 lane addresses, in-bounds flags
@@ -19,7 +19,7 @@ from amaranth.hdl import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 
 from spec.config import AcceleratorConfig, Sequencer
-from spec.cycle_model import LOOKAHEAD
+from spec.latency import LOOKAHEAD
 
 from .sequencer_parts import (
     LoopNest,
@@ -66,7 +66,7 @@ class LookaheadSequencer(wiring.Component):
         cfg, sh = self._config, self.shape
         size, _, coord, _ = sequencer_widths(cfg)
         # count is 0 one cycle after a block's load, ready one cycle after count == rows + 2.
-        assert 1 + (cfg.rows + 2) + 1 == LOOKAHEAD(cfg.rows), "the cycle model's lookahead time"
+        assert 1 + (cfg.rows + 2) + 1 == LOOKAHEAD(cfg.rows), "spec/latency.py LOOKAHEAD"
         la = SimpleNamespace(
             lanes=Signal(data.ArrayLayout(lane_layout, cfg.rows)),
             last=Signal(lane_layout),               # the lane the next step starts from

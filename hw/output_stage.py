@@ -30,6 +30,7 @@ from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
+from spec.latency import REQUANT_LATENCY, requant_cycles_per_element
 from spec.registers import POOL_NONE
 
 from .block_info_order import BlockInfoOrder
@@ -101,6 +102,12 @@ class OutputStage(wiring.Component):
         m.submodules.requant = rq = Requantizer(cfg, tag_width=tag.size,
                                                 mul_cycles=cfg.requant_mul_cycles, constant_clamps=True)
         m.submodules.pool = pw = PoolWriter(cfg)
+        # The cycle model counts with spec/latency.py: the parallel requantizer must have exactly
+        # REQUANT_LATENCY registers, the serial one one element per requant_cycles_per_element.
+        if rq.serial:
+            assert rq.cycles_per_element == requant_cycles_per_element(cfg.requant_mul_cycles)
+        else:
+            assert rq.latency == REQUANT_LATENCY, "spec/latency.py REQUANT_LATENCY"
 
         # ---- serializer and block order ----------------------------------------------------
         # The block info (if the order source uses it) travels with the block: the serializer

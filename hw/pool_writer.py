@@ -27,13 +27,14 @@ from amaranth.hdl import Module, Mux, Signal, signed
 from amaranth.lib import data, memory, wiring
 from amaranth.lib.wiring import In, Out
 
+import spec.latency as spec_latency
 from spec.config import AcceleratorConfig
 from spec.registers import POOL_AVG, POOL_MAX, POOL_NONE
 
 __all__ = ["PoolWriter", "pool_tag_layout", "POOL_STAGES"]
 
 # Register stages (P1..P5) from an element on the inputs to its output-memory write.
-POOL_STAGES = 5
+POOL_STAGES = spec_latency.POOL_STAGES   # P1..P5 below (spec/latency.py)
 
 
 def pool_tag_layout(config: AcceleratorConfig):

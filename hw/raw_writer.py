@@ -36,6 +36,7 @@ from amaranth.hdl import Module, Signal
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+import spec.latency as spec_latency
 from spec.config import AcceleratorConfig
 
 from .block_serializer import BlockSerializer
@@ -45,7 +46,7 @@ from .raster_order import RasterOrder
 __all__ = ["RawWriter", "WRITE_LATENCY"]
 
 # Cycles from an element's select to its memory write (the register stage).
-WRITE_LATENCY = 1
+WRITE_LATENCY = spec_latency.RAW_WRITE_LATENCY   # the write register (spec/latency.py)
 
 
 class RawWriter(wiring.Component):
