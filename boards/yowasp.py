@@ -15,17 +15,17 @@ Every flow of the project (:mod:`boards.synth`, :mod:`boards.breakdown`, :mod:`b
 * :func:`nextpnr_device` gives nextpnr's device options for an iCE40 device and package.
 """
 
-import fcntl
 import hashlib
 import os
 import shutil
 import subprocess
 import sys
 import time
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
+
+from sim.runner import file_lock
 
 __all__ = ["ROOT", "BUILD", "executable", "tool_version", "ToolRun", "run", "errors", "YosysRun",
            "yosys", "nextpnr_device"]
@@ -96,17 +96,6 @@ def errors(*paths):
     return " | ".join(lines[:3]) or "tool failed without an ERROR line; see the log"
 
 
-@contextmanager
-def _locked(path):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-
-
 @dataclass(frozen=True)
 class YosysRun:
     directory: Path        # holds the inputs, script.ys, yosys.log and the script's outputs
@@ -126,7 +115,7 @@ def yosys(script, inputs, out_root, name, *, verbose=False):
     key = hashlib.sha256("\n\0".join(parts).encode()).hexdigest()[:12]
     directory = Path(out_root) / f"{name}-{key}"
     log = directory / "yosys.log"
-    with _locked(Path(out_root) / f".{name}-{key}.lock"):
+    with file_lock(Path(out_root) / f".{name}-{key}.lock"):
         if (directory / STAMP).exists():
             return YosysRun(directory, log, None)
         directory.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ Latency: a beat issued in S0 reaches ``beat_*`` two ``advance`` cycles later.
 """
 
 from amaranth.hdl import Cat, Const, Module, Mux, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 
 from spec.config import AcceleratorConfig, Sequencer
 from spec.latency import SMALL_GAP
@@ -25,7 +25,7 @@ from spec.latency import SMALL_GAP
 from .sequencer_parts import (
     LoopNest,
     RasterWalk,
-    SequencerSignature,
+    SequencerBase,
     drive_block_info,
     line_address,
     line_bits,
@@ -105,24 +105,12 @@ class _CountDownNest(LoopNest):
                 self.last_group.eq(self.m_left <= 2 * self._cfg.cols)]
 
 
-class CompactSequencer(wiring.Component):
-    """Conv sequencer with one lane set and a stepping cursor; ports: hw/sequencer_parts.py
-    SequencerSignature.
+class CompactSequencer(SequencerBase):
+    """Conv sequencer with one lane set and a stepping cursor (``Sequencer.COMPACT``).
 
-    Parameters
-    ----------
-    config : AcceleratorConfig     with ``sequencer = Sequencer.COMPACT``
-    lb_addr_width : int            width of a line-buffer lane address
+    Ports and parameters: :class:`hw.sequencer_parts.SequencerBase`."""
 
-    Raises ValueError for a configuration asking for another sequencer.
-    """
-
-    def __init__(self, config: AcceleratorConfig, lb_addr_width: int):
-        if config.sequencer is not Sequencer.COMPACT:
-            raise ValueError(f"CompactSequencer needs sequencer = Sequencer.COMPACT, "
-                             f"not {config.sequencer!r}")
-        self._config = config
-        super().__init__(SequencerSignature(config, lb_addr_width))
+    KIND = Sequencer.COMPACT
 
     def _derive(self, m, cursor, kernel_width):
         """The cursor's pixel as a lane (lane_layout) and whether it is in the layer (e < E)."""

@@ -61,33 +61,31 @@ def _enables(bus, cfg):
     return enables
 
 
-class DirectHostWrites(wiring.Component):
+class _HostWrites(wiring.Component):
+    """The bus's writes to the memories, in the clock domain ``DOMAIN`` of the variant."""
+
+    DOMAIN = None
+
+    def __init__(self, config: AcceleratorConfig, addr_width):
+        self._config = config
+        super().__init__({"bus": In(HostBusSignature(addr_width)),
+                          "mem": Out(host_write_layout(config, addr_width))})
+
+    def elaborate(self, platform):
+        m = Module()
+        m.d[self.DOMAIN] += [self.mem.addr.eq(self.bus.addr), self.mem.data.eq(self.bus.wdata)]
+        for name, en in _enables(self.bus, self._config).items():
+            m.d[self.DOMAIN] += getattr(self.mem.en, name).eq(en)
+        return m
+
+
+class DirectHostWrites(_HostWrites):
     """The bus's writes straight to the memories (see the module docstring)."""
 
-    def __init__(self, config: AcceleratorConfig, addr_width):
-        self._config = config
-        super().__init__({"bus": In(HostBusSignature(addr_width)),
-                          "mem": Out(host_write_layout(config, addr_width))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.comb += [self.mem.addr.eq(self.bus.addr), self.mem.data.eq(self.bus.wdata)]
-        for name, en in _enables(self.bus, self._config).items():
-            m.d.comb += getattr(self.mem.en, name).eq(en)
-        return m
+    DOMAIN = "comb"
 
 
-class RegisteredHostWrites(wiring.Component):
+class RegisteredHostWrites(_HostWrites):
     """The bus's writes to the memories through one register stage (see the module docstring)."""
 
-    def __init__(self, config: AcceleratorConfig, addr_width):
-        self._config = config
-        super().__init__({"bus": In(HostBusSignature(addr_width)),
-                          "mem": Out(host_write_layout(config, addr_width))})
-
-    def elaborate(self, platform):
-        m = Module()
-        m.d.sync += [self.mem.addr.eq(self.bus.addr), self.mem.data.eq(self.bus.wdata)]
-        for name, en in _enables(self.bus, self._config).items():
-            m.d.sync += getattr(self.mem.en, name).eq(en)
-        return m
+    DOMAIN = "sync"

@@ -16,15 +16,15 @@ import operator
 from types import SimpleNamespace
 
 from amaranth.hdl import Cat, Module, Mux, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data
 
-from spec.config import AcceleratorConfig, Sequencer
+from spec.config import Sequencer
 from spec.latency import LOOKAHEAD
 
 from .sequencer_parts import (
     LoopNest,
     RasterWalk,
-    SequencerSignature,
+    SequencerBase,
     drive_block_info,
     line_address,
     pipeline_stage,
@@ -35,23 +35,12 @@ from .sequencer_parts import (
 __all__ = ["LookaheadSequencer"]
 
 
-class LookaheadSequencer(wiring.Component):
-    """Conv sequencer with a lookahead lane set; ports: hw/sequencer_parts.py SequencerSignature.
+class LookaheadSequencer(SequencerBase):
+    """Conv sequencer with a lookahead lane set (``Sequencer.LOOKAHEAD``).
 
-    Parameters
-    ----------
-    config : AcceleratorConfig     with ``sequencer = Sequencer.LOOKAHEAD``
-    lb_addr_width : int            width of a line-buffer lane address
+    Ports and parameters: :class:`hw.sequencer_parts.SequencerBase`."""
 
-    Raises ValueError for a configuration asking for another sequencer.
-    """
-
-    def __init__(self, config: AcceleratorConfig, lb_addr_width: int):
-        if config.sequencer is not Sequencer.LOOKAHEAD:
-            raise ValueError(f"LookaheadSequencer needs sequencer = Sequencer.LOOKAHEAD, "
-                             f"not {config.sequencer!r}")
-        self._config = config
-        super().__init__(SequencerSignature(config, lb_addr_width))
+    KIND = Sequencer.LOOKAHEAD
 
     def _look_ahead(self, m, walk, lane_layout):
         """The next block's lanes, following ``la.last`` (the current block's last lane, or the

@@ -17,7 +17,8 @@ from spec.config import AcceleratorConfig
 
 from .line_buffer import row_alignment
 
-__all__ = ["SequencerSignature", "LoopNest", "RasterWalk", "block_info_layout", "drive_block_info",
+__all__ = ["SequencerBase", "SequencerSignature", "LoopNest", "RasterWalk", "block_info_layout",
+           "drive_block_info",
            "layer_shape_layout", "line_address", "line_bits", "out_offset_width", "pipeline_stage",
            "raster_lane_layout", "sequencer_widths"]
 
@@ -133,6 +134,28 @@ class SequencerSignature(wiring.Signature):
             "info_valid": Out(1),
             "info_ready": In(1),
         })
+
+
+class SequencerBase(wiring.Component):
+    """What both sequencers share: the :class:`SequencerSignature` ports and the check that the
+    configuration asks for this variant (``KIND``, a :class:`spec.config.Sequencer`).
+
+    Parameters
+    ----------
+    config : AcceleratorConfig     with ``sequencer = KIND``
+    lb_addr_width : int            width of a line-buffer lane address
+
+    Raises ValueError for a configuration asking for another sequencer.
+    """
+
+    KIND = None
+
+    def __init__(self, config: AcceleratorConfig, lb_addr_width: int):
+        if config.sequencer is not self.KIND:
+            raise ValueError(f"{type(self).__name__} needs sequencer = {self.KIND}, "
+                             f"not {config.sequencer!r}")
+        self._config = config
+        super().__init__(SequencerSignature(config, lb_addr_width))
 
 
 def raster_lane_layout(cfg: AcceleratorConfig, coord_width, offset_width, **extra):

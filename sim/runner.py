@@ -59,7 +59,9 @@ def setup_verilator():
 
 
 @contextmanager
-def _locked(path):
+def file_lock(path):
+    """Hold an exclusive lock on ``path`` (created with its folder): parallel test workers build
+    or synthesise one thing once."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
@@ -107,7 +109,7 @@ def build(component, top, tag, sim=None, waves=None, *, extra_sources=(), define
     key = hashlib.sha256(json.dumps(key_items).encode()).hexdigest()[:12]
     build_dir = BUILD / "sim" / sim / f"{top}-{tag}-{key}"
     stamp = build_dir / "built.stamp"
-    with _locked(BUILD / "sim" / sim / f".{top}-{tag}-{key}.lock"):
+    with file_lock(BUILD / "sim" / sim / f".{top}-{tag}-{key}.lock"):
         if not stamp.exists():
             if sim == "verilator":
                 setup_verilator()
