@@ -143,6 +143,11 @@ class ConvEngine(wiring.Component):
     def impl(self):
         return self._impl
 
+    @property
+    def product_array(self):
+        """The tile's product array factory (from ``impl`` unless given explicitly)."""
+        return self._product_array
+
     def _variants(self):
         """Every variant of the engine, chosen here from ``config`` and ``impl`` (and only here)."""
         cfg, impl = self._config, self._impl

@@ -119,9 +119,9 @@ def test_designs_use_the_boards_primitives_and_configs():
     assert default_config("tile", ice40) == AcceleratorConfig()
     engine = _inspect("engine", ICE40_ENGINE_CONFIG, ice40)
     assert type(engine) is ConvEngine and engine.impl.spram == ("act_in", "act_out")
-    assert engine.impl.primitives is Primitives.ICE40 and engine._product_array is Ice40ProductArray
+    assert engine.impl.primitives is Primitives.ICE40 and engine.product_array is Ice40ProductArray
     engine = _inspect("engine", AcceleratorConfig(), ecp5)
-    assert type(engine) is ConvEngine and engine._product_array is ProductArray
+    assert type(engine) is ConvEngine and engine.product_array is ProductArray
     assert _inspect("tile", SMALL, ice40).product_array is Ice40ProductArray
     assert _inspect("tile-generic", SMALL, ice40).product_array is ProductArray
     assert _inspect("tile", SMALL, ecp5).product_array is ProductArray
