@@ -16,7 +16,7 @@ Port cycles per command (accept to response handshake, CPU always ready) are ``C
 command and PERF of a port counter answer from the port itself in 2.
 
 ``counters=False`` leaves the four 32-bit port counters (COMMANDS, PORT_CYCLES, WAIT_CYCLES,
-RSP_STALL_CYCLES) out, for small FPGAs (the iCE40UP5K SoC: 259 LCs with their read mux, measured):
+RSP_STALL_CYCLES) and their read mux out, for small FPGAs (the iCE40UP5K SoC):
 PERF of one of them then answers 0 (not an error, same cycles), CLEAR_COUNTERS answers OK and does
 nothing; the engine's counters (CYCLES, MAC_CYCLES, STALL_CYCLES) are unaffected. Everything else is
 the same in both variants.

@@ -55,8 +55,8 @@ travels down the pipeline as a bubble:
 Latency: one cycle per registered stage (10 by default) from the cycle a beat is accepted on ``i``
 to the cycle it is offered on ``o``. Throughput: one element per cycle while ``o.ready`` is high.
 On ECP5 each 16x16 product maps to one MULT18X18D (4 per requantizer); on an iCE40 whose DSPs
-are all in use by the MAC tile they would become LUT multipliers (about 3000 LUTs): use the
-serial multiplier there.
+are all in use by the MAC tile they would become LUT multipliers: use the serial multiplier
+there.
 
 Digit-serial multiplier (``mul_cycles`` = k > 1, for iCE40): the stages mul..high are replaced by
 one iterative unit that consumes d = ceil(31 / k) bits of M per cycle, least significant digit

@@ -59,7 +59,7 @@ class Sequencer(enum.Enum):
     #: blocks follow each other without a gap.
     LOOKAHEAD = "lookahead"
     #: One lane register set, stepped one lane per cycle after a block's last beat (``rows + 2``
-    #: cycles without a beat between blocks): ~540 LC less, for the iCE40UP5K.
+    #: cycles without a beat between blocks): smaller, for the iCE40UP5K.
     COMPACT = "compact"
 
 
@@ -297,7 +297,7 @@ class Implementation:
 class CoreKind(enum.Enum):
     """The SoC's RV32I core (hw/cpu/)."""
     MULTICYCLE = "multicycle"
-    SERIAL = "serial"        #: bit-serial: a third of the logic, ~46 cycles per instruction
+    SERIAL = "serial"        #: bit-serial: a third of the logic, many cycles per instruction
 
 
 @dataclass(frozen=True)
