@@ -14,9 +14,9 @@ class RegisterRam(wiring.Component):
     On an iCE40 platform (``platform.device`` iCE40..., unless ``platform.ice40_primitive`` is
     ``"model"``) it is two ``SB_RAM40_4K`` in 256 x 16 mode, instantiated directly: from
     Amaranth's RTLIL (the board flow) Yosys emulates "read old data on a collision" for a
-    synchronous read port despite ``no_rw_check`` (~70 flip-flops and a bypass multiplexer; this
+    synchronous read port despite ``no_rw_check`` (flip-flops and a bypass multiplexer; this
     core never reads and writes in the same cycle), and for an asynchronous read plus register
-    it emulates the register's power-up value 0 (32 LUTs). Elsewhere (simulation, ECP5) it is an
+    it emulates the register's power-up value 0 (a LUT per bit). Elsewhere (simulation, ECP5) it is an
     ``amaranth.lib.memory.Memory`` with an asynchronous read and a reset-less register.
     tests/test_cpu_cocotb.py runs the ISA programs on the instances (Yosys's cells_sim.v).
     """
