@@ -1,8 +1,9 @@
 """Two small RV32I cores (machine mode, Zicntr counters, custom-0 -> CFU port) and their test harness.
 
 See :mod:`hw.cpu.core` for the multi-cycle core (2-3 cycles per instruction, the default) and
-:mod:`hw.cpu.serial_core` for the bit-serial one (~40 cycles per instruction in a third of the
-logic and 2 instead of 4 EBR; the iCE40UP5K board SoC uses it), :mod:`hw.cpu.cfu_port`
+:mod:`hw.cpu.serial_core` for the bit-serial one (less logic and 2 instead of 4 EBR, cycles per
+instruction from :func:`hw.cpu.serial_core.serial_cycles`; the iCE40UP5K board SoC uses it),
+:mod:`hw.cpu.register_ram` for its one-read-port register file, :mod:`hw.cpu.cfu_port`
 for the CFU port, :mod:`hw.cpu.bus` for the buses and the retire trace, :mod:`hw.cpu.soc_ram` for
 the RAM harness and its memory map, :mod:`hw.cpu.asm` for the Python assembler the tests use and
 :mod:`boards.cpu_synth` (``python -m boards.cpu_synth``) for the iCE40UP5K size and Fmax report.

@@ -90,7 +90,51 @@ CYCLES_PER_INSTRUCTION = {
 }
 
 
+class _CoreState:
+    """The multi-cycle core's registers and per-cycle strobes, shared by the phases of
+    :meth:`Core.elaborate` (one instance per elaboration), and the FSM actions on them.
+    ``x_`` signals belong to the instruction in EXECUTE (registered at the end of DECODE)."""
+
+    def __init__(self, m, reset_vector, regfile):
+        self.m = m
+        self.pc = Signal(32, init=reset_vector)
+        self.pc_next = Signal(32)      # pc + 4: the sequential successor and the link value
+        self.x_dec = Signal(decoded_layout)
+        self.x_insn = Signal(32)
+        self.x_rs1 = regfile.rdata1
+        self.x_rs2 = regfile.rdata2
+        self.x_target = Signal(32)     # pc + imm: branch and jal targets, the auipc result
+        self.x_jump_target = Signal(32)
+        self.halt_cause = Signal(4)
+        self.retire = Signal()         # the instruction in EXECUTE/MEM/CFU_WAIT completes this cycle
+        self.write_rd = Signal()       # ... and writes rd (never depends on a branch condition)
+        self.rd_data = Signal(32)
+
+    def fetch_next(self, write=True):
+        """Retire with a sequential successor: pc + 4, read this cycle, is decoded next."""
+        self.m.d.comb += self.retire.eq(1)
+        if write:
+            self.m.d.comb += self.write_rd.eq(1)
+        self.m.d.sync += self.pc.eq(self.pc_next)
+        self.m.next = "DECODE"
+
+    def jump(self, write):
+        """Retire with the jump target as successor (fetched in FETCH)."""
+        self.m.d.comb += self.retire.eq(1)
+        if write:
+            self.m.d.comb += self.write_rd.eq(1)
+        self.m.d.sync += self.pc.eq(Cat(0, 0, self.x_jump_target[2:32]))
+        self.m.next = "FETCH"
+
+    def halt(self, cause):
+        self.m.d.sync += self.halt_cause.eq(cause)
+        self.m.next = "HALT"
+
+
 class Core(CorePorts):
+    """Multi-cycle RV32I core; see the module docstring. Members: those of
+    :class:`hw.cpu.core_ports.CorePorts`."""
+
     def __init__(self, *, reset_vector=0, trace=False, counter_width=64):
         if counter_width not in (32, 64):
             raise ValueError(f"counter_width must be 32 or 64, not {counter_width!r}")
@@ -105,40 +149,69 @@ class Core(CorePorts):
         m.submodules.alu = alu = Alu()
         m.submodules.lsu = lsu = LoadStore()
         m.submodules.csr = csr = CsrUnit(self._counter_width)
-
-        pc = Signal(32, init=self._reset_vector)
-        pc_next = Signal(32)      # pc + 4: the sequential successor and the link value
-        x_dec = Signal(decoded_layout)
-        x_insn = Signal(32)
-        x_rs1 = regfile.rdata1
-        x_rs2 = regfile.rdata2
-        x_target = Signal(32)     # pc + imm: branch and jal targets, the auipc result
-        x_jump_target = Signal(32)
-        halt_cause = Signal(4)
-
-        retire = Signal()         # the instruction in EXECUTE/MEM/CFU_WAIT completes this cycle
-        write_rd = Signal()       # ... and writes rd (never depends on a branch condition)
-        rd_data = Signal(32)
+        s = _CoreState(m, self._reset_vector, regfile)
 
         m.d.comb += [
-            pc_next.eq(pc + 4),
-            x_target.eq(pc + x_dec.imm),
-            x_jump_target.eq(Mux(x_dec.jalr, Cat(0, alu.sum[1:32]), x_target)),
-            self.halt_pc.eq(pc),
-            self.halt_cause.eq(halt_cause),
+            s.pc_next.eq(s.pc + 4),
+            s.x_target.eq(s.pc + s.x_dec.imm),
+            s.x_jump_target.eq(Mux(s.x_dec.jalr, Cat(0, alu.sum[1:32]), s.x_target)),
+            self.halt_pc.eq(s.pc),
+            self.halt_cause.eq(s.halt_cause),
         ]
-
         # Decode straight from the instruction bus; register file addresses from the same word.
         m.d.comb += [
             decoder.insn.eq(self.ibus.data),
             regfile.raddr1.eq(decoder.rs1),
             regfile.raddr2.eq(decoder.rs2),
         ]
+        self._connect_units(m, s, alu, lsu, csr)
+        branch_taken = Signal()
+        m.d.comb += branch_taken.eq(
+            Mux(s.x_dec.funct3[2], Mux(s.x_dec.funct3[1], alu.ltu, alu.lt), alu.eq) ^ s.x_dec.funct3[0])
+        self._write_back(m, s, alu, lsu, csr, regfile)
 
-        # Execute datapath.
+        # The instruction bus reads pc in FETCH and pc + 4 in every other cycle: whatever the next
+        # state is, the word it needs is on the bus (a taken jump goes through FETCH), and no
+        # branch decision reaches the RAM's address or enable.
         m.d.comb += [
-            alu.a.eq(x_rs1),
-            alu.b.eq(Mux(x_dec.use_imm, x_dec.imm, x_rs2)),
+            self.ibus.addr.eq(s.pc_next[2:32]),
+            self.ibus.en.eq(~self.halted),
+        ]
+
+        with m.FSM(name="state"):
+            with m.State("FETCH"):
+                m.d.comb += self.ibus.addr.eq(s.pc[2:32])
+                m.next = "DECODE"
+
+            with m.State("DECODE"):
+                m.d.comb += regfile.ren.eq(1)
+                m.d.sync += [s.x_dec.eq(decoder.dec), s.x_insn.eq(self.ibus.data)]
+                m.next = "EXECUTE"
+
+            with m.State("EXECUTE"):
+                self._execute(m, s, lsu, branch_taken)
+
+            with m.State("MEM"):
+                s.fetch_next()
+
+            with m.State("CFU_WAIT"):
+                m.d.comb += self.cfu.rsp_ready.eq(1)
+                with m.If(self.cfu.rsp_valid):
+                    s.fetch_next()
+
+            with m.State("HALT"):
+                m.d.comb += self.halted.eq(1)
+
+        if self._trace:
+            self._connect_trace(m, s, alu)
+        return m
+
+    def _connect_units(self, m, s, alu, lsu, csr):
+        """The execute datapath: ALU operands and function, load/store unit, CSR unit."""
+        x_dec = s.x_dec
+        m.d.comb += [
+            alu.a.eq(s.x_rs1),
+            alu.b.eq(Mux(x_dec.use_imm, x_dec.imm, s.x_rs2)),
             alu.sub.eq(x_dec.alu_sub),
             alu.sra.eq(x_dec.alu_sra),
             alu.sel_sum.eq(x_dec.sel_sum),
@@ -149,135 +222,92 @@ class Core(CorePorts):
             alu.logic_op.eq(x_dec.logic_op),
             lsu.addr.eq(alu.sum),
             lsu.funct3.eq(x_dec.funct3),
-            lsu.store_data.eq(x_rs2),
+            lsu.store_data.eq(s.x_rs2),
             lsu.rdata.eq(self.dbus.rdata),
             csr.addr.eq(x_dec.imm[0:12]),
-            csr.retire.eq(retire),
+            csr.retire.eq(s.retire),
         ]
 
-        branch_taken = Signal()
-        m.d.comb += branch_taken.eq(
-            Mux(x_dec.funct3[2], Mux(x_dec.funct3[1], alu.ltu, alu.lt), alu.eq) ^ x_dec.funct3[0])
+    def _write_back(self, m, s, alu, lsu, csr, regfile):
+        """The rd value (an AND-OR of the sources, one-hot selected by registered decoder bits),
+        the register file write port, the data bus and the CFU command payload."""
+        x_dec = s.x_dec
 
-        # rd value: an AND-OR of the sources, one-hot selected by registered decoder bits.
         def source(value, select):
             return value & select.replicate(32)
 
-        m.d.comb += rd_data.eq(
+        m.d.comb += s.rd_data.eq(
             alu.result
             | source(x_dec.imm, x_dec.sel_imm)
-            | source(x_target, x_dec.sel_target)
-            | source(pc_next, x_dec.sel_link)
+            | source(s.x_target, x_dec.sel_target)
+            | source(s.pc_next, x_dec.sel_link)
             | source(csr.rdata, x_dec.csr)
             | source(lsu.load_data, x_dec.load)
             | source(self.cfu.rsp_payload_outputs_0, x_dec.cfu))
 
         m.d.comb += [
             regfile.waddr.eq(x_dec.rd),
-            regfile.wdata.eq(rd_data),
-            regfile.we.eq(write_rd & x_dec.rd_we),
+            regfile.wdata.eq(s.rd_data),
+            regfile.we.eq(s.write_rd & x_dec.rd_we),
             self.dbus.addr.eq(alu.sum[2:32]),
             self.dbus.wdata.eq(lsu.wdata),
             self.cfu.cmd_payload_function_id.eq(Cat(x_dec.funct3, x_dec.imm[5:12])),
-            self.cfu.cmd_payload_inputs_0.eq(x_rs1),
-            self.cfu.cmd_payload_inputs_1.eq(x_rs2),
+            self.cfu.cmd_payload_inputs_0.eq(s.x_rs1),
+            self.cfu.cmd_payload_inputs_1.eq(s.x_rs2),
         ]
 
-        # The instruction bus reads pc in FETCH and pc + 4 in every other cycle: whatever the next
-        # state is, the word it needs is on the bus (a taken jump goes through FETCH), and no
-        # branch decision reaches the RAM's address or enable.
-        m.d.comb += [
-            self.ibus.addr.eq(pc_next[2:32]),
-            self.ibus.en.eq(~self.halted),
-        ]
-
-        def fetch_next(write=True):
-            """Retire with a sequential successor: pc + 4, read this cycle, is decoded next."""
-            m.d.comb += retire.eq(1)
-            if write:
-                m.d.comb += write_rd.eq(1)
-            m.d.sync += pc.eq(pc_next)
-            m.next = "DECODE"
-
-        def halt(cause):
-            m.d.sync += halt_cause.eq(cause)
-            m.next = "HALT"
-
-        with m.FSM(name="state"):
-            with m.State("FETCH"):
-                m.d.comb += self.ibus.addr.eq(pc[2:32])
-                m.next = "DECODE"
-
-            with m.State("DECODE"):
-                m.d.comb += regfile.ren.eq(1)
-                m.d.sync += [x_dec.eq(decoder.dec), x_insn.eq(self.ibus.data)]
-                m.next = "EXECUTE"
-
-            with m.State("EXECUTE"):
-                with m.If(x_dec.illegal):
-                    halt(Cause.ILLEGAL_INSTRUCTION)
-                with m.Elif(x_dec.ecall):
-                    halt(Cause.ECALL)
-                with m.Elif(x_dec.ebreak):
-                    halt(Cause.BREAKPOINT)
-                with m.Elif(x_dec.load):
-                    with m.If(lsu.misaligned):
-                        halt(Cause.MISALIGNED_LOAD)
-                    with m.Else():
-                        m.d.comb += self.dbus.re.eq(1)
-                        m.next = "MEM"
-                with m.Elif(x_dec.store):
-                    with m.If(lsu.misaligned):
-                        halt(Cause.MISALIGNED_STORE)
-                    with m.Else():
-                        m.d.comb += self.dbus.wmask.eq(lsu.wmask)
-                        fetch_next(write=False)
-                with m.Elif(x_dec.cfu):
-                    m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
-                    with m.If(self.cfu.cmd_ready):
-                        with m.If(self.cfu.rsp_valid):
-                            fetch_next()
-                        with m.Else():
-                            m.next = "CFU_WAIT"
-                with m.Elif(x_dec.jal | x_dec.jalr):
-                    with m.If(x_jump_target[1]):
-                        halt(Cause.MISALIGNED_FETCH)
-                    with m.Else():
-                        m.d.comb += [retire.eq(1), write_rd.eq(1)]
-                        m.d.sync += pc.eq(Cat(0, 0, x_jump_target[2:32]))
-                        m.next = "FETCH"
-                with m.Elif(x_dec.branch):
-                    with m.If(~branch_taken):
-                        fetch_next(write=False)
-                    with m.Elif(x_jump_target[1]):
-                        halt(Cause.MISALIGNED_FETCH)
-                    with m.Else():
-                        m.d.comb += retire.eq(1)
-                        m.d.sync += pc.eq(Cat(0, 0, x_jump_target[2:32]))
-                        m.next = "FETCH"
-                with m.Else():
-                    fetch_next()
-
-            with m.State("MEM"):
-                fetch_next()
-
-            with m.State("CFU_WAIT"):
-                m.d.comb += self.cfu.rsp_ready.eq(1)
+    def _execute(self, m, s, lsu, branch_taken):
+        """The EXECUTE state: traps, load/store, the CFU handshake, jumps and branches; everything
+        else retires with pc + 4."""
+        x_dec = s.x_dec
+        with m.If(x_dec.illegal):
+            s.halt(Cause.ILLEGAL_INSTRUCTION)
+        with m.Elif(x_dec.ecall):
+            s.halt(Cause.ECALL)
+        with m.Elif(x_dec.ebreak):
+            s.halt(Cause.BREAKPOINT)
+        with m.Elif(x_dec.load):
+            with m.If(lsu.misaligned):
+                s.halt(Cause.MISALIGNED_LOAD)
+            with m.Else():
+                m.d.comb += self.dbus.re.eq(1)
+                m.next = "MEM"
+        with m.Elif(x_dec.store):
+            with m.If(lsu.misaligned):
+                s.halt(Cause.MISALIGNED_STORE)
+            with m.Else():
+                m.d.comb += self.dbus.wmask.eq(lsu.wmask)
+                s.fetch_next(write=False)
+        with m.Elif(x_dec.cfu):
+            m.d.comb += [self.cfu.cmd_valid.eq(1), self.cfu.rsp_ready.eq(1)]
+            with m.If(self.cfu.cmd_ready):
                 with m.If(self.cfu.rsp_valid):
-                    fetch_next()
+                    s.fetch_next()
+                with m.Else():
+                    m.next = "CFU_WAIT"
+        with m.Elif(x_dec.jal | x_dec.jalr):
+            with m.If(s.x_jump_target[1]):
+                s.halt(Cause.MISALIGNED_FETCH)
+            with m.Else():
+                s.jump(write=True)
+        with m.Elif(x_dec.branch):
+            with m.If(~branch_taken):
+                s.fetch_next(write=False)
+            with m.Elif(s.x_jump_target[1]):
+                s.halt(Cause.MISALIGNED_FETCH)
+            with m.Else():
+                s.jump(write=False)
+        with m.Else():
+            s.fetch_next()
 
-            with m.State("HALT"):
-                m.d.comb += self.halted.eq(1)
-
-        if self._trace:
-            m.d.comb += [
-                self.trace.valid.eq(retire),
-                self.trace.pc.eq(pc),
-                self.trace.insn.eq(x_insn),
-                self.trace.rd.eq(Mux(x_dec.rd_we, x_dec.rd, 0)),
-                self.trace.rd_data.eq(rd_data),
-                self.trace.mem_addr.eq(alu.sum),
-                self.trace.mem_wmask.eq(self.dbus.wmask),
-                self.trace.mem_wdata.eq(self.dbus.wdata),
-            ]
-        return m
+    def _connect_trace(self, m, s, alu):
+        m.d.comb += [
+            self.trace.valid.eq(s.retire),
+            self.trace.pc.eq(s.pc),
+            self.trace.insn.eq(s.x_insn),
+            self.trace.rd.eq(Mux(s.x_dec.rd_we, s.x_dec.rd, 0)),
+            self.trace.rd_data.eq(s.rd_data),
+            self.trace.mem_addr.eq(alu.sum),
+            self.trace.mem_wmask.eq(self.dbus.wmask),
+            self.trace.mem_wdata.eq(self.dbus.wdata),
+        ]

@@ -29,8 +29,9 @@ from .serial_core import SerialCore
 
 __all__ = ["MemoryMap", "SocRam", "CORES", "make_core"]
 
-#: The cores a SocRam (and hw.soc.Soc) can be built with: the multi-cycle core (2-3 cycles per
-#: instruction) and the bit-serial one (~40, a third of the logic; the UP5K board SoC uses it).
+#: The cores a SocRam (and hw.soc.Soc) can be built with: the multi-cycle core
+#: (:data:`hw.cpu.core.CYCLES_PER_INSTRUCTION`) and the bit-serial one (less logic,
+#: :func:`hw.cpu.serial_core.serial_cycles`; the UP5K board SoC uses it).
 CORES = ("multicycle", "serial")
 
 
