@@ -6,7 +6,7 @@ baked into the RAM initialisation. The testbench (tb/board_soc_tb.py) sees only 
 
 The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
 Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``ICE40_SOC``,
-~40 cycles per instruction), so ``test_board_soc_icebreaker`` runs a tiny layer (2x2x4 -> 4, 1x1:
+~46 cycles per instruction, hw.cpu.serial_core.serial_cycles), so ``test_board_soc_icebreaker`` runs a tiny layer (2x2x4 -> 4, 1x1:
 the C reference conv is small); ``test_board_soc_icebreaker_multicycle`` (FULL=1) runs the larger
 4x4x4 -> 8, 3x3 SAME layer on the same SoC with the multi-cycle core (the C conv on that core
 alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1

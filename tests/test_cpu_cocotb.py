@@ -46,7 +46,7 @@ def _design(core, ice40_cells=False):
 def test_cpu_isa_programs(tmp_path, seed, core):
     from sim.runner import simulator_name
     if core == "serial" and simulator_name() == "icarus":
-        pytest.skip("~90 s on Icarus (the C programs at ~40 cycles per instruction): Icarus runs the "
+        pytest.skip("~90 s on Icarus (the C programs at ~46 cycles per instruction): Icarus runs the "
                     "serial core's assembly programs in test_serial_core_ebr_cells")
     programs = isa_programs(PROGRAMS)
     assert len(programs) >= 20
