@@ -1,18 +1,18 @@
 """System test of the board application: boards/soc_top.py (SocTop: the SoC with power-on reset,
 button, UART pin and LEDs) elaborated exactly as for the iCEBreaker -- the engine on iCE40
-primitives (SB_MAC16 products as their behavioural model, ICE40_ENGINE_CONFIG), 4+4 KB RAM,
-104 clocks per UART bit (115200 baud at 12 MHz) -- with the board firmware (firmware/board/main.c)
-baked into the RAM initialisation. The testbench (tb/board_soc_tb.py) sees only the pins.
+primitives (SB_MAC16 products as their behavioural model, ICE40_ENGINE_CONFIG), 4+4 KB RAM, 104
+clocks per UART bit (115200 baud at 12 MHz) -- with the board firmware (firmware/board/main.c) baked
+into the RAM initialisation. The testbench (tb/board_soc_tb.py) sees only the pins.
 
 The layer's data come from the test's seed, so each seed is its own simulator build (~1 min of
-Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``ICE40_SOC``,
-~46 cycles per instruction, hw.cpu.serial_core.serial_cycles), so ``test_board_soc_icebreaker`` runs a tiny layer (2x2x4 -> 4, 1x1:
-the C reference conv is small); ``test_board_soc_icebreaker_multicycle`` (FULL=1) runs the larger
-4x4x4 -> 8, 3x3 SAME layer on the same SoC with the multi-cycle core (the C conv on that core
-alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1
-``test_board_soc_bitstream_firmware`` runs exactly the image in each board's bitstream (the
-8x8x4 -> 8 layer of firmware.board_image.BOARD_LAYER_SEED; ULX3S: generic engine, 16+16 KB RAM,
-217 clocks per bit).
+Verilator C++). The iCEBreaker SoC has the bit-serial core (boards.boards: ``ICE40_SOC``, ~46 cycles
+per instruction, hw.cpu.serial_core.serial_cycles), so ``test_board_soc_icebreaker`` runs a tiny
+layer (2x2x4 -> 4, 1x1: the C reference conv is small); ``test_board_soc_icebreaker_multicycle``
+(FULL=1) runs the larger 4x4x4 -> 8, 3x3 SAME layer on the same SoC with the multi-cycle core (the C
+conv on that core alone is ~1.8 M cycles instead of ~7 M for the bitstream's layer); with FULL=1
+``test_board_soc_bitstream_firmware`` runs exactly the image in each board's bitstream (the 8x8x4 ->
+8 layer of firmware.board_image.BOARD_LAYER_SEED; ULX3S: generic engine, 16+16 KB RAM, 217 clocks
+per bit).
 """
 
 import dataclasses
