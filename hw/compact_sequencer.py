@@ -196,10 +196,10 @@ class CompactSequencer(SequencerBase):
         # rows_ok = the block's rows are loaded (or all H rows), a register computed one cycle
         # early from rows_loaded's next value (``need`` is stable from rows + 1 cycles before).
         rows_ok = Signal()
-        rows_loaded_next = self.rows_loaded + self.row_done
+        rows_loaded_next = self.window.rows_loaded + self.window.row_done
         m.d.sync += rows_ok.eq((rows_loaded_next >= need) | (rows_loaded_next == sh.H))
         issue = Signal()
-        m.d.comb += [issue.eq(running & ready & rows_ok & (~nest.at_group_end | self.info_ready)),
+        m.d.comb += [issue.eq(running & ready & rows_ok & (~nest.at_group_end | self.info.ready)),
                      self.busy.eq(running)]
 
         def load_block():
@@ -218,7 +218,7 @@ class CompactSequencer(SequencerBase):
         # No span check per block: a block whose rows do not fit waits with the filler stopped
         # at release + lb_lines, which is the error. Exclusive with a beat (that needs rows_ok).
         with m.If(~self.start & running & ready & ~rows_ok
-                  & (self.rows_loaded == release + cfg.lb_lines)):
+                  & (self.window.rows_loaded == release + cfg.lb_lines)):
             m.d.sync += [running.eq(0), self.error_span.eq(1)]
 
         drive_block_info(m, self, issue & self.advance & nest.at_group_end, nest.p0, nest.m0,
@@ -226,7 +226,7 @@ class CompactSequencer(SequencerBase):
 
         # ---- S1: lane addresses, in-bounds flags, weight address -----------------------------
         inb = []
-        addr = Signal(self.lb_addr.shape())
+        addr = Signal(self.lanes.addr.shape())
         for i in range(cfg.rows):
             lane = lanes[i]
             y = (lane.yl + nest.r)[:len(lane.yl)]        # the row's low bits
@@ -246,20 +246,20 @@ class CompactSequencer(SequencerBase):
         m.d.comb += self.w_addr.eq(s1_w_addr)
         # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
         release_out = Mux(s1.valid, s1.release, release)
-        m.d.comb += [self.release.eq(release_out),
-                     self.release_limit.eq(release_out + cfg.lb_lines)]
+        m.d.comb += [self.window.release.eq(release_out),
+                     self.window.limit.eq(release_out + cfg.lb_lines)]
 
         # ---- S2: line-buffer lane reads, straight into the tile's operand register -------------
         # At the UP5K's clock there is time for the byte select behind the EBRs, and that
         # register is the only one, where an S3 register would be a second copy of every operand
         # bit. The zero point for an out-of-image tap is folded into the 4:1 byte select.
-        m.d.comb += self.lb_addr.eq(s1.addr)
+        m.d.comb += [self.lanes.addr.eq(s1.addr), self.lanes.en.eq(self.advance)]
         s2 = pipeline_stage(m, self.start, self.advance, "s2", s1.valid,
                             first=s1.first, last=s1.last, inb=s1.inb)
         m.d.comb += [self.beat_valid.eq(s2.valid), self.beat_first.eq(s2.first),
                      self.beat_last.eq(s2.last)]
         for i in range(cfg.rows):
-            word, sel, inb_i = self.lb_word[i], self.lb_sel[i], s2.inb[i]
+            word, sel, inb_i = self.lanes.word[i], self.lanes.sel[i], s2.inb[i]
             low = Mux(inb_i, Mux(sel[0], word[8:16], word[0:8]), sh.input_zp)
             high = Mux(inb_i, Mux(sel[0], word[24:32], word[16:24]), sh.input_zp)
             m.d.comb += self.beat_act[i].eq(Mux(sel[1], high, low))

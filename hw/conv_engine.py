@@ -43,7 +43,7 @@ beyond the memory). ``perf_counters = False`` drops MAC_CYCLES and STALL_CYCLES 
 from types import SimpleNamespace
 
 from amaranth.hdl import Const, Module
-from amaranth.lib import fifo, stream, wiring
+from amaranth.lib import fifo, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig, Implementation, Primitives
@@ -188,12 +188,12 @@ class ConvEngine(wiring.Component):
         if v.info_fifo:
             m.submodules.info_fifo = info_fifo = fifo.SyncFIFOBuffered(
                 width=block_info_layout(cfg).size, depth=INFO_FIFO_DEPTH)
-            wiring.connect(m, _info_stream(cfg, seq), info_fifo.w_stream)
+            wiring.connect(m, seq.info, info_fifo.w_stream)
             wiring.connect(m, info_fifo.r_stream, out.info)
             info_pending = info_fifo.r_rdy
         else:
             # The output side follows the block order itself (AcceleratorConfig.block_info_fifo).
-            m.d.comb += seq.info_ready.eq(1)
+            m.d.comb += seq.info.ready.eq(1)
             info_pending = Const(0, 1)
         m.d.comb += [out.start.eq(ctrl.start), out.M.eq(regs.shape.M), out.E.eq(regs.shape.E),
                      out.F.eq(regs.shape.F)]
@@ -207,7 +207,7 @@ class ConvEngine(wiring.Component):
             check.row_bytes.eq(regs.row_bytes), check.accept.eq(ctrl.accept), check.start.eq(ctrl.start),
             ctrl.request.eq(regs.start_request), ctrl.bad.eq(check.bad), ctrl.code.eq(check.code),
             ctrl.seq_busy.eq(seq.busy), ctrl.error_span.eq(seq.error_span),
-            ctrl.block_issued.eq(seq.info_valid), ctrl.block_done.eq(out.block_done),
+            ctrl.block_issued.eq(seq.info.valid), ctrl.block_done.eq(out.block_done),
             ctrl.writer_idle.eq(out.idle), ctrl.tile_busy.eq(tile.o.valid),
             ctrl.info_pending.eq(info_pending), ctrl.overflow.eq(overflow),
             counters.busy.eq(ctrl.busy), counters.beat.eq(beat),
@@ -229,25 +229,16 @@ class ConvEngine(wiring.Component):
             platform.request_spram(memories[name])
 
 
-def _info_stream(cfg, seq):
-    """The sequencer's block info (``info``, ``info_valid``, ``info_ready``) as a stream."""
-    info = stream.Signature(block_info_layout(cfg)).create()
-    info.payload, info.valid, info.ready = seq.info, seq.info_valid, seq.info_ready
-    return info
-
-
 def _connect_datapath(m, regs, mems, lb, seq, tile, *, start):
     """Line buffer <- input memory, sequencer <- line buffer lanes, tile <- sequencer beats and the
     weight memory (its read data arrives with the beat: the sequencer issues ``w_addr`` one stage
     early)."""
     shape, row_bytes = regs.shape, regs.row_bytes
+    wiring.connect(m, seq.window, lb.window)
+    wiring.connect(m, seq.lanes, lb.read)
     m.d.comb += [
         lb.start.eq(start), lb.height.eq(shape.H), lb.row_bytes.eq(row_bytes),
-        lb.release.eq(seq.release), lb.release_limit.eq(seq.release_limit),
         mems.act_addr.eq(lb.act_addr), mems.act_en.eq(lb.act_en), lb.act_data.eq(mems.act_data),
-        lb.rd_en.eq(tile.i.ready), lb.rd_addr.eq(seq.lb_addr),
-        seq.lb_word.eq(lb.rd_word), seq.lb_sel.eq(lb.rd_sel),
-        seq.rows_loaded.eq(lb.rows_loaded), seq.row_done.eq(lb.row_done),
         seq.row_align.eq(row_bytes[:2]),
         seq.start.eq(start), seq.shape.eq(shape), seq.advance.eq(tile.i.ready),
         mems.w_addr.eq(seq.w_addr), mems.w_en.eq(tile.i.ready),

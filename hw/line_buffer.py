@@ -26,7 +26,7 @@ from amaranth.lib.wiring import In, Out
 from spec.config import AcceleratorConfig
 from spec.latency import LB_READ_LATENCY, LB_ROW_LATENCY
 
-__all__ = ["LineBuffer", "row_alignment"]
+__all__ = ["LineBuffer", "row_alignment", "row_window_signature", "lane_read_signature"]
 
 
 def row_alignment(y, row_bytes):
@@ -43,6 +43,43 @@ def row_alignment(y, row_bytes):
     return Cat(y0 & b0, (y1 & b0) ^ (y0 & b1))
 
 
+def row_window_signature(cfg: AcceleratorConfig):
+    """The input-row window between a reader (the sequencer, whose side this is) and the line buffer.
+
+    Members
+    -------
+    release : Out          lowest input row the reader still needs
+    limit : Out            release + lb_lines, precomputed by the reader (used instead of
+                           ``release`` with ``limit_input=True``: no adder in front of the
+                           filler's write decision)
+    rows_loaded : In       input rows completely written (counts a row ROW_LATENCY = 2 cycles
+                           after the filler presents the address of its last word)
+    row_done : In(1)       rows_loaded increments at the next clock edge (rows_loaded's next value
+                           is rows_loaded + row_done, except at ``start``)
+    """
+    size_width = cfg.max_size.bit_length() + 1
+    return wiring.Signature({"release": Out(size_width), "limit": Out(size_width + 1),
+                             "rows_loaded": In(size_width), "row_done": In(1)})
+
+
+def lane_read_signature(cfg: AcceleratorConfig, addr_width: int):
+    """The lanes' read port of the line buffer, seen from the reader.
+
+    Members
+    -------
+    en : Out(1)            read enable of the lanes (the sequencer's pipeline advance)
+    addr : Out(array)      line byte address per lane
+    data : In(array)       byte per lane, READ_LATENCY = 1 cycle after ``addr`` (while ``en``)
+    word, sel : In(array)  the same as the lane's whole line word and the byte's index in it
+                           (data = byte ``sel`` of ``word``), for a reader that registers the word
+                           straight from the block RAMs and selects the byte afterwards
+    """
+    return wiring.Signature({"en": Out(1), "addr": Out(data.ArrayLayout(addr_width, cfg.rows)),
+                             "data": In(data.ArrayLayout(8, cfg.rows)),
+                             "word": In(data.ArrayLayout(32, cfg.rows)),
+                             "sel": In(data.ArrayLayout(2, cfg.rows))})
+
+
 class LineBuffer(wiring.Component):
     """Circular line buffer with a word-per-cycle filler and ``rows`` independent byte read lanes.
 
@@ -51,21 +88,10 @@ class LineBuffer(wiring.Component):
     start : In(1)          pulse: forget all rows, start filling row 0 of a new layer
     height : In            H of the layer (rows to load)
     row_bytes : In         W * C of the layer (bytes per input row)
-    release : In           lowest input row still needed by the sequencer
-    release_limit : In     release + lb_lines, precomputed by the sequencer (used instead of
-                           ``release`` with ``limit_input=True``: no adder in front of the
-                           filler's write decision)
-    rows_loaded : Out      input rows completely written (counts a row ROW_LATENCY = 2 cycles
-                           after the filler presents the address of its last word)
-    row_done : Out(1)      rows_loaded increments at the next clock edge (rows_loaded's next value
-                           is rows_loaded + row_done, except at ``start``)
+    window : In(row_window_signature)   the rows the reader (the sequencer) still needs and
+                           the rows this buffer holds
     act_addr, act_en : Out / act_data : In   read port of the 32-bit activation memory
-    rd_en : In(1)          read enable of the lanes (the sequencer's pipeline advance)
-    rd_addr : In(array)    line byte address per lane
-    rd_data : Out(array)   byte per lane, READ_LATENCY = 1 cycle after rd_addr (while rd_en)
-    rd_word, rd_sel : Out(array)   the same as the lane's whole line word and the byte's index
-                           in it (rd_data = byte rd_sel of rd_word), for a reader that registers
-                           the word straight from the block RAMs and selects the byte afterwards
+    read : In(lane_read_signature)      the lanes' reads
     """
 
     READ_LATENCY = LB_READ_LATENCY   # spec/latency.py: rd_addr -> rd_data
@@ -84,18 +110,11 @@ class LineBuffer(wiring.Component):
             "start": In(1),
             "height": In(size_width),
             "row_bytes": In(cfg.lb_line_bytes.bit_length() + 1),
-            "release": In(size_width),
-            "release_limit": In(size_width + 1),
-            "rows_loaded": Out(size_width),
-            "row_done": Out(1),
+            "window": In(row_window_signature(cfg)),
             "act_addr": Out(max(1, (act_words - 1).bit_length())),
             "act_en": Out(1),
             "act_data": In(32),
-            "rd_en": In(1),
-            "rd_addr": In(data.ArrayLayout(self.addr_width, cfg.rows)),
-            "rd_data": Out(data.ArrayLayout(8, cfg.rows)),
-            "rd_word": Out(data.ArrayLayout(32, cfg.rows)),
-            "rd_sel": Out(data.ArrayLayout(2, cfg.rows)),
+            "read": In(lane_read_signature(cfg, self.addr_width)),
         })
 
     def elaborate(self, platform):
@@ -106,7 +125,7 @@ class LineBuffer(wiring.Component):
 
         # Filler state: the source word, the row being loaded and its byte range [start, end).
         word = Signal(byte_width)
-        row = Signal.like(self.rows_loaded)
+        row = Signal.like(self.window.rows_loaded)
         row_start = Signal(byte_width)
         slot = Signal(range(cfg.lb_lines))
         row_end = Signal(byte_width + 1)
@@ -121,12 +140,12 @@ class LineBuffer(wiring.Component):
         wr_mask = Signal(4)
         wr_last = Signal()
 
-        limit = self.release_limit if self._limit_input else self.release + cfg.lb_lines
+        limit = self.window.limit if self._limit_input else self.window.release + cfg.lb_lines
         can_fill = (row < self.height) & (row < limit)
         m.d.comb += [self.act_addr.eq(word), self.act_en.eq(1)]
         m.d.sync += wr_valid.eq(0)
         with m.If(self.start):
-            m.d.sync += [word.eq(0), row.eq(0), row_start.eq(0), slot.eq(0), self.rows_loaded.eq(0)]
+            m.d.sync += [word.eq(0), row.eq(0), row_start.eq(0), slot.eq(0), self.window.rows_loaded.eq(0)]
         with m.Elif(can_fill):
             mask = Signal(4)
             for k in range(4):
@@ -150,9 +169,9 @@ class LineBuffer(wiring.Component):
                 m.d.sync += word.eq(word + 1)
         # A row is counted ROW_LATENCY = 2 cycles after its last word's address: the write-stage
         # registers (wr_*), then rows_loaded.
-        m.d.comb += self.row_done.eq(wr_valid & wr_last & ~self.start)
-        with m.If(self.row_done):
-            m.d.sync += self.rows_loaded.eq(self.rows_loaded + 1)
+        m.d.comb += self.window.row_done.eq(wr_valid & wr_last & ~self.start)
+        with m.If(self.window.row_done):
+            m.d.sync += self.window.rows_loaded.eq(self.window.rows_loaded + 1)
 
         # With ``byte_memories`` each lane is four byte-wide memories (byte k of every line word
         # in memory k) rather than one 32-bit memory with byte enables: on ECP5 a byte-wide
@@ -173,8 +192,8 @@ class LineBuffer(wiring.Component):
                         wp.addr.eq(wr_addr),
                         wp.data.eq(self.act_data.word_select(k, 8)),
                         wp.en.eq(wr_valid & ~self.start & wr_mask[k]),
-                        rp.addr.eq(self.rd_addr[lane] >> 2),
-                        rp.en.eq(self.rd_en),
+                        rp.addr.eq(self.read.addr[lane] >> 2),
+                        rp.en.eq(self.read.en),
                     ]
                     lane_bytes.append(rp.data)
                 word = Cat(*lane_bytes)
@@ -187,16 +206,16 @@ class LineBuffer(wiring.Component):
                     wp.addr.eq(wr_addr),
                     wp.data.eq(self.act_data),
                     wp.en.eq(Mux(wr_valid & ~self.start, wr_mask, 0)),
-                    rp.addr.eq(self.rd_addr[lane] >> 2),
-                    rp.en.eq(self.rd_en),
+                    rp.addr.eq(self.read.addr[lane] >> 2),
+                    rp.en.eq(self.read.en),
                 ]
                 word = rp.data
             # Synchronous read ports: the lane's word is READ_LATENCY = 1 cycle after rd_addr.
             if rp.domain == "comb" or self.READ_LATENCY != 1:
                 raise AssertionError(f"line buffer read port in domain {rp.domain!r}, spec/latency.py "
                                      f"LB_READ_LATENCY = {self.READ_LATENCY}")
-            m.d.comb += [self.rd_data[lane].eq(word.word_select(byte_sel, 8)),
-                         self.rd_word[lane].eq(word), self.rd_sel[lane].eq(byte_sel)]
-            with m.If(self.rd_en):
-                m.d.sync += byte_sel.eq(self.rd_addr[lane][:2])
+            m.d.comb += [self.read.data[lane].eq(word.word_select(byte_sel, 8)),
+                         self.read.word[lane].eq(word), self.read.sel[lane].eq(byte_sel)]
+            with m.If(self.read.en):
+                m.d.sync += byte_sel.eq(self.read.addr[lane][:2])
         return m

@@ -117,12 +117,12 @@ class LookaheadSequencer(SequencerBase):
         # ``issue`` starts from flip-flops only. Stale during the start / first_pending
         # cycles, where issue is off anyway; the first block's load computes it afresh.
         rows_ok_r = Signal()
-        rows_loaded_next = self.rows_loaded + self.row_done
+        rows_loaded_next = self.window.rows_loaded + self.window.row_done
         m.d.sync += rows_ok_r.eq(rows_loaded_next >= need)
         issue = Signal()
         m.d.comb += [
             issue.eq(running & ~first_pending & rows_ok_r & block_ok
-                     & (~nest.at_group_end | self.info_ready) & (~nest.at_block_end | la.ready)),
+                     & (~nest.at_group_end | self.info.ready) & (~nest.at_block_end | la.ready)),
             self.busy.eq(running),
         ]
 
@@ -161,7 +161,7 @@ class LookaheadSequencer(SequencerBase):
 
         # ---- S1: lane addresses and in-bounds flags ------------------------------------------
         inb = []
-        addr = Signal(self.lb_addr.shape())
+        addr = Signal(self.lanes.addr.shape())
         for i in range(cfg.rows):
             y = lanes[i].ye + nest.r
             x = lanes[i].xf + nest.s
@@ -172,11 +172,11 @@ class LookaheadSequencer(SequencerBase):
                             last=nest.at_group_end, release=release, release_lim=release_lim,
                             inb=Cat(*inb), addr=addr, w_addr=nest.w_addr)
         # The line buffer may reuse the slots below the oldest row a not-yet-read beat needs.
-        m.d.comb += [self.release.eq(Mux(s1.valid, s1.release, release)),
-                     self.release_limit.eq(Mux(s1.valid, s1.release_lim, release_lim))]
+        m.d.comb += [self.window.release.eq(Mux(s1.valid, s1.release, release)),
+                     self.window.limit.eq(Mux(s1.valid, s1.release_lim, release_lim))]
 
         # ---- S2: line-buffer lane reads; the weight memory is read one stage later -------------
-        m.d.comb += self.lb_addr.eq(s1.addr)
+        m.d.comb += [self.lanes.addr.eq(s1.addr), self.lanes.en.eq(self.advance)]
         s2 = pipeline_stage(m, self.start, self.advance, "s2", s1.valid,
                             first=s1.first, last=s1.last, inb=s1.inb, w_addr=s1.w_addr)
         m.d.comb += self.w_addr.eq(s2.w_addr)
@@ -188,7 +188,7 @@ class LookaheadSequencer(SequencerBase):
         # the tile's operand register is fed from flip-flops.
         s3 = pipeline_stage(m, self.start, self.advance, "s3", s2.valid,
                             first=s2.first, last=s2.last, inb=s2.inb,
-                            word=self.lb_word, sel=self.lb_sel)
+                            word=self.lanes.word, sel=self.lanes.sel)
         m.d.comb += [self.beat_valid.eq(s3.valid), self.beat_first.eq(s3.first),
                      self.beat_last.eq(s3.last)]
         for i in range(cfg.rows):

@@ -10,12 +10,12 @@ each variant chooses the widths and flag encodings that suit its target.
 from types import SimpleNamespace
 
 from amaranth.hdl import Const, Mux, Signal, signed
-from amaranth.lib import data, wiring
+from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
 from spec.config import AcceleratorConfig
 
-from .line_buffer import row_alignment
+from .line_buffer import lane_read_signature, row_alignment, row_window_signature
 
 __all__ = ["SequencerBase", "SequencerSignature", "LoopNest", "RasterWalk", "block_info_layout",
            "drive_block_info",
@@ -98,14 +98,13 @@ class SequencerSignature(wiring.Signature):
     error_span : Out(1)      the layer needs more line-buffer lines than exist (aborted, no hang)
     advance : In(1)          the tile accepts a beat this cycle (pipeline clock enable)
     beat_valid, beat_first, beat_last : Out(1)   beat_act : Out(array of rows signed bytes)
-    rows_loaded : In         input rows the line buffer holds
-    row_done : In(1)         rows_loaded counts one more row at the next clock edge
     row_align : In(2)        (W * C) mod 4: rows keep their word alignment in lines
-    release, release_limit : Out   lowest row still needed, and release + lb_lines
-    lb_addr : Out(array)     line-buffer lane addresses; lb_word, lb_sel : In(array), one cycle later
+    window : Out(row_window_signature)   to the line buffer: the lowest row still needed
+                             (``release``) and ``release + lb_lines``; from it: the rows it holds
+    lanes : Out(lane_read_signature)     the line-buffer lane reads: ``en`` = ``advance``,
+                             ``addr`` per lane; ``word``, ``sel`` one cycle later
     w_addr : Out             weight memory address (its data goes to the tile directly)
-    info, info_valid : Out   block info (block_info_layout), valid with a group's last beat
-    info_ready : In(1)       room for block info (else the sequencer waits)
+    info : Out(stream of block_info_layout)   block info, valid with a group's last beat
     """
 
     def __init__(self, config: AcceleratorConfig, lb_addr_width: int):
@@ -121,18 +120,11 @@ class SequencerSignature(wiring.Signature):
             "beat_first": Out(1),
             "beat_last": Out(1),
             "beat_act": Out(data.ArrayLayout(signed(cfg.act_width), cfg.rows)),
-            "rows_loaded": In(size),
-            "row_done": In(1),
             "row_align": In(2),
-            "release": Out(size),
-            "release_limit": Out(size + 1),
-            "lb_addr": Out(data.ArrayLayout(lb_addr_width, cfg.rows)),
-            "lb_word": In(data.ArrayLayout(32, cfg.rows)),
-            "lb_sel": In(data.ArrayLayout(2, cfg.rows)),
+            "window": Out(row_window_signature(cfg)),
+            "lanes": Out(lane_read_signature(cfg, lb_addr_width)),
             "w_addr": Out(max(1, (cfg.weight_mem_words - 1).bit_length())),
-            "info": Out(block_info_layout(cfg)),
-            "info_valid": Out(1),
-            "info_ready": In(1),
+            "info": Out(stream.Signature(block_info_layout(cfg))),
         })
 
 
@@ -347,10 +339,11 @@ def pipeline_stage(m, start, advance, prefix, valid, **fields):
 
 
 def drive_block_info(m, seq, fire, p0, m0, lanes, lane_valid):
-    """Drive ``seq.info`` / ``seq.info_valid``: the block info of the current (block, group),
+    """Drive ``seq.info`` / ``seq.info.valid``: the block info of the current (block, group),
     valid with its last beat (``fire``)."""
-    m.d.comb += [seq.info_valid.eq(fire), seq.info.p0.eq(p0), seq.info.m0.eq(m0),
-                 seq.info.lane_valid.eq(lane_valid)]
+    m.d.comb += [seq.info.valid.eq(fire), seq.info.payload.p0.eq(p0), seq.info.payload.m0.eq(m0),
+                 seq.info.payload.lane_valid.eq(lane_valid)]
+    info = seq.info.payload
     for i, lane in enumerate(lanes):
-        m.d.comb += [seq.info.e[i].eq(lane.e), seq.info.f[i].eq(lane.f), seq.info.pm[i].eq(lane.pm),
-                     seq.info.qrm[i].eq(lane.qrm), seq.info.qcm[i].eq(lane.qcm)]
+        m.d.comb += [info.e[i].eq(lane.e), info.f[i].eq(lane.f), info.pm[i].eq(lane.pm),
+                     info.qrm[i].eq(lane.qrm), info.qcm[i].eq(lane.qcm)]

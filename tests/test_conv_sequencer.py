@@ -1,7 +1,7 @@
 """Conv sequencer unit tests (amaranth.sim): the beat stream is exactly the loop nest.
 
 The line buffer is emulated by the testbench, with its flow control: input row y is loaded into
-line slot y mod lb_lines only while ``y < release_limit`` (the sequencer's output), and a lane
+line slot y mod lb_lines only while ``y < window.limit`` (the sequencer's output), and a lane
 reading line address ``a`` gets, one cycle later, the byte ``tag(row held by that slot, a's
 offset)``. The expected stream is the loop nest written out in Python (p0, m0, r, s, c), each
 lane's input pixel turned into (row, line offset), so a wrong address, padding decision, first/last
@@ -96,7 +96,7 @@ def run_sequencer(cfg, sh, zp, rng=None):
         for name, value in regs.items():
             ctx.set(getattr(dut.shape, name), value)
         ctx.set(dut.row_align, (sh["W"] * sh["C"]) & 3)
-        ctx.set(dut.info_ready, 1)
+        ctx.set(dut.info.ready, 1)
         ctx.set(dut.advance, 1)
         await ctx.tick()
         ctx.set(dut.start, 1)
@@ -108,15 +108,15 @@ def run_sequencer(cfg, sh, zp, rng=None):
         for t in range(40 * n_expected + 400):
             advance = 1 if rng is None or rng.random() < 0.7 else 0
             ctx.set(dut.advance, advance)
-            # Filler: row ``rows_loaded`` may go into its slot only below release_limit.
-            load = (rows_loaded < sh["H"] and rows_loaded < ctx.get(dut.release_limit)
+            # Filler: row ``rows_loaded`` may go into its slot only below window.limit.
+            load = (rows_loaded < sh["H"] and rows_loaded < ctx.get(dut.window.limit)
                     and (rng is None or rng.random() < 0.3))
-            ctx.set(dut.row_done, load)
-            ctx.set(dut.rows_loaded, rows_loaded)
-            addrs = [ctx.get(dut.lb_addr[i]) for i in range(cfg.rows)]
+            ctx.set(dut.window.row_done, load)
+            ctx.set(dut.window.rows_loaded, rows_loaded)
+            addrs = [ctx.get(dut.lanes.addr[i]) for i in range(cfg.rows)]
             w_addr = ctx.get(dut.w_addr)
-            if advance and ctx.get(dut.info_valid):
-                infos.append((ctx.get(dut.info.p0), ctx.get(dut.info.m0)))
+            if advance and ctx.get(dut.info.valid):
+                infos.append((ctx.get(dut.info.payload.p0), ctx.get(dut.info.payload.m0)))
             if advance and ctx.get(dut.beat_valid):
                 act = tuple(ctx.get(dut.beat_act[i]) for i in range(cfg.rows))
                 got.append((act, bool(ctx.get(dut.beat_first)), bool(ctx.get(dut.beat_last)), w_data))
@@ -134,8 +134,8 @@ def run_sequencer(cfg, sh, zp, rng=None):
             if advance:
                 w_data = w_addr
                 for i in range(cfg.rows):
-                    ctx.set(dut.lb_word[i], words[i])
-                    ctx.set(dut.lb_sel[i], addrs[i] & 3)
+                    ctx.set(dut.lanes.word[i], words[i])
+                    ctx.set(dut.lanes.sel[i], addrs[i] & 3)
             if not ctx.get(dut.busy) and len(got) == n_expected:
                 break
         assert not ctx.get(dut.error_span)
@@ -277,16 +277,16 @@ def test_span_error(variant):
                     pad_top=0, pad_left=0, E=E, F=F, CG=1, c_step=0, input_zp=0)
         for name, value in regs.items():
             ctx.set(getattr(dut.shape, name), value)
-        ctx.set(dut.info_ready, 1)
+        ctx.set(dut.info.ready, 1)
         ctx.set(dut.advance, 1)
         ctx.set(dut.start, 1)
         await ctx.tick()
         ctx.set(dut.start, 0)
         rows_loaded = beats = 0
         for t in range(200):
-            load = rows_loaded < sh["H"] and rows_loaded < ctx.get(dut.release_limit)
-            ctx.set(dut.row_done, load)
-            ctx.set(dut.rows_loaded, rows_loaded)
+            load = rows_loaded < sh["H"] and rows_loaded < ctx.get(dut.window.limit)
+            ctx.set(dut.window.row_done, load)
+            ctx.set(dut.window.rows_loaded, rows_loaded)
             beats += ctx.get(dut.beat_valid)
             if ctx.get(dut.error_span):
                 seen.update(cycle=t, busy=ctx.get(dut.busy), rows_loaded=rows_loaded, beats=beats)

@@ -44,14 +44,14 @@ def test_fill_and_release(H, row_bytes, seed):
     async def bench(ctx):
         ctx.set(lb.height, H)
         ctx.set(lb.row_bytes, row_bytes)
-        ctx.set(lb.release, 0)
+        ctx.set(lb.window.release, 0)
         ctx.set(lb.start, 1)
         await ctx.tick()
         ctx.set(lb.start, 0)
         release = 0
         for _ in range(40 * H * row_bytes + 100):
             await ctx.tick()
-            loaded = ctx.get(lb.rows_loaded)
+            loaded = ctx.get(lb.window.rows_loaded)
             # The filler may run at most lb_lines rows ahead of the release point.
             assert loaded <= release + CFG.lb_lines, (loaded, release)
             if loaded == min(H, release + CFG.lb_lines) and release < H:
@@ -60,16 +60,16 @@ def test_fill_and_release(H, row_bytes, seed):
                     base = (y % CFG.lb_lines) * CFG.lb_line_bytes + row_alignment(y, row_bytes)
                     for k in rng.sample(range(row_bytes), min(row_bytes, 6)) + [0, row_bytes - 1]:
                         lane = rng.randrange(CFG.rows)
-                        ctx.set(lb.rd_addr[lane], base + k)
-                        ctx.set(lb.rd_en, 1)
+                        ctx.set(lb.read.addr[lane], base + k)
+                        ctx.set(lb.read.en, 1)
                         await ctx.tick()
-                        ctx.set(lb.rd_en, 0)
-                        got = ctx.get(lb.rd_data[lane])
+                        ctx.set(lb.read.en, 0)
+                        got = ctx.get(lb.read.data[lane])
                         assert got == data[y * row_bytes + k], (y, k, lane, got)
                 log.setdefault("checked", 0)
                 log["checked"] += loaded - release
                 release += 1
-                ctx.set(lb.release, release)
+                ctx.set(lb.window.release, release)
             if release >= H:
                 break
         assert release == H, f"only {release} of {H} rows were released (filler stalled)"
@@ -91,12 +91,12 @@ def test_word_per_cycle(seed):
     async def bench(ctx):
         ctx.set(lb.height, H)
         ctx.set(lb.row_bytes, row_bytes)
-        ctx.set(lb.release, 0)
+        ctx.set(lb.window.release, 0)
         ctx.set(lb.start, 1)
         await ctx.tick()
         ctx.set(lb.start, 0)
         for cycle in range(100):
-            if ctx.get(lb.rows_loaded) == H:
+            if ctx.get(lb.window.rows_loaded) == H:
                 result["cycles"] = cycle
                 break
             await ctx.tick()
