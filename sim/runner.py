@@ -18,13 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from hw.verilog import compact_zero_init, to_verilog, write_verilog
+from hw.verilog import to_verilog
 
-# to_verilog, write_verilog and compact_zero_init are hw.verilog's, re-exported for the simulation tools.
 from .options import SIMULATORS, simulator_name, waves_requested
 
-__all__ = ["ROOT", "BUILD", "SIMULATORS", "simulator_name", "waves_requested", "to_verilog",
-           "write_verilog", "compact_zero_init", "BuiltDesign", "build", "run_cocotb"]
+__all__ = ["ROOT", "BUILD", "SIMULATORS", "simulator_name", "waves_requested",
+           "BuiltDesign", "build", "run_cocotb"]
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD = ROOT / "build"

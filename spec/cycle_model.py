@@ -61,8 +61,7 @@ from .latency import (
     requant_cycles_per_element,
 )
 
-__all__ = ["CycleBreakdown", "conv_engine_cycles", "REQUANT_LATENCY", "requant_cycles", "LOOKAHEAD",
-           "SMALL_GAP"]
+__all__ = ["CycleBreakdown", "conv_engine_cycles", "requant_cycles"]
 
 
 def requant_cycles(config):

@@ -27,8 +27,9 @@ from amaranth.sim import Simulator
 from hw.ice40_products import SB_MAC16_DUAL_8X8_PARAMS, Ice40ProductArray, dsp_pairs
 from hw.mac_tile import MacTile
 from hw.products import ProductArray
+from hw.verilog import to_verilog
 from sim.netlist import cells_sim_path
-from sim.runner import build, run_cocotb, simulator_name, to_verilog
+from sim.runner import build, run_cocotb, simulator_name
 from spec.config import AcceleratorConfig
 
 CONFIG = AcceleratorConfig()  # 4x4: 16 products, 8 DSPs
