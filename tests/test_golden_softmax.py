@@ -257,7 +257,7 @@ def test_params_match_scalar_port(rng):
 
 
 def test_kernel_matches_scalar_port_random(rng):
-    count = 400 if options.full() else 60
+    count = 2000 if options.full() else 60
     for _ in range(count):
         scale, beta, x = _random_config(rng)
         params = softmax_params(beta, scale)
@@ -371,7 +371,7 @@ def _engine_cases(rng):
             x = _accepted_rows(_edge_rows(k, rng), scale, beta)
             if len(x):
                 yield scale, beta, x
-    for _ in range(300 if options.full() else 40):
+    for _ in range(2000 if options.full() else 40):
         yield _random_config(rng)
 
 
