@@ -32,10 +32,12 @@ Modules
 - golden.conv: conv2d / conv2d_accumulate, depthwise_conv2d / depthwise_conv2d_accumulate,
   fully_connected / fully_connected_accumulate, conv_output_size, same_padding
 - golden.pool: max_pool2d, avg_pool2d
+- golden.add: add_params, add_int8 (int8 ADD, TFLite's integer kernel)
+- golden.softmax: softmax_params, softmax_int8, softmax (int8 SOFTMAX, TFLite's fixed-point kernel)
 - golden.matmul: matmul_int32, tile_accumulate
 - golden.validate: the argument checks (ValueError naming parameter, value and allowed range)
 - golden.network: Network / layer dataclasses (QuantParams, Conv2D, DepthwiseConv2D, FullyConnected,
-  MaxPool2D, AvgPool2D, Reshape) and run_network
+  MaxPool2D, AvgPool2D, Reshape, Add, Softmax), graphs (``Network.sources``) and run_network
 - golden.tflite_build: build_tflite(net) -> .tflite bytes, run_litert(model, x) (LiteRT BUILTIN_REF)
 - golden.tflite_import: load_tflite(path_or_bytes) -> Network, UnsupportedModelError
 - golden.conformance: random single-layer configurations and exact-multiplier scale search
@@ -46,6 +48,7 @@ See golden/README.md for the FULLY_CONNECTED and ONNX QLinearConv differences.
 Every bad argument raises ValueError, e.g. ``input_zero_point = 300 is out of range [-128, 127]``.
 """
 
+from .add import add_int8, add_params
 from .conv import (
     conv2d,
     conv2d_accumulate,
@@ -67,6 +70,7 @@ from .quant import (
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
+from .softmax import softmax, softmax_int8, softmax_params
 
 __all__ = [
     "conv2d",
@@ -81,6 +85,11 @@ __all__ = [
     "tile_accumulate",
     "max_pool2d",
     "avg_pool2d",
+    "add_params",
+    "add_int8",
+    "softmax_params",
+    "softmax_int8",
+    "softmax",
     "activation_range",
     "conv_multipliers",
     "multiply_by_quantized_multiplier",

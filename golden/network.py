@@ -1,8 +1,13 @@
 """An explicit description of a quantised int8 network, in golden/'s layout, and ``run_network``.
 
-A :class:`Network` is an input shape + input quantisation + a list of layers.  Every layer carries
-its own input and output quantisation (scale as a float32 value, zero point) so it can be run or
-handed to a hardware test on its own; ``Network.validate()`` checks that consecutive layers agree.
+A :class:`Network` is an input shape + input quantisation + a list of layers in execution order
+(a topological order of the graph).  Tensor 0 is the network input and tensor i + 1 is the output of
+``layers[i]``.  A layer reads the previous layer's output unless ``Network.sources`` names its input
+tensors (``sources[i] = (t, ...)``, each t <= i): that is how a tensor gets several consumers and how
+ADD joins two branches (a ResNet block: ``sources = {3: (3, 1)}`` adds layer 2's output to layer 0's).
+The network output is the last layer's output.  Every layer carries its own input and output
+quantisation (scale as a float32 value, zero point) so it can be run or handed to a hardware test on
+its own; ``Network.validate()`` checks that every layer agrees with the tensors it reads.
 Integer requantisation parameters are derived exactly as LiteRT derives them (``layer.requant()``:
 per-channel multiplier/shift from input_scale * weight_scale[m] / output_scale in double, and the
 fused-activation clamp from the output quantisation in float32).
@@ -14,6 +19,8 @@ Layers (weights in golden's layout, see golden/__init__.py):
 - :class:`FullyConnected`  weights int8 [M][C]; the input is flattened to [-1, C] like TFLite
 - :class:`MaxPool2D`, :class:`AvgPool2D`  (output quantisation = input quantisation)
 - :class:`Reshape`         new shape (one entry may be -1)
+- :class:`Add`             two inputs, each with its own quantisation (golden/add.py)
+- :class:`Softmax`         over the last axis; output scale 1/256, zero point -128 (golden/softmax.py)
 
 padding is "SAME" or "VALID" (what a .tflite file can express); activation is "NONE", "RELU",
 "RELU6" or "RELU_N1_TO_1".
@@ -25,7 +32,9 @@ import numpy as np
 
 from . import conv as _conv
 from . import pool as _pool
+from .add import add_int8, add_params
 from .quant import activation_range, conv_multipliers
+from .softmax import softmax_int8, softmax_params
 from .validate import check_array, check_pair, check_scalar
 
 __all__ = [
@@ -36,6 +45,9 @@ __all__ = [
     "MaxPool2D",
     "AvgPool2D",
     "Reshape",
+    "Add",
+    "Softmax",
+    "SOFTMAX_OUTPUT",
     "Network",
     "run_network",
 ]
@@ -75,6 +87,11 @@ def _check_padding(padding):
 class _Layer:
     def _check_input(self, x):
         check_array("x", x, np.int8)
+
+    @property
+    def input_quants(self):
+        """The quantisation of each input tensor, in operand order."""
+        return (self.input,)
 
 
 @dataclass
@@ -282,23 +299,115 @@ class Reshape(_Layer):
 
 
 @dataclass
+class Add(_Layer):
+    """ADD of two int8 tensors with their own quantisation, TFLite's integer kernel (golden/add.py)."""
+
+    input1: QuantParams
+    input2: QuantParams
+    output: QuantParams
+    activation: str = "NONE"
+
+    def __post_init__(self):
+        activation_range(self.activation, self.output.scale, self.output.zero_point)
+        self.params()
+
+    input = property(lambda self: self.input1)
+    input_quants = property(lambda self: (self.input1, self.input2))
+
+    def params(self):
+        """The integer parameters (golden.add.AddParams) as TFLite's Prepare derives them."""
+        a, b, o = self.input1, self.input2, self.output
+        return add_params(a.scale, a.zero_point, b.scale, b.zero_point, o.scale, o.zero_point)
+
+    def act_range(self):
+        return activation_range(self.activation, self.output.scale, self.output.zero_point)
+
+    def __call__(self, x1, x2):
+        return add_int8(x1, x2, self.params(), *self.act_range())
+
+
+SOFTMAX_OUTPUT = QuantParams(1.0 / 256.0, -128)
+
+
+@dataclass
+class Softmax(_Layer):
+    """SOFTMAX over the last axis, TFLite's int8 fixed-point kernel (golden/softmax.py).
+
+    TFLite requires the int8 output quantisation :data:`SOFTMAX_OUTPUT` (scale 1/256, zero point -128).
+    """
+
+    input: QuantParams
+    beta: float = 1.0
+    output: QuantParams = SOFTMAX_OUTPUT
+
+    def __post_init__(self):
+        if self.output != SOFTMAX_OUTPUT:
+            raise ValueError(
+                f"output = {self.output} is not allowed: an int8 SOFTMAX output must be quantised "
+                f"{SOFTMAX_OUTPUT} (scale 1/256, zero point -128)"
+            )
+        b = float(np.float32(self.beta))
+        if not (np.isfinite(b) and b > 0):
+            raise ValueError(f"beta = {self.beta!r} is out of range: must be a finite float32 > 0")
+        self.beta = b
+        self.params()
+
+    def params(self):
+        """(input_multiplier, input_left_shift, diff_min) as TFLite Micro's CalculateSoftmaxParams."""
+        return softmax_params(self.beta, self.input.scale)
+
+    def __call__(self, x):
+        self._check_input(x)
+        return softmax_int8(x, *self.params())
+
+
+@dataclass
 class Network:
-    """input_shape (e.g. NHWC), input quantisation and the layers, run in order."""
+    """input_shape (e.g. NHWC), input quantisation, the layers in execution order and, for layers
+    that do not read the previous layer's output, their input tensors (see the module docstring)."""
 
     input_shape: tuple
     input: QuantParams
     layers: list = field(default_factory=list)
+    sources: dict = field(default_factory=dict)
+
+    def sources_of(self, i):
+        """The tensors layer ``i`` reads (tensor 0 = network input, tensor j + 1 = output of layer j)."""
+        return tuple(self.sources.get(i, (i,)))
+
+    def tensor_quant(self, t):
+        """The quantisation of tensor ``t``."""
+        return self.input if t == 0 else self.layers[t - 1].output
+
+    def consumers(self, t):
+        """The indices of the layers that read tensor ``t``."""
+        return [i for i in range(len(self.layers)) if t in self.sources_of(i)]
 
     def validate(self):
-        """Consecutive layers must agree on quantisation (scale and zero point)."""
-        q = self.input
-        for i, layer in enumerate(self.layers):
-            if layer.input != q:
+        """Every layer reads earlier tensors, as many as it has operands, with matching quantisation."""
+        for i in self.sources:
+            if not (isinstance(i, int) and 0 <= i < len(self.layers)):
                 raise ValueError(
-                    f"layers[{i}] ({type(layer).__name__}).input = {layer.input} does not match "
-                    f"the previous output quantisation {q}"
+                    f"sources has key {i!r}: must be a layer index in [0, {len(self.layers) - 1}]"
                 )
-            q = layer.output
+        for i, layer in enumerate(self.layers):
+            src = self.sources_of(i)
+            quants = layer.input_quants
+            if len(src) != len(quants):
+                raise ValueError(
+                    f"layers[{i}] ({type(layer).__name__}) has {len(quants)} inputs but sources[{i}] = {src}"
+                )
+            for k, (t, q) in enumerate(zip(src, quants, strict=True)):
+                if not (isinstance(t, int) and 0 <= t <= i):
+                    raise ValueError(
+                        f"sources[{i}][{k}] = {t!r} is out of range: must be a tensor in [0, {i}] "
+                        "(0 = network input, j + 1 = output of layers[j])"
+                    )
+                if q != self.tensor_quant(t):
+                    raise ValueError(
+                        f"layers[{i}] ({type(layer).__name__}) input {k} quantisation {q} does not "
+                        f"match tensor {t}'s quantisation {self.tensor_quant(t)}"
+                    )
         return self
 
     @property
@@ -311,8 +420,7 @@ def run_network(net, x, return_all=False):
     (or the list of every layer's output when ``return_all``)."""
     net.validate()
     check_array("x", x, np.int8, shape=tuple(net.input_shape))
-    outs = []
-    for layer in net.layers:
-        x = layer(x)
-        outs.append(x)
-    return outs if return_all else x
+    tensors = [x]
+    for i, layer in enumerate(net.layers):
+        tensors.append(layer(*(tensors[t] for t in net.sources_of(i))))
+    return tensors[1:] if return_all else tensors[-1]

@@ -14,6 +14,7 @@ import numpy as np
 import tflite
 
 from .network import (
+    Add,
     AvgPool2D,
     Conv2D,
     DepthwiseConv2D,
@@ -21,6 +22,7 @@ from .network import (
     MaxPool2D,
     Network,
     Reshape,
+    Softmax,
     run_network,
 )
 
@@ -37,6 +39,8 @@ _OPS = {
     "MAX_POOL_2D": (17, 2),
     "AVERAGE_POOL_2D": (1, 2),
     "RESHAPE": (22, 1),
+    "ADD": (0, 2),
+    "SOFTMAX": (25, 2),
 }
 
 
@@ -217,10 +221,11 @@ def writer_for(net: Network):
     net.validate()
     shapes = [o.shape for o in run_network(net, np.zeros(net.input_shape, np.int8), return_all=True)]
     wr = _Writer()
-    cur = wr.tensor("input", net.input_shape, _INT8, *_act_q(net.input))
-    first = cur
+    ids = [wr.tensor("input", net.input_shape, _INT8, *_act_q(net.input))]  # golden tensor -> index
     for i, (layer, shape) in enumerate(zip(net.layers, shapes, strict=True)):
         name = f"l{i}_{type(layer).__name__}"
+        srcs = [ids[t] for t in net.sources_of(i)]
+        cur = srcs[0]
         out = wr.tensor(name, shape, _INT8, *_act_q(layer.output))
         act = _ACT[layer.activation.upper()] if hasattr(layer, "activation") else 0
         if isinstance(layer, DepthwiseConv2D):
@@ -285,10 +290,26 @@ def writer_for(net: Network):
                 return tflite.ReshapeOptionsEnd(b)
 
             wr.op("RESHAPE", [cur, shp], [out], 17, opts)
+        elif isinstance(layer, Add):
+
+            def opts(b, _w, act=act):
+                tflite.AddOptionsStart(b)
+                tflite.AddOptionsAddFusedActivationFunction(b, act)
+                return tflite.AddOptionsEnd(b)
+
+            wr.op("ADD", srcs, [out], tflite.BuiltinOptions.AddOptions, opts)
+        elif isinstance(layer, Softmax):
+
+            def opts(b, _w, beta=layer.beta):
+                tflite.SoftmaxOptionsStart(b)
+                tflite.SoftmaxOptionsAddBeta(b, beta)
+                return tflite.SoftmaxOptionsEnd(b)
+
+            wr.op("SOFTMAX", [cur], [out], tflite.BuiltinOptions.SoftmaxOptions, opts)
         else:
             raise ValueError(f"layers[{i}] = {type(layer).__name__} is not supported by build_tflite")
-        cur = out
-    return wr, [first], [cur]
+        ids.append(out)
+    return wr, [ids[0]], [ids[-1]]
 
 
 def run_litert(model: bytes, x: np.ndarray, reference: bool = True) -> np.ndarray:

@@ -1,7 +1,9 @@
 """Read an int8 .tflite model into a golden :class:`~golden.network.Network` (using the ``tflite`` package).
 
-Supported: one subgraph whose operators form a chain (each operator consumes the previous one's
-output), with CONV_2D, DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D and RESHAPE;
+Supported: one subgraph whose operators, in file order, each read the model input or earlier
+operators' outputs (a graph: a tensor may feed several operators; ADD joins two), with CONV_2D,
+DEPTHWISE_CONV_2D, FULLY_CONNECTED, MAX_POOL_2D, AVERAGE_POOL_2D, RESHAPE, ADD (two activation
+inputs of equal shape) and SOFTMAX (int8 output quantised 1/256, -128);
 int8 activations quantised per tensor; int8 weights with zero point 0, quantised per tensor or per
 output channel (quantized_dimension 0 for CONV_2D / FULLY_CONNECTED, 3 for DEPTHWISE_CONV_2D);
 int32 bias; fused activation NONE / RELU / RELU6 / RELU_N1_TO_1.
@@ -18,6 +20,8 @@ import numpy as np
 import tflite
 
 from .network import (
+    SOFTMAX_OUTPUT,
+    Add,
     AvgPool2D,
     Conv2D,
     DepthwiseConv2D,
@@ -26,6 +30,7 @@ from .network import (
     Network,
     QuantParams,
     Reshape,
+    Softmax,
 )
 
 __all__ = ["UnsupportedModelError", "load_tflite", "SUPPORTED_OPERATORS"]
@@ -37,6 +42,8 @@ SUPPORTED_OPERATORS = (
     "MAX_POOL_2D",
     "AVERAGE_POOL_2D",
     "RESHAPE",
+    "ADD",
+    "SOFTMAX",
 )
 _TYPE_NAMES = {v: k for k, v in vars(tflite.TensorType).items() if not k.startswith("_")}
 _OP_NAMES = {v: k for k, v in vars(tflite.BuiltinOperator).items() if not k.startswith("_")}
@@ -165,14 +172,133 @@ def _activation(opts, where):
     return name
 
 
+def _conv(r, op, where, x, q, out_q):
+    o = _options(op, tflite.Conv2DOptions)
+    w, ws = r.weights(op.Inputs(1), where + " weights", 0, r.tensor(op.Inputs(1)).Shape(0))
+    return Conv2D(
+        w,
+        r.bias(op, where),
+        ws,
+        q,
+        out_q,
+        (o.StrideH(), o.StrideW()),
+        _PADDING[o.Padding()],
+        (o.DilationHFactor(), o.DilationWFactor()),
+        _activation(o, where),
+    )
+
+
+def _depthwise(r, op, where, x, q, out_q):
+    o = _options(op, tflite.DepthwiseConv2DOptions)
+    m = r.tensor(op.Inputs(1)).Shape(3)
+    w, ws = r.weights(op.Inputs(1), where + " weights", 3, m)
+    c = int(r.tensor(x).Shape(3))
+    dm = o.DepthMultiplier() or m // c
+    if m != c * dm:
+        raise UnsupportedModelError(
+            f"{where}: {m} output channels != {c} input channels * depth_multiplier {dm}"
+        )
+    return DepthwiseConv2D(
+        w,
+        r.bias(op, where),
+        ws,
+        q,
+        out_q,
+        (o.StrideH(), o.StrideW()),
+        _PADDING[o.Padding()],
+        (o.DilationHFactor(), o.DilationWFactor()),
+        _activation(o, where),
+        depth_multiplier=dm,
+    )
+
+
+def _fully_connected(r, op, where, x, q, out_q):
+    o = _options(op, tflite.FullyConnectedOptions)
+    if o.WeightsFormat() != tflite.FullyConnectedOptionsWeightsFormat.DEFAULT:
+        raise UnsupportedModelError(
+            f"{where}: weights_format {o.WeightsFormat()} is not supported (DEFAULT only)"
+        )
+    if o.KeepNumDims() and r.tensor(x).ShapeLength() != 2:
+        raise UnsupportedModelError(
+            f"{where}: keep_num_dims with a rank-{r.tensor(x).ShapeLength()} input is not supported"
+        )
+    w, ws = r.weights(op.Inputs(1), where + " weights", 0, r.tensor(op.Inputs(1)).Shape(0))
+    return FullyConnected(w, r.bias(op, where), ws, q, out_q, _activation(o, where))
+
+
+def _same_quant(where, q, out_q, what):
+    if out_q != q:
+        raise UnsupportedModelError(
+            f"{where}: output quantisation {out_q} differs from the input's {q}; "
+            f"{what} must keep scale and zero point"
+        )
+
+
+def _pool(cls):
+    def make(r, op, where, x, q, out_q):
+        o = _options(op, tflite.Pool2DOptions)
+        _same_quant(where, q, out_q, "pooling")
+        return cls(
+            (o.FilterHeight(), o.FilterWidth()),
+            (o.StrideH(), o.StrideW()),
+            _PADDING[o.Padding()],
+            q,
+            _activation(o, where),
+        )
+
+    return make
+
+
+def _reshape(r, op, where, x, q, out_q):
+    _same_quant(where, q, out_q, "RESHAPE")
+    return Reshape(tuple(int(v) for v in r.tensor(op.Outputs(0)).ShapeAsNumpy()), q)
+
+
+def _softmax(r, op, where, x, q, out_q):
+    o = _options(op, tflite.SoftmaxOptions)
+    if out_q != SOFTMAX_OUTPUT:
+        raise UnsupportedModelError(
+            f"{where}: output quantisation {out_q} is not supported; an int8 SOFTMAX output must be "
+            f"quantised {SOFTMAX_OUTPUT} (scale 1/256, zero point -128)"
+        )
+    return Softmax(q, float(o.Beta()))
+
+
+def _add(r, op, where, x, q, out_q):
+    o = _options(op, tflite.AddOptions)
+    q2 = r.act_quant(op.Inputs(1), where + " input 2")
+    s1, s2 = (tuple(r.tensor(op.Inputs(k)).ShapeAsNumpy()) for k in (0, 1))
+    if s1 != s2:
+        raise UnsupportedModelError(
+            f"{where}: input shapes {list(s1)} and {list(s2)} differ; only ADD of equal shapes is supported"
+        )
+    return Add(q, q2, out_q, _activation(o, where))
+
+
+_MAKERS = {
+    "CONV_2D": _conv,
+    "DEPTHWISE_CONV_2D": _depthwise,
+    "FULLY_CONNECTED": _fully_connected,
+    "MAX_POOL_2D": _pool(MaxPool2D),
+    "AVERAGE_POOL_2D": _pool(AvgPool2D),
+    "RESHAPE": _reshape,
+    "SOFTMAX": _softmax,
+    "ADD": _add,
+}
+# activation operands of each operator (the rest are constants: weights, bias, shape)
+_ACT_INPUTS = {"ADD": 2}
+
+
+def _read_buffer(model):
+    if isinstance(model, (bytes, bytearray, memoryview)):
+        return bytearray(model)
+    with open(model, "rb") as f:
+        return bytearray(f.read())
+
+
 def load_tflite(model) -> Network:
     """Read a .tflite model (path, bytes or bytearray) into a golden Network (validated)."""
-    if isinstance(model, (bytes, bytearray, memoryview)):
-        buf = bytearray(model)
-    else:
-        with open(model, "rb") as f:
-            buf = bytearray(f.read())
-    r = _Reader(buf)
+    r = _Reader(_read_buffer(model))
     sg = r.sg
     # first: every operator must be supported (error names the first one that is not)
     for i in range(sg.OperatorsLength()):
@@ -186,95 +312,35 @@ def load_tflite(model) -> Network:
             f"model has {sg.InputsLength()} inputs and {sg.OutputsLength()} outputs; "
             "exactly one of each is supported"
         )
-    cur = sg.Inputs(0)
-    in_q = r.act_quant(cur, "model input")
-    net = Network(tuple(int(v) for v in r.tensor(cur).ShapeAsNumpy()), in_q, [])
-    q = in_q
+    first = sg.Inputs(0)
+    net = Network(tuple(int(v) for v in r.tensor(first).ShapeAsNumpy()), r.act_quant(first, "model input"))
+    produced = {first: 0}  # .tflite tensor index -> golden tensor id
     for i in range(sg.OperatorsLength()):
         op = sg.Operators(i)
         name = r.op_name(op)
         where = f"operator {i} ({name})"
-        if op.Inputs(0) != cur:
-            raise UnsupportedModelError(
-                f"{where} reads tensor {op.Inputs(0)} '{r.tname(op.Inputs(0))}', not the "
-                f"previous output {cur}: only a chain of operators is supported"
-            )
-        out = op.Outputs(0)
-        out_q = r.act_quant(out, where + " output")
-        if name == "CONV_2D":
-            o = _options(op, tflite.Conv2DOptions)
-            w, ws = r.weights(op.Inputs(1), where + " weights", 0, r.tensor(op.Inputs(1)).Shape(0))
-            layer = Conv2D(
-                w,
-                r.bias(op, where),
-                ws,
-                q,
-                out_q,
-                (o.StrideH(), o.StrideW()),
-                _PADDING[o.Padding()],
-                (o.DilationHFactor(), o.DilationWFactor()),
-                _activation(o, where),
-            )
-        elif name == "DEPTHWISE_CONV_2D":
-            o = _options(op, tflite.DepthwiseConv2DOptions)
-            wt = r.tensor(op.Inputs(1))
-            m = wt.Shape(3)
-            w, ws = r.weights(op.Inputs(1), where + " weights", 3, m)
-            c = int(r.tensor(cur).Shape(3))
-            dm = o.DepthMultiplier() or m // c
-            if m != c * dm:
+        if op.OutputsLength() != 1:
+            raise UnsupportedModelError(f"{where} has {op.OutputsLength()} outputs; exactly 1 is supported")
+        srcs = []
+        for k in range(_ACT_INPUTS.get(name, 1)):
+            t = op.Inputs(k)
+            if t not in produced:
                 raise UnsupportedModelError(
-                    f"{where}: {m} output channels != {c} input channels * depth_multiplier {dm}"
+                    f"{where} input {k} is tensor {t} '{r.tname(t)}', which is neither the model input nor "
+                    "an earlier operator's output (constant operands are supported only as weights, bias "
+                    "and shapes)"
                 )
-            layer = DepthwiseConv2D(
-                w,
-                r.bias(op, where),
-                ws,
-                q,
-                out_q,
-                (o.StrideH(), o.StrideW()),
-                _PADDING[o.Padding()],
-                (o.DilationHFactor(), o.DilationWFactor()),
-                _activation(o, where),
-                depth_multiplier=dm,
-            )
-        elif name == "FULLY_CONNECTED":
-            o = _options(op, tflite.FullyConnectedOptions)
-            if o.WeightsFormat() != tflite.FullyConnectedOptionsWeightsFormat.DEFAULT:
-                raise UnsupportedModelError(
-                    f"{where}: weights_format {o.WeightsFormat()} is not supported (DEFAULT only)"
-                )
-            if o.KeepNumDims() and r.tensor(cur).ShapeLength() != 2:
-                raise UnsupportedModelError(
-                    f"{where}: keep_num_dims with a rank-{r.tensor(cur).ShapeLength()} input is not supported"
-                )
-            w, ws = r.weights(op.Inputs(1), where + " weights", 0, r.tensor(op.Inputs(1)).Shape(0))
-            layer = FullyConnected(w, r.bias(op, where), ws, q, out_q, _activation(o, where))
-        elif name in ("MAX_POOL_2D", "AVERAGE_POOL_2D"):
-            o = _options(op, tflite.Pool2DOptions)
-            if out_q != q:
-                raise UnsupportedModelError(
-                    f"{where}: output quantisation {out_q} differs from the input's {q}; "
-                    "pooling must keep scale and zero point"
-                )
-            cls = MaxPool2D if name == "MAX_POOL_2D" else AvgPool2D
-            layer = cls(
-                (o.FilterHeight(), o.FilterWidth()),
-                (o.StrideH(), o.StrideW()),
-                _PADDING[o.Padding()],
-                q,
-                _activation(o, where),
-            )
-        else:  # RESHAPE
-            if out_q != q:
-                raise UnsupportedModelError(
-                    f"{where}: output quantisation {out_q} differs from the input's {q}"
-                )
-            layer = Reshape(tuple(int(v) for v in r.tensor(out).ShapeAsNumpy()), q)
-        net.layers.append(layer)
-        cur, q = out, out_q
-    if cur != sg.Outputs(0):
+            srcs.append(produced[t])
+        x = op.Inputs(0)
+        q = net.tensor_quant(srcs[0])
+        out_q = r.act_quant(op.Outputs(0), where + " output")
+        net.layers.append(_MAKERS[name](r, op, where, x, q, out_q))
+        if srcs != [i]:
+            net.sources[i] = tuple(srcs)
+        produced[op.Outputs(0)] = i + 1
+    if sg.OperatorsLength() == 0 or sg.Outputs(0) != sg.Operators(sg.OperatorsLength() - 1).Outputs(0):
         raise UnsupportedModelError(
-            f"the model output is tensor {sg.Outputs(0)}, but the operator chain ends at {cur}"
+            f"the model output is tensor {sg.Outputs(0)} '{r.tname(sg.Outputs(0))}', not the last operator's "
+            "output; the operators must end with the one that writes the model output"
         )
     return net.validate()

@@ -180,11 +180,11 @@ def _simple(rng):
 def test_error_unsupported_operator(rng):
     wr, ins, outs = writer_for(_simple(rng))
     out = outs[0]
-    soft = wr.tensor("softmax", wr.tensors[out]["shape"], 9, [1 / 256], [-128])
-    wr.op("SOFTMAX", [out], [soft], 0, None)
+    tanh = wr.tensor("tanh", wr.tensors[out]["shape"], 9, [1 / 128], [0])
+    wr.op("TANH", [out], [tanh], 0, None)
     n_ops = len(wr.ops)
-    with pytest.raises(UnsupportedModelError, match=rf"operator {n_ops - 1} \(SOFTMAX\) is not supported"):
-        load_tflite(wr.finish(ins, [soft]))
+    with pytest.raises(UnsupportedModelError, match=rf"operator {n_ops - 1} \(TANH\) is not supported"):
+        load_tflite(wr.finish(ins, [tanh]))
 
 
 def test_error_float_model(rng):

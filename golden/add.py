@@ -1,0 +1,100 @@
+"""int8 ADD with TFLite's integer semantics (reference_integer_ops::Add, TFLite Micro's add kernel).
+
+Both inputs are shifted left by ``left_shift`` = 20 bits after adding their offsets, rescaled to a
+common scale (twice the larger input scale) with their own multipliers, summed, rescaled to the
+output scale, offset by the output zero point and clamped to the fused activation range.  The
+multipliers come from the float32 scales in double, exactly as TFLite's Prepare computes them::
+
+    twice_max = 2 * max(s1, s2)
+    m1, sh1 = QuantizeMultiplierSmallerThanOneExp(s1 / twice_max)
+    m2, sh2 = QuantizeMultiplierSmallerThanOneExp(s2 / twice_max)
+    mo, sho = QuantizeMultiplierSmallerThanOneExp(twice_max / ((1 << 20) * s_out))
+
+and every product is MultiplyByQuantizedMultiplierSmallerThanOneExp (SaturatingRoundingDoublingHighMul,
+then RoundingDivideByPOT).  Inputs broadcast against each other as NumPy (and TFLite's BroadcastAdd) do.
+"""
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .quant import multiply_by_quantized_multiplier, quantize_multiplier
+from .validate import check_array, check_scalar
+
+__all__ = ["LEFT_SHIFT", "AddParams", "add_params", "add_int8"]
+
+LEFT_SHIFT = 20  # int8 inputs (TFLite uses 15 for int16)
+
+
+@dataclass(frozen=True)
+class AddParams:
+    """The integer parameters of one int8 ADD (what TFLite's ArithmeticParams holds)."""
+
+    input1_offset: int
+    input2_offset: int
+    output_offset: int
+    input1_multiplier: int
+    input1_shift: int
+    input2_multiplier: int
+    input2_shift: int
+    output_multiplier: int
+    output_shift: int
+    left_shift: int = LEFT_SHIFT
+
+
+def _f32(name, v):
+    s = np.float32(v)
+    if not (np.isfinite(s) and s > 0):
+        raise ValueError(f"{name} = {v!r} is out of range: must be a finite float32 > 0")
+    return s
+
+
+def _smaller_than_one(name, real):
+    mult, shift = quantize_multiplier(real)
+    if shift > 0:
+        raise ValueError(f"{name} = {real!r} is out of range: must be < 1 (TFLite requires it)")
+    return mult, shift
+
+
+def add_params(
+    input1_scale, input1_zero_point, input2_scale, input2_zero_point, output_scale, output_zero_point
+) -> AddParams:
+    """TFLite's Prepare for an int8 ADD: scales are float32 values, zero points in [-128, 127]."""
+    s1 = _f32("input1_scale", input1_scale)
+    s2 = _f32("input2_scale", input2_scale)
+    so = _f32("output_scale", output_scale)
+    zps = [
+        check_scalar(n, v, -128, 127)
+        for n, v in (
+            ("input1_zero_point", input1_zero_point),
+            ("input2_zero_point", input2_zero_point),
+            ("output_zero_point", output_zero_point),
+        )
+    ]
+    twice_max = 2.0 * float(max(s1, s2))
+    m1, sh1 = _smaller_than_one("input1 multiplier", float(s1) / twice_max)
+    m2, sh2 = _smaller_than_one("input2 multiplier", float(s2) / twice_max)
+    # (1 << 20) * output_scale is a float product in C++ (exact: a power of two)
+    mo, sho = _smaller_than_one("output multiplier", twice_max / float(np.float32((1 << LEFT_SHIFT) * so)))
+    return AddParams(-zps[0], -zps[1], zps[2], m1, sh1, m2, sh2, mo, sho)
+
+
+def add_int8(x1, x2, params: AddParams, act_min=-128, act_max=127):
+    """Elementwise int8 ADD of ``x1`` and ``x2`` (broadcasting) with ``params``; returns int8."""
+    check_array("x1", x1, np.int8)
+    check_array("x2", x2, np.int8)
+    act_min = check_scalar("act_min", act_min, -128, 127)
+    act_max = check_scalar("act_max", act_max, act_min, 127)
+    try:
+        np.broadcast_shapes(x1.shape, x2.shape)
+    except ValueError:
+        raise ValueError(f"x1.shape = {x1.shape} and x2.shape = {x2.shape} do not broadcast") from None
+    p = params
+    v1 = (x1.astype(np.int64) + p.input1_offset) << p.left_shift
+    v2 = (x2.astype(np.int64) + p.input2_offset) << p.left_shift
+    a = multiply_by_quantized_multiplier(v1, p.input1_multiplier, p.input1_shift).astype(np.int64)
+    b = multiply_by_quantized_multiplier(v2, p.input2_multiplier, p.input2_shift).astype(np.int64)
+    raw = multiply_by_quantized_multiplier(a + b, p.output_multiplier, p.output_shift) + np.int64(
+        p.output_offset
+    )
+    return np.clip(raw, act_min, act_max).astype(np.int8)
