@@ -8,7 +8,6 @@ Default: a quick set; CONFORMANCE=full: >= 200 random configurations per operato
 of every fixed edge case).  SEED=<int> replays.
 """
 
-
 import numpy as np
 import pytest
 
@@ -201,14 +200,16 @@ def test_litert_float_fully_connected_report(rng):
 
 def test_suite_catches_wrong_golden(base_seed):
     """Mutation check: every plausible rounding / wrapping mistake in golden/ (applied in memory and
-    restored) makes some LiteRT configurations fail.  Full numbers: tests/conformance/mutation_check.py."""
+    restored) makes some configurations fail against LiteRT and against TFLite Micro.  Full numbers:
+    tests/conformance/mutation_check.py."""
     import mutation_check as mc
 
     cases = mc.make_cases(base_seed, 30 if FULL else 12, edge_repeats=3 if FULL else 2)
-    assert sum(mc.count_failures(cases).values()) == 0
     report = {}
-    for name in mc.MUTATIONS:
-        fails = mc.count_failures(cases, name)
-        report[name] = sum(v for k, v in fails.items() if isinstance(k, str))
-    print(f"configurations failing per mutation (of {len(cases)}): {report}")
+    for engine in mc.ENGINES:
+        assert sum(mc.count_failures(cases, engine=engine).values()) == 0, engine
+        for name in mc.MUTATIONS:
+            fails = mc.count_failures(cases, name, engine)
+            report[engine, name] = sum(v for k, v in fails.items() if isinstance(k, str))
+    print(f"configurations failing per (engine, mutation) (of {len(cases)}): {report}")
     assert all(report.values()), report
