@@ -2,10 +2,11 @@
 
 Every generator returns ``(net, x, desc)``: a one-layer :class:`~golden.network.Network`, an int8
 input and a short description (enough to rebuild the case by hand).  The same generators drive
-tests/conformance (golden/ against LiteRT) and can drive hardware tests.
+tests/conformance (golden/ against LiteRT and TFLite Micro) and can drive hardware tests.
 
-``scales_for_multipliers`` finds float32 scales for which LiteRT derives exactly the requested
-(multiplier, shift) pairs -- e.g. multiplier 2^31 - 1, which no "round" scale produces.
+``scales_for_multipliers`` finds float32 scales for which TFLite (LiteRT and TFLite Micro alike)
+derives exactly the requested (multiplier, shift) pairs -- e.g. multiplier 2^31 - 1, which no
+"round" scale produces.
 """
 
 import math

@@ -1,8 +1,9 @@
 """Does the conformance suite catch a wrong golden/?  Mutation switch + counter.
 
 Temporarily replaces golden's rounding helpers (in this process only, restored afterwards -- golden/
-on disk is never touched) with plausible mistakes and counts how many random LiteRT conformance
-configurations then fail, per operator.
+on disk is never touched) with plausible mistakes and counts how many random conformance
+configurations then fail, per operator and per reference engine (LiteRT with its reference kernels,
+FULLY_CONNECTED as a 1x1 CONV_2D; TFLite Micro, FULLY_CONNECTED as itself).
 
     .venv/bin/python tests/conformance/mutation_check.py [--count 200] [--seed 1]
 
@@ -27,6 +28,7 @@ import golden.quant as q
 from golden import conformance as cf
 from golden.network import Conv2D, Network, run_network
 from golden.tflite_build import build_tflite, run_litert
+from golden.tflm import run_tflm
 
 INT32_MIN, INT32_MAX = -(1 << 31), (1 << 31) - 1
 
@@ -106,6 +108,8 @@ def mutated(name):
             setattr(mod, attr, fn)
 
 
+ENGINES = ("LiteRT", "TFLM")
+
 OPERATORS = {
     "conv2d": cf.random_conv,
     "depthwise_conv2d": cf.random_depthwise,
@@ -117,7 +121,7 @@ OPERATORS = {
 
 def make_cases(seed, count, edge_repeats=0):
     """Random configurations (and edge_repeats of every fixed edge case, operator name suffixed
-    "+edges") with their LiteRT outputs, computed once, unmutated."""
+    "+edges") with their reference outputs {engine: output} (ENGINES), computed once, unmutated."""
     rng = np.random.default_rng(seed)
     jobs = [(op, gen, None) for op, gen in OPERATORS.items() for _ in range(count)]
     for op in ("conv2d", "depthwise_conv2d", "fully_connected"):
@@ -146,23 +150,26 @@ def make_cases(seed, count, edge_repeats=0):
                 fc.output,
                 activation=fc.activation,
             )
-            ref = run_litert(
+            litert = run_litert(
                 build_tflite(Network((x.shape[0], 1, 1, x.shape[1]), fc.input, [layer])),
                 x.reshape(x.shape[0], 1, 1, x.shape[1]),
             ).reshape(x.shape[0], -1)
         else:
-            ref = run_litert(build_tflite(net), x)
-        cases.append((op, net, x, ref))
+            litert = run_litert(build_tflite(net), x)
+        cases.append((op, net, x, {"LiteRT": litert, "TFLM": run_tflm(build_tflite(net), x)}))
     return cases
 
 
-def count_failures(cases, mutation=None):
-    """Per operator: number of configurations where golden (optionally mutated) != LiteRT
+def count_failures(cases, mutation=None, engine="LiteRT"):
+    """Per operator: number of configurations where golden (optionally mutated) != ``engine``'s output
     (and under key (op, "elements") the number of differing output elements)."""
+    if engine not in ENGINES:
+        raise ValueError(f"engine = {engine!r} is not one of {ENGINES}")
     fails = Counter()
     ctx = mutated(mutation) if mutation else contextlib.nullcontext()
     with ctx:
-        for op, net, x, ref in cases:
+        for op, net, x, refs in cases:
+            ref = refs[engine]
             out = run_network(net, x)
             if not np.array_equal(out, ref):
                 fails[op] += 1
@@ -179,22 +186,23 @@ def main(argv=None):
     cases = make_cases(args.seed, args.count, args.edge_repeats)
     totals = Counter(op for op, *_ in cases)
     elements = Counter()
-    for op, _n, _x, ref in cases:
-        elements[op] += ref.size
+    for op, _n, _x, refs in cases:
+        elements[op] += refs["LiteRT"].size
     ops = list(totals)
     print(
         f"seed {args.seed}: {args.count} random configurations per operator, "
         f"{args.edge_repeats} repeats of each "
-        f"fixed edge case (rows '+edges'). Failing configurations (differing elements):"
+        f"fixed edge case (rows '+edges'). Failing configurations (differing elements) per engine:"
     )
     for name in [None, *MUTATIONS]:
-        fails = count_failures(cases, name)
-        print(f"  {name or '(golden as is)'}:")
+        fails = {e: count_failures(cases, name, e) for e in ENGINES}
+        print(f"  {name or '(golden as is)':26s}" + "".join(f"   {e:<40s}" for e in ENGINES).rstrip())
         for op in ops:
-            print(
-                f"    {op:28s} {fails[op]:5d}/{totals[op]:<5d} configs   "
-                f"{fails[op, 'elements']:7d}/{elements[op]} elements"
+            cols = "".join(
+                f"{f[op]:4d}/{totals[op]:<4d} configs {f[op, 'elements']:6d}/{elements[op]:<6d} elements   "
+                for f in fails.values()
             )
+            print(f"    {op:24s}{cols.rstrip()}")
     return 0
 
 
