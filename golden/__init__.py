@@ -1,7 +1,9 @@
 """golden/: the numeric contract of the accelerator -- TFLite int8 semantics in vectorised NumPy.
 
-Bit-exact with the LiteRT interpreter's reference kernels (OpResolverType.BUILTIN_REF), checked by
-tests/golden (against a scalar 7-loop reference) and tests/conformance (against LiteRT and ONNX).
+Bit-exact with TensorFlow Lite Micro's int8 kernels (golden.tflm.run_tflm) and with the LiteRT
+interpreter's reference kernels (OpResolverType.BUILTIN_REF) wherever those are integer, checked by
+tests/golden (against scalar reference loops) and tests/conformance (against TFLite Micro, LiteRT and
+ONNX); golden/README.md states the contract and LiteRT's float FULLY_CONNECTED difference.
 
 Loop-nest notation
 ------------------
@@ -33,16 +35,17 @@ Modules
   fully_connected / fully_connected_accumulate, conv_output_size, same_padding
 - golden.pool: max_pool2d, avg_pool2d
 - golden.add: add_params, add_int8 (int8 ADD, TFLite's integer kernel)
-- golden.softmax: softmax_params, softmax_int8, softmax (int8 SOFTMAX, TFLite's fixed-point kernel)
+- golden.softmax: softmax_params, softmax_int8 (int8 SOFTMAX, TFLite's fixed-point kernel)
 - golden.matmul: matmul_int32, tile_accumulate
 - golden.validate: the argument checks (ValueError naming parameter, value and allowed range)
 - golden.network: Network / layer dataclasses (QuantParams, Conv2D, DepthwiseConv2D, FullyConnected,
   MaxPool2D, AvgPool2D, Reshape, Add, Softmax), graphs (``Network.sources``) and run_network
 - golden.tflite_build: build_tflite(net) -> .tflite bytes, run_litert(model, x) (LiteRT BUILTIN_REF)
 - golden.tflite_import: load_tflite(path_or_bytes) -> Network, UnsupportedModelError
+- golden.tflm: run_tflm(model, x) (TensorFlow Lite Micro's interpreter)
 - golden.conformance: random single-layer configurations and exact-multiplier scale search
 
-(network / tflite_build / tflite_import / conformance are not imported by ``import golden``.)
+(network / tflite_build / tflite_import / tflm / conformance are not imported by ``import golden``.)
 See golden/README.md for the FULLY_CONNECTED and ONNX QLinearConv differences.
 
 Every bad argument raises ValueError, e.g. ``input_zero_point = 300 is out of range [-128, 127]``.
@@ -70,7 +73,7 @@ from .quant import (
     rounding_divide_by_pot,
     saturating_rounding_doubling_high_mul,
 )
-from .softmax import softmax, softmax_int8, softmax_params
+from .softmax import softmax_int8, softmax_params
 
 __all__ = [
     "conv2d",
@@ -89,7 +92,6 @@ __all__ = [
     "add_int8",
     "softmax_params",
     "softmax_int8",
-    "softmax",
     "activation_range",
     "conv_multipliers",
     "multiply_by_quantized_multiplier",
