@@ -1,7 +1,14 @@
 """Compiler back end: a whole :class:`~compiler.schedule.Schedule` -> C data for the SoC firmware.
 
 ``network_header(schedule)`` writes ``net_data.h``, which firmware/net/net.c (a generic driver loop)
-runs on the accelerator through the generated command header ``cnn_accel.h``:
+runs step by step: engine layers on the accelerator through the generated command header
+``cnn_accel.h``, core steps (ADD, SOFTMAX, pools, space-to-depth) with firmware/soc/tflite_ref.c:
+
+  * the steps in order (``net_steps``: kind, parameter index, the buffer slots it reads and the slot
+    it writes) and the slots (:func:`allocate_slots`: a tensor keeps its slot until its last reader
+    has run; the network input is read in place from ``net_io``);
+  * the parameters of every core step (``tfl_add_t``, ``tfl_softmax_t``, ``tfl_pool_t``,
+    ``tfl_s2d_t``) as golden/ derives them;
 
   * per pass of every engine layer (firmware/pass_data.py, the per-pass emitter shared with the
     single-layer firmware: driver/passes.py ``split_layer``, each pass planned by
@@ -11,9 +18,10 @@ runs on the accelerator through the generated command header ``cnn_accel.h``:
     ``uint32_t`` arrays, the input window the pass reads from the layer's input activation
     ([y0, y1) x [x0, x1) x [c0, c1) of [H][W][C]) and the output window it writes into the layer's
     output ([e0, e1) x [f0, f1) x [m0, m1) of [E'][F'][M]);
-  * per engine layer the same layer for the plain-C TFLite reference (firmware/soc/tflite_ref.c):
-    OHWI weights, biases (not folded), multipliers, shifts, zero points, clamp, fused pool;
-  * sizes of the activation buffers; the input tensor lives in ``net_io`` (firmware/net/net.c), a
+  * with ``sw=True`` (``NET_WITH_SW``) per engine layer the same layer for the plain-C TFLite reference
+    (firmware/soc/tflite_ref.c): OHWI weights, biases (not folded), multipliers, shifts, zero points,
+    clamp, fused pool, so the firmware can run the whole network on the core too (``FLAG_SW``);
+  * the input tensor lives in ``net_io`` (firmware/net/net.c), a
     ``.data`` object with a magic word, which the host overwrites in the DMEM image
     (:meth:`NetFirmware.dmem_with_input`), so one build runs every image.
 
@@ -37,7 +45,7 @@ from spec.config import SocConfig
 from .schedule import Schedule
 
 __all__ = ["NET_IO_MAGIC", "FLAG_ACCEL", "FLAG_SW", "STACK_RESERVE", "FirmwareSizeError", "NetFirmware",
-           "network_header", "build_network_firmware", "NET_SOURCES"]
+           "allocate_slots", "network_header", "build_network_firmware", "NET_SOURCES"]
 
 FIRMWARE_DIR = Path(__file__).resolve().parent.parent / "firmware"
 NET_DIR = FIRMWARE_DIR / "net"
@@ -49,6 +57,9 @@ FLAG_ACCEL = 1                     # net_io.flags: run the network on the accele
 FLAG_SW = 2                        # ... and in plain C on the core (then compare the logits)
 STACK_RESERVE = 2048               # bytes of DMEM kept free above .bss for the stack
 POOL_CODES = {"none": 0, "max": 1, "avg": 2}     # TFL_POOL_* of tflite_ref.h
+STEP_CODES = {"engine": 0, "add": 1, "softmax": 2, "avg_pool": 3, "max_pool": 4, "space_to_depth": 5}
+SLOT_INPUT = 0xFFFF                # net_step_t.src*: the network input in net_io
+RC_CORE = 0x40000000               # net.c's return code when a core kernel refuses its input, | step
 
 
 class FirmwareSizeError(ValueError):
@@ -61,6 +72,10 @@ class NetworkPlan:
     schedule: Schedule
     passes: list                                   # firmware.pass_data.PassData of every pass
     arrays: dict = field(default_factory=dict)     # C name -> (ctype, values, per_line, fmt)
+    slots: list = field(default_factory=list)      # slot of every step's output
+    slot_bytes: list = field(default_factory=list)  # bytes of every slot
+    engine_index: list = field(default_factory=list)  # per step: its index in net_layers, or -1
+    sw: bool = True
 
     @property
     def in_size(self):
@@ -70,31 +85,115 @@ class NetworkPlan:
     def out_size(self):
         return int(np.prod(self.schedule.output_shape))
 
+    @property
+    def activation_bytes(self):
+        return sum(self.slot_bytes)
 
-def plan_network(schedule: Schedule) -> NetworkPlan:
-    """The passes of every layer with what each must (re)load, deduplicated parameter images."""
+
+def _nbytes(shape):
+    return int(np.prod(shape))
+
+
+def allocate_slots(schedule: Schedule):
+    """A buffer slot for every step's output: (slot per step, bytes per slot).  A step never writes a
+    slot it reads; a tensor's slot is free again once the last step that reads it has run; the network
+    output keeps its slot.  Slots are reused first-fit, largest first, so big tensors share."""
+    last = schedule.last_uses()
+    n = len(schedule.layers)
+    slots, slot_bytes, owner = [], [], []          # owner: tensor held by each slot
+    for k, step in enumerate(schedule.layers):
+        size = 4 * -(-_nbytes(step.out_shape) // 4)
+        reads = {slots[t - 1] for t in step.sources if t > 0}
+        free = [j for j, t in enumerate(owner) if t is None or (last[t] < k and t != n)]
+        free = [j for j in free if j not in reads]
+        j = max(free, key=lambda j: slot_bytes[j], default=None)
+        if j is None:
+            slot_bytes.append(0)
+            owner.append(None)
+            j = len(owner) - 1
+        slot_bytes[j] = max(slot_bytes[j], size)
+        owner[j] = k + 1
+        slots.append(j)
+    return slots, slot_bytes
+
+
+def plan_network(schedule: Schedule, sw=True) -> NetworkPlan:
+    """The passes of every engine layer with what each must (re)load (deduplicated parameter images),
+    the core steps' parameters and the buffer slots."""
     cfg = schedule.config
     emitter = PassEmitter(cfg, "net", input_images=False)
-    for li, layer in enumerate(schedule.layers):
+    engine_index = []
+    for layer in schedule.layers:
+        if layer.runs_on != "engine":
+            engine_index.append(-1)
+            continue
+        li = sum(1 for e in engine_index if e >= 0)
+        engine_index.append(li)
         emitter.add_layer(layer.conv_layer(np.zeros(layer.in_shape, np.int8)))
-        # the plain-C reference's parameters (as the layer is stated: OHWI, bias not folded)
-        emitter.arrays[f"sw_w_{li}"] = ("int8_t", layer.w.reshape(-1).tolist(), 32, str)
-        emitter.arrays[f"sw_bias_{li}"] = ("int32_t", np.asarray(layer.bias).tolist(), 8, str)
-        emitter.arrays[f"sw_mult_{li}"] = ("int32_t", np.asarray(layer.multiplier).tolist(), 8, str)
-        emitter.arrays[f"sw_shift_{li}"] = ("int32_t", np.asarray(layer.shift).tolist(), 8, str)
-    return NetworkPlan(schedule=schedule, passes=emitter.passes, arrays=emitter.arrays)
+        if sw:  # the plain-C reference's parameters (as the layer is stated: OHWI, bias not folded)
+            emitter.arrays[f"sw_w_{li}"] = ("int8_t", layer.w.reshape(-1).tolist(), 32, str)
+            emitter.arrays[f"sw_bias_{li}"] = ("int32_t", np.asarray(layer.bias).tolist(), 8, str)
+            emitter.arrays[f"sw_mult_{li}"] = ("int32_t", np.asarray(layer.multiplier).tolist(), 8, str)
+            emitter.arrays[f"sw_shift_{li}"] = ("int32_t", np.asarray(layer.shift).tolist(), 8, str)
+    slots, slot_bytes = allocate_slots(schedule)
+    return NetworkPlan(schedule=schedule, passes=emitter.passes, arrays=emitter.arrays, slots=slots,
+                       slot_bytes=slot_bytes, engine_index=engine_index, sw=sw)
 
 
-def network_header(schedule: Schedule, name="network"):
-    """The text of net_data.h (see the module docstring)."""
-    plan = plan_network(schedule)
-    layers = schedule.layers
-    act_sizes = [int(np.prod(layer.in_shape)) for layer in layers] + [int(np.prod(layers[-1].out_shape))]
+def _core_params(step):
+    """(table, C initialiser) of a core step's parameters."""
+    p = step.params
+    if step.kind == "add":
+        a = p["add"]
+        return "net_add", (f"{{{a.input1_offset}, {a.input2_offset}, {a.output_offset}, {a.left_shift}, "
+                           f"{a.input1_multiplier}, {a.input2_multiplier}, {a.output_multiplier}, "
+                           f"{a.input1_shift}, {a.input2_shift}, {a.output_shift}, {p['act_min']}, "
+                           f"{p['act_max']}}}")
+    if step.kind == "softmax":
+        rows, depth = step.in_shapes[0]
+        return "net_softmax", (f"{{{{{p['input_multiplier']}, {p['input_left_shift']}, {p['diff_min']}}}, "
+                               f"{rows}, {depth}}}")
+    if step.kind.endswith("_pool"):
+        H, W, C = step.in_shapes[0]
+        E, F, _ = step.out_shape
+        (R, S), (U, V), (pt, pl) = p["filter"], p["stride"], p["pad"]
+        return "net_pool", (f"{{{H}, {W}, {C}, {R}, {S}, {U}, {V}, {pt}, {pl}, {E}, {F}, {p['act_min']}, "
+                            f"{p['act_max']}}}")
+    H, W, C = step.in_shapes[0]
+    Hb, Wb, _ = step.out_shape
+    pt, pl = p["pad"]
+    return "net_s2d", f"{{{H}, {W}, {C}, {p['block']}, {pt}, {pl}, {Hb}, {Wb}, {p['pad_value']}}}"
+
+
+_CORE_TABLES = {"net_add": "tfl_add_t", "net_softmax": "net_softmax_t", "net_pool": "tfl_pool_t",
+                "net_s2d": "tfl_s2d_t"}
+
+
+def network_header(schedule: Schedule, name="network", sw=True):
+    """The text of net_data.h (see the module docstring) and its :class:`NetworkPlan`."""
+    plan = plan_network(schedule, sw)
+    steps = schedule.layers
+    layers = schedule.engine_layers
+    if not layers:
+        raise ValueError(f"{name}: the schedule has no engine layer; there is nothing for the accelerator")
     out_words = max(p.out_words for p in plan.passes)
     in_words = max(p.in_words for p in plan.passes)
     conv_sizes = [layer.conv_hw[0] * layer.conv_hw[1] * layer.w.shape[0] for layer in layers]
-    buf_bytes = 4 * max(-(-s // 4) for s in act_sizes + [4 * out_words])
-    macs = sum(layer.macs for layer in layers)
+    macs = sum(step.macs for step in steps)
+    core = {t: [] for t in _CORE_TABLES}
+    step_rows = []
+    for k, step in enumerate(steps):
+        srcs = [SLOT_INPUT if t == 0 else plan.slots[t - 1] for t in step.sources]
+        srcs += srcs[:1] * (2 - len(srcs))
+        if step.runs_on == "engine":
+            index = plan.engine_index[k]
+        else:
+            table, init = _core_params(step)
+            index = len(core[table])
+            core[table].append(init)
+        code = STEP_CODES["engine" if step.runs_on == "engine" else step.kind]
+        step_rows.append(f"    {{{code}, {index}, {srcs[0]}, {srcs[1]}, {plan.slots[k]}, "
+                         f"{_nbytes(step.out_shape)}u}},  /* {k}: {step.name}: {step.describe()} */")
 
     out = []
     a = out.append
@@ -102,11 +201,16 @@ def network_header(schedule: Schedule, name="network"):
       f"{schedule.config.name}: do not edit. */")
     a("#ifndef NET_DATA_H\n#define NET_DATA_H\n\n#include <stdint.h>\n#include \"cnn_accel.h\"\n"
       "#include \"tflite_ref.h\"\n")
-    defines = dict(NET_LAYERS=len(layers), NET_PASSES=len(plan.passes), NET_IN_SIZE=plan.in_size,
-                   NET_OUT_SIZE=plan.out_size, NET_BUF_BYTES=buf_bytes, NET_OUT_WORDS_MAX=out_words,
-                   NET_IN_WORDS_MAX=in_words, NET_SW_CONV_BYTES=4 * -(-max(conv_sizes) // 4), NET_MACS=macs)
+    defines = dict(NET_STEPS=len(steps), NET_LAYERS=len(layers), NET_PASSES=len(plan.passes),
+                   NET_IN_SIZE=plan.in_size, NET_OUT_SIZE=plan.out_size, NET_OUT_WORDS_MAX=out_words,
+                   NET_IN_WORDS_MAX=in_words, NET_SW_CONV_BYTES=4 * -(-max(conv_sizes) // 4), NET_MACS=macs,
+                   NET_SLOTS=len(plan.slot_bytes), NET_SLOT_INPUT=SLOT_INPUT, NET_RC_CORE=RC_CORE,
+                   NET_OUTPUT_SLOT=plan.slots[-1])
     for k, v in defines.items():
         a(f"#define {k} {int(v)}u")
+    a(f"#define NET_WITH_SW {int(sw)}")
+    for kind, code in STEP_CODES.items():
+        a(f"#define NET_STEP_{kind.upper()} {code}u")
     a(f"#define NET_IO_MAGIC {c_hex(NET_IO_MAGIC)}")
     a(f"#define NET_FLAG_ACCEL {FLAG_ACCEL}u\n#define NET_FLAG_SW {FLAG_SW}u\n")
     a("typedef struct { uint32_t reg, value; } net_reg_t;")
@@ -128,6 +232,18 @@ def network_header(schedule: Schedule, name="network"):
     a("    uint32_t macs;")
     a("    tfl_conv_t sw;")
     a("} net_layer_t;")
+    a("/* One step: NET_STEP_* kind, its index in net_layers or in its core table, the slots it reads")
+    a(" * (NET_SLOT_INPUT: the input) and writes, its output bytes. */")
+    a("typedef struct { uint16_t kind, index, src0, src1, dst; uint32_t size; } net_step_t;")
+    a("typedef struct { tfl_softmax_t p; int rows, depth; } net_softmax_t;")
+    a("")
+    for k, nbytes in enumerate(plan.slot_bytes):
+        a(f"static uint32_t net_slot_{k}[{nbytes // 4}];")
+    a(f"static uint32_t *const net_slots[{len(plan.slot_bytes)}] = {{"
+      + ", ".join(f"net_slot_{k}" for k in range(len(plan.slot_bytes))) + "};")
+    for table, ctype in _CORE_TABLES.items():
+        rows = core[table] or ["{0}"]       # an unused table still needs one element
+        a(f"static const {ctype} {table}[{len(rows)}] = {{" + ", ".join(rows) + "};")
     a("")
     for cname, (ctype, values, per_line, fmt) in plan.arrays.items():
         a(c_array(ctype, cname, values, per_line, fmt))
@@ -160,15 +276,22 @@ def network_header(schedule: Schedule, name="network"):
         pt, _, pl, _ = layer.padding
         a(f"    {{ /* {li}: {layer.name}: {layer.describe()} */")
         a(f"        {H}, {W}, {C}, {E2}, {F2}, {M}, {first}, {n}, {POOL_CODES[layer.pool]}, {layer.macs}u,")
-        a(f"        {{ .H = {H}, .W = {W}, .C = {C}, .M = {M}, .R = {R}, .S = {S}, .stride = {layer.stride}, "
-          f".pad_top = {pt}, .pad_left = {pl}, .E = {E}, .F = {F}, "
-          f".depth_multiplier = {int(layer.depth_multiplier)},")
-        a(f"          .input_zp = {layer.input_zp}, .output_zp = {layer.output_zp}, "
-          f".act_min = {layer.act_min}, .act_max = {layer.act_max},")
-        a(f"          .w = sw_w_{li}, .bias = sw_bias_{li}, .multiplier = sw_mult_{li}, "
-          f".shift = sw_shift_{li} }},")
+        if sw:
+            a(f"        {{ .H = {H}, .W = {W}, .C = {C}, .M = {M}, .R = {R}, .S = {S}, "
+              f".stride = {layer.stride}, .pad_top = {pt}, .pad_left = {pl}, .E = {E}, .F = {F}, "
+              f".depth_multiplier = {int(layer.depth_multiplier)},")
+            a(f"          .input_zp = {layer.input_zp}, .output_zp = {layer.output_zp}, "
+              f".act_min = {layer.act_min}, .act_max = {layer.act_max},")
+            a(f"          .w = sw_w_{li}, .bias = sw_bias_{li}, .multiplier = sw_mult_{li}, "
+              f".shift = sw_shift_{li} }},")
+        else:
+            a("        { 0 },")
         a("    },")
         first += n
+    a("};")
+    a("")
+    a(f"static const net_step_t net_steps[{len(steps)}] = {{")
+    out += step_rows
     a("};")
     a("\n#endif")
     return "\n".join(out) + "\n", plan
@@ -212,10 +335,12 @@ def _pow2_words(nbytes):
     return 1 << (words - 1).bit_length()
 
 
-def build_network_firmware(schedule: Schedule, out_dir, soc: SocConfig, *, name="net", opt="-Os"):
+def build_network_firmware(schedule: Schedule, out_dir, soc: SocConfig, *, name="net", opt="-Os",
+                           sw=True):
     """Generate cnn_accel.h + net_data.h into ``out_dir``/include and build firmware/net/net.c for
     the SoC ``soc`` (its RAM sizes and UART bit time; its engine must be the one ``schedule`` was
-    compiled for, else ValueError).
+    compiled for, else ValueError).  ``sw=False`` leaves out the plain-C copy of every engine layer
+    (no ``FLAG_SW`` run; half the weight bytes).
 
     Raises FirmwareSizeError when the program or its data plus STACK_RESERVE bytes of stack do not fit
     ``soc.imem_words`` / ``soc.dmem_words`` (the message names the sizes the SoC would need).
@@ -233,7 +358,7 @@ def build_network_firmware(schedule: Schedule, out_dir, soc: SocConfig, *, name=
     out_dir = Path(out_dir)
     inc = out_dir / "include"
     inc.mkdir(parents=True, exist_ok=True)
-    text, plan = network_header(schedule, name)
+    text, plan = network_header(schedule, name, sw)
     for fname, body in (("cnn_accel.h", c_header(schedule.config)), ("net_data.h", text)):
         path = inc / fname
         if not path.exists() or path.read_text() != body:

@@ -1,5 +1,5 @@
-"""The plain-C operator kernels of firmware/soc/tflite_ref.c (tfl_add, tfl_softmax, tfl_avg_pool) against
-the references, every output element compared:
+"""The plain-C operator kernels of firmware/soc/tflite_ref.c (tfl_add, tfl_softmax, tfl_avg_pool,
+tfl_max_pool, tfl_space_to_depth) against the references, every output element compared:
 
 * built for the host with ziglang (UBSan in trap mode: undefined behaviour stops the test) and called
   through ctypes: against golden (golden.add, golden.softmax, golden.pool) on random and edge data,
@@ -17,9 +17,10 @@ import subprocess
 import numpy as np
 import pytest
 
+from compiler.schedule import space_to_depth
 from firmware.build import FIRMWARE, build, compiler_command
 from golden.add import add_int8, add_params
-from golden.pool import avg_pool2d
+from golden.pool import avg_pool2d, max_pool2d
 from golden.quant import activation_range
 from golden.softmax import softmax_int8, softmax_params
 
@@ -64,13 +65,21 @@ class SoftmaxParams(ctypes.Structure):
 
 
 class AvgPoolParams(ctypes.Structure):
-    """tfl_avg_pool_t"""
+    """tfl_pool_t"""
 
     _fields_ = [
         (name, ctypes.c_int32)
         for name in ("H", "W", "C", "fh", "fw", "sh", "sw", "pad_top", "pad_left", "E", "F", "act_min",
                      "act_max")
     ]  # fmt: skip
+
+
+class S2dParams(ctypes.Structure):
+    """tfl_s2d_t"""
+
+    _fields_ = [
+        (n, ctypes.c_int) for n in ("H", "W", "C", "block", "pad_top", "pad_left", "Hb", "Wb", "pad_value")
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +101,11 @@ def lib(tmp_path_factory):
     c.tfl_add.restype = None
     c.tfl_softmax.argtypes = [ctypes.POINTER(SoftmaxParams), i8, i8, ctypes.c_int, ctypes.c_int]
     c.tfl_softmax.restype = ctypes.c_int
-    c.tfl_avg_pool.argtypes = [ctypes.POINTER(AvgPoolParams), i8, i8]
-    c.tfl_avg_pool.restype = ctypes.c_int
+    for name in ("tfl_avg_pool", "tfl_max_pool"):
+        getattr(c, name).argtypes = [ctypes.POINTER(AvgPoolParams), i8, i8]
+        getattr(c, name).restype = ctypes.c_int
+    c.tfl_space_to_depth.argtypes = [ctypes.POINTER(S2dParams), i8, i8]
+    c.tfl_space_to_depth.restype = None
     for name in ("test_exp_on_negative_q5_26", "test_one_over_one_plus_x"):
         getattr(c, name).argtypes = [i32, i32, ctypes.c_int]
         getattr(c, name).restype = None
@@ -189,13 +201,13 @@ def c_softmax(lib, p, x):
     return status, out
 
 
-def c_avg_pool(lib, x, filt, stride, pads, out_hw, act=(-128, 127)):
+def c_avg_pool(lib, x, filt, stride, pads, out_hw, act=(-128, 127), kind="avg"):
     """x [H][W][C]; pads (top, left); out_hw (E, F) -> (status, out [E][F][C])."""
     x = np.ascontiguousarray(x, np.int8)
     (h, w, c), (e, f) = x.shape, out_hw
     p = AvgPoolParams(h, w, c, *filt, *stride, *pads, e, f, *act)
     out = np.full((e, f, c), 99, np.int8)
-    status = lib.tfl_avg_pool(ctypes.byref(p), _ptr(x), _ptr(out))
+    status = getattr(lib, f"tfl_{kind}_pool")(ctypes.byref(p), _ptr(x), _ptr(out))
     return status, out
 
 
@@ -400,9 +412,9 @@ def test_softmax_reciprocal_values(lib, rng):
 # --- AVERAGE_POOL_2D ---------------------------------------------------------------------------------------
 
 
-def _check_pool(lib, x, filt, stride, padding, act=(-128, 127)):
-    """C vs golden.pool.avg_pool2d; padding 'VALID', 'SAME' or ((top, bottom), (left, right))."""
-    want = avg_pool2d(x[None], filt, stride, padding, *act)[0]
+def _check_pool(lib, x, filt, stride, padding, act=(-128, 127), kind="avg"):
+    """C vs golden.pool.avg_pool2d / max_pool2d; padding 'VALID', 'SAME' or ((top, bottom), (left, right))."""
+    want = (avg_pool2d if kind == "avg" else max_pool2d)(x[None], filt, stride, padding, *act)[0]
     if padding == "VALID":
         pads = (0, 0)
     elif padding == "SAME":  # TFLite SAME: the odd extra row / column at the end
@@ -410,9 +422,9 @@ def _check_pool(lib, x, filt, stride, padding, act=(-128, 127)):
         pads = tuple(max((o - 1) * s + k - n, 0) // 2 for o, s, k, n in sizes)
     else:
         pads = (padding[0][0], padding[1][0])
-    status, got = c_avg_pool(lib, x, filt, stride, pads, want.shape[:2], act)
+    status, got = c_avg_pool(lib, x, filt, stride, pads, want.shape[:2], act, kind)
     assert status == 0
-    return _mismatch(f"avg_pool {x.shape} filter {filt} stride {stride} {padding} act {act}", got, want)
+    return _mismatch(f"{kind}_pool {x.shape} filter {filt} stride {stride} {padding} act {act}", got, want)
 
 
 @pytest.mark.parametrize("shape", [(8, 8, 64), (3, 3, 256), (25, 5, 64)])
@@ -432,20 +444,21 @@ def test_avg_pool_global(lib, rng, shape):
             assert not msg, msg
 
 
-def test_avg_pool_random(lib, rng):
+@pytest.mark.parametrize("kind", ["avg", "max"])
+def test_pool_random(lib, rng, kind):
     failures = []
     for _ in range(150):
         h, w = (int(v) for v in rng.integers(1, 13, 2))
         fh, fw = int(rng.integers(1, min(h, 5) + 1)), int(rng.integers(1, min(w, 5) + 1))
         stride = tuple(int(v) for v in rng.integers(1, 4, 2))
-        kind = rng.choice(["VALID", "SAME", "explicit"])
-        padding = str(kind)
-        if kind == "explicit":  # pads below the window size: every window keeps a tap
+        pad_kind = rng.choice(["VALID", "SAME", "explicit"])
+        padding = str(pad_kind)
+        if pad_kind == "explicit":  # pads below the window size: every window keeps a tap
             padding = tuple(tuple(int(v) for v in rng.integers(0, k, 2)) for k in (fh, fw))
         x = _edge_vector(rng, h * w * int(rng.integers(1, 9))).reshape(h, w, -1)
         lo = int(rng.integers(-128, 128))
         act = (lo, int(rng.integers(lo, 128))) if rng.random() < 0.3 else (-128, 127)
-        msg = _check_pool(lib, x, (fh, fw), stride, padding, act)
+        msg = _check_pool(lib, x, (fh, fw), stride, padding, act, kind)
         if msg:
             failures.append(msg)
     assert not failures, "\n".join(failures[:10])
@@ -495,7 +508,7 @@ def test_kernels_on_rv32i(lib, rng, tmp_path):
         + _c_array("a", a) + _c_array("b", b) + _c_array("sm", sm.reshape(-1))
         + _c_array("pool_x", pool_x) + _c_array("same_x", same_x)
         + _c_struct("tfl_add_t", "addp", addp) + _c_struct("tfl_softmax_t", "smp", smp)
-        + _c_struct("tfl_avg_pool_t", "poolp", poolp) + _c_struct("tfl_avg_pool_t", "samep", samep)
+        + _c_struct("tfl_pool_t", "poolp", poolp) + _c_struct("tfl_pool_t", "samep", samep)
         + "static int8_t out[64];\n"
         "static void dump(int status, int n) {\n"
         "    print_dec(status);\n"
@@ -524,3 +537,23 @@ def test_kernels_on_rv32i(lib, rng, tmp_path):
         [pool(same_x, samep)[0], *pool(same_x, samep)[1].reshape(-1)],
     ]
     assert lines == [[int(v) for v in row] for row in want]
+
+
+def test_space_to_depth_matches_the_compiler(lib, rng):
+    """tfl_space_to_depth == compiler.schedule.space_to_depth (the layout of the engine layer's weights)."""
+    for _ in range(60):
+        h, w, c = (int(v) for v in rng.integers(1, 12, 3))
+        block = int(rng.integers(1, 4))
+        pt, pl = int(rng.integers(0, 5)), int(rng.integers(0, 5))
+        hb, wb = (
+            -(-(h + pt) // block) + int(rng.integers(-1, 2)),
+            -(-(w + pl) // block) + int(rng.integers(-1, 2)),
+        )
+        hb, wb = max(hb, 1), max(wb, 1)
+        x = _edge_vector(rng, h * w * c).reshape(h, w, c)
+        zp = int(rng.integers(-128, 128))
+        want = space_to_depth(x, block, (pt, pl), (hb, wb), zp)
+        p = S2dParams(h, w, c, block, pt, pl, hb, wb, zp)
+        got = np.full(want.shape, 99, np.int8)
+        lib.tfl_space_to_depth(ctypes.byref(p), _ptr(x), _ptr(got))
+        assert np.array_equal(got, want), f"{(h, w, c)} block {block} pad {(pt, pl)} out {(hb, wb)}"

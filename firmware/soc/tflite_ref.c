@@ -254,7 +254,8 @@ int tfl_softmax(const tfl_softmax_t *p, const int8_t *in, int8_t *out, int rows,
 
 /* ---- AVERAGE_POOL_2D ---------------------------------------------------------------------------- */
 
-int tfl_avg_pool(const tfl_avg_pool_t *p, const int8_t *in, int8_t *out)
+/* Both pools of any window: max over the in-bounds taps, or their average rounded half away from zero. */
+static int pool(const tfl_pool_t *p, const int8_t *in, int8_t *out, int max)
 {
     const int C = p->C, row = p->W * p->C;                          /* input strides */
     int status = 0;
@@ -270,17 +271,47 @@ int tfl_avg_pool(const tfl_avg_pool_t *p, const int8_t *in, int8_t *out)
             int32_t count = (r1 - r0) * (s1 - s0), half = count / 2;
             const int8_t *window = in + r0 * row + s0 * C;
             for (int c = 0; c < C; c++) {
-                int32_t acc = 0;
+                int32_t acc = max ? -128 : 0;
                 const int8_t *rp = window + c;
                 for (int r = r0; r < r1; r++, rp += row) {
                     const int8_t *tp = rp;
-                    for (int s = s0; s < s1; s++, tp += C)
-                        acc += *tp;
+                    for (int s = s0; s < s1; s++, tp += C) {
+                        if (!max)
+                            acc += *tp;
+                        else if (*tp > acc)
+                            acc = *tp;
+                    }
                 }
-                int32_t v = acc > 0 ? (acc + half) / count : (acc - half) / count;
+                int32_t v = max ? acc : (acc > 0 ? (acc + half) / count : (acc - half) / count);
                 out[c] = (int8_t)clamp(v, p->act_min, p->act_max);
             }
         }
     }
     return status;
+}
+
+int tfl_avg_pool(const tfl_pool_t *p, const int8_t *in, int8_t *out)
+{
+    return pool(p, in, out, 0);
+}
+
+int tfl_max_pool(const tfl_pool_t *p, const int8_t *in, int8_t *out)
+{
+    return pool(p, in, out, 1);
+}
+
+/* ---- space-to-depth (the input of a strided conv with a kernel larger than the engine's) ----------- */
+
+void tfl_space_to_depth(const tfl_s2d_t *p, const int8_t *in, int8_t *out)
+{
+    const int B = p->block, C = p->C;
+    for (int yb = 0, y0 = -p->pad_top; yb < p->Hb; yb++, y0 += B)
+        for (int xb = 0, x0 = -p->pad_left; xb < p->Wb; xb++, x0 += B)
+            for (int dy = 0, y = y0; dy < B; dy++, y++)
+                for (int dx = 0, x = x0; dx < B; dx++, x++) {
+                    int inside = y >= 0 && y < p->H && x >= 0 && x < p->W;
+                    const int8_t *src = inside ? in + y * p->W * C + x * C : 0;
+                    for (int c = 0; c < C; c++)
+                        *out++ = inside ? src[c] : (int8_t)p->pad_value;
+                }
 }

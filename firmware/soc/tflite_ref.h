@@ -81,15 +81,26 @@ typedef struct {
  * reference aborts (TFLITE_CHECK on its output shift); that row's output is then all -128. */
 int tfl_softmax(const tfl_softmax_t *p, const int8_t *in, int8_t *out, int rows, int depth);
 
-/* AVERAGE_POOL_2D of in[H][W][C] into out[E][F][C]: window fh x fw, stride sh x sw, the window of
- * output (e, f) starts at input row e * sh - pad_top, column f * sw - pad_left. Only in-bounds taps
- * count: (sum +- count / 2) / count with C truncation (half away from zero), then clamped to
- * [act_min, act_max]. Returns 0, or -1 if some window has no in-bounds tap (the reference fails
- * there too; that output is left unwritten). */
+/* AVERAGE_POOL_2D / MAX_POOL_2D of in[H][W][C] into out[E][F][C]: window fh x fw, stride sh x sw,
+ * the window of output (e, f) starts at input row e * sh - pad_top, column f * sw - pad_left. Only
+ * in-bounds taps count: their maximum, or (sum +- count / 2) / count with C truncation (half away
+ * from zero); then clamped to [act_min, act_max]. Returns 0, or -1 if some window has no in-bounds
+ * tap (the reference fails there too; that output is left unwritten). */
 typedef struct {
     int H, W, C, fh, fw, sh, sw, pad_top, pad_left, E, F, act_min, act_max;
-} tfl_avg_pool_t;
+} tfl_pool_t;
 
-int tfl_avg_pool(const tfl_avg_pool_t *p, const int8_t *in, int8_t *out);
+int tfl_avg_pool(const tfl_pool_t *p, const int8_t *in, int8_t *out);
+int tfl_max_pool(const tfl_pool_t *p, const int8_t *in, int8_t *out);
+
+/* Space-to-depth of in[H][W][C] into out[Hb][Wb][block * block * C]:
+ * out[yb][xb][(dy * block + dx) * C + c] = in[yb * block + dy - pad_top][xb * block + dx - pad_left][c],
+ * or pad_value (the input zero point) outside in. A stride-U conv with a kernel larger than the engine's
+ * is a stride-1 conv with a ceil(R/U) x ceil(S/U) kernel over this tensor (compiler/schedule.py). */
+typedef struct {
+    int H, W, C, block, pad_top, pad_left, Hb, Wb, pad_value;
+} tfl_s2d_t;
+
+void tfl_space_to_depth(const tfl_s2d_t *p, const int8_t *in, int8_t *out);
 
 #endif
