@@ -40,6 +40,7 @@ import numpy as np
 
 from driver.c_header import c_header
 from firmware.pass_data import PassEmitter, c_array, c_hex
+from golden.add import add_tables
 from spec.config import SocConfig
 
 from .schedule import Schedule
@@ -75,6 +76,7 @@ class NetworkPlan:
     slots: list = field(default_factory=list)      # slot of every step's output
     slot_bytes: list = field(default_factory=list)  # bytes of every slot
     engine_index: list = field(default_factory=list)  # per step: its index in net_layers, or -1
+    core: dict = field(default_factory=dict)       # core table -> C initialisers, in step order
     sw: bool = True
 
     @property
@@ -136,19 +138,25 @@ def plan_network(schedule: Schedule, sw=True) -> NetworkPlan:
             emitter.arrays[f"sw_mult_{li}"] = ("int32_t", np.asarray(layer.multiplier).tolist(), 8, str)
             emitter.arrays[f"sw_shift_{li}"] = ("int32_t", np.asarray(layer.shift).tolist(), 8, str)
     slots, slot_bytes = allocate_slots(schedule)
+    core = {t: [] for t in _CORE_TABLES}
+    for step in schedule.layers:
+        if step.runs_on == "core":
+            table, init = _core_params(step, emitter.arrays)
+            core[table].append(init)
     return NetworkPlan(schedule=schedule, passes=emitter.passes, arrays=emitter.arrays, slots=slots,
-                       slot_bytes=slot_bytes, engine_index=engine_index, sw=sw)
+                       slot_bytes=slot_bytes, engine_index=engine_index, core=core, sw=sw)
 
 
-def _core_params(step):
-    """(table, C initialiser) of a core step's parameters."""
+def _core_params(step, arrays):
+    """(table, C initialiser) of a core step's parameters; arrays it needs go into ``arrays``."""
     p = step.params
     if step.kind == "add":
-        a = p["add"]
-        return "net_add", (f"{{{a.input1_offset}, {a.input2_offset}, {a.output_offset}, {a.left_shift}, "
-                           f"{a.input1_multiplier}, {a.input2_multiplier}, {a.output_multiplier}, "
-                           f"{a.input1_shift}, {a.input2_shift}, {a.output_shift}, {p['act_min']}, "
-                           f"{p['act_max']}}}")
+        # the table form of ADD (golden.add.add_tables): no 64-bit multiplications on the core
+        names = [f"net_add{step.index}_{t}" for t in ("in1", "in2", "thresholds")]
+        for name, values in zip(names, add_tables(p["add"], p["act_min"], p["act_max"]), strict=True):
+            arrays[name] = ("int32_t", values.tolist(), 8, str)
+        n = p["act_max"] - p["act_min"]
+        return "net_add", f"{{{names[0]}, {names[1]}, {names[2]}, {n}, {p['act_min']}}}"
     if step.kind == "softmax":
         rows, depth = step.in_shapes[0]
         return "net_softmax", (f"{{{{{p['input_multiplier']}, {p['input_left_shift']}, {p['diff_min']}}}, "
@@ -165,8 +173,10 @@ def _core_params(step):
     return "net_s2d", f"{{{H}, {W}, {C}, {p['block']}, {pt}, {pl}, {Hb}, {Wb}, {p['pad_value']}}}"
 
 
-_CORE_TABLES = {"net_add": "tfl_add_t", "net_softmax": "net_softmax_t", "net_pool": "tfl_pool_t",
+_CORE_TABLES = {"net_add": "tfl_add_table_t", "net_softmax": "net_softmax_t", "net_pool": "tfl_pool_t",
                 "net_s2d": "tfl_s2d_t"}
+_CORE_TABLE_OF = {"add": "net_add", "softmax": "net_softmax", "avg_pool": "net_pool", "max_pool": "net_pool",
+                  "space_to_depth": "net_s2d"}
 
 
 def network_header(schedule: Schedule, name="network", sw=True):
@@ -180,7 +190,7 @@ def network_header(schedule: Schedule, name="network", sw=True):
     in_words = max(p.in_words for p in plan.passes)
     conv_sizes = [layer.conv_hw[0] * layer.conv_hw[1] * layer.w.shape[0] for layer in layers]
     macs = sum(step.macs for step in steps)
-    core = {t: [] for t in _CORE_TABLES}
+    count = {t: 0 for t in _CORE_TABLES}
     step_rows = []
     for k, step in enumerate(steps):
         srcs = [SLOT_INPUT if t == 0 else plan.slots[t - 1] for t in step.sources]
@@ -188,9 +198,9 @@ def network_header(schedule: Schedule, name="network", sw=True):
         if step.runs_on == "engine":
             index = plan.engine_index[k]
         else:
-            table, init = _core_params(step)
-            index = len(core[table])
-            core[table].append(init)
+            table = _CORE_TABLE_OF[step.kind]
+            index = count[table]
+            count[table] += 1
         code = STEP_CODES["engine" if step.runs_on == "engine" else step.kind]
         step_rows.append(f"    {{{code}, {index}, {srcs[0]}, {srcs[1]}, {plan.slots[k]}, "
                          f"{_nbytes(step.out_shape)}u}},  /* {k}: {step.name}: {step.describe()} */")
@@ -241,12 +251,13 @@ def network_header(schedule: Schedule, name="network", sw=True):
         a(f"static uint32_t net_slot_{k}[{nbytes // 4}];")
     a(f"static uint32_t *const net_slots[{len(plan.slot_bytes)}] = {{"
       + ", ".join(f"net_slot_{k}" for k in range(len(plan.slot_bytes))) + "};")
-    for table, ctype in _CORE_TABLES.items():
-        rows = core[table] or ["{0}"]       # an unused table still needs one element
-        a(f"static const {ctype} {table}[{len(rows)}] = {{" + ", ".join(rows) + "};")
     a("")
     for cname, (ctype, values, per_line, fmt) in plan.arrays.items():
         a(c_array(ctype, cname, values, per_line, fmt))
+    a("")
+    for table, ctype in _CORE_TABLES.items():
+        rows = plan.core[table] or ["{0}"]       # an unused table still needs one element
+        a(f"static const {ctype} {table}[{len(rows)}] = {{" + ", ".join(rows) + "};")
     a("")
     for i, p in enumerate(plan.passes):
         if p.regs:

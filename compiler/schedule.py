@@ -234,7 +234,8 @@ class HostStep:
         return space_to_depth(xs[0], p["block"], p["pad"], self.out_shape[:2], p["pad_value"])
 
     def static_cost(self, config, counters=True):
-        return dict(passes=0, instructions=0, port_cycles=0, compute_cycles=0, ideal_cycles=0, macs=0)
+        return dict(passes=0, instructions=0, port_cycles=0, compute_cycles=0, mac_cycles=0, ideal_cycles=0,
+                    macs=0)
 
 
 def space_to_depth(x, block, pad, out_hw, pad_value):

@@ -21,7 +21,7 @@ import numpy as np
 from .quant import multiply_by_quantized_multiplier, quantize_multiplier
 from .validate import check_array, check_scalar
 
-__all__ = ["LEFT_SHIFT", "AddParams", "add_params", "add_int8"]
+__all__ = ["LEFT_SHIFT", "AddParams", "add_params", "add_int8", "add_tables", "add_by_tables"]
 
 LEFT_SHIFT = 20  # int8 inputs (TFLite uses 15 for int16)
 
@@ -98,3 +98,44 @@ def add_int8(x1, x2, params: AddParams, act_min=-128, act_max=127):
         p.output_offset
     )
     return np.clip(raw, act_min, act_max).astype(np.int8)
+
+
+def add_tables(params: AddParams, act_min=-128, act_max=127):
+    """The same ADD as three tables, for a core without a multiplier (the SoC firmware):
+
+    ``in1[x + 128]`` and ``in2[x + 128]``: each input's rescaled value (int32, 256 entries), and
+    ``thresholds[k]`` (``act_max - act_min`` entries, ascending): the smallest sum s = in1 + in2 whose
+    output is at least ``act_min + k + 1``.  The output of a sum s is ``act_min`` plus the number of
+    thresholds <= s (exact because the output rescaling, offset and clamp are non-decreasing in s);
+    :func:`add_by_tables` computes it that way.
+    """
+    act_min = check_scalar("act_min", act_min, -128, 127)
+    act_max = check_scalar("act_max", act_max, act_min, 127)
+    x = np.arange(-128, 128, dtype=np.int64)
+    p = params
+    t1 = multiply_by_quantized_multiplier((x + p.input1_offset) << p.left_shift, p.input1_multiplier,
+                                          p.input1_shift).astype(np.int64)
+    t2 = multiply_by_quantized_multiplier((x + p.input2_offset) << p.left_shift, p.input2_multiplier,
+                                          p.input2_shift).astype(np.int64)
+
+    def out(s):
+        r = multiply_by_quantized_multiplier(s, p.output_multiplier, p.output_shift)
+        return np.clip(r + np.int64(p.output_offset), act_min, act_max)
+
+    # bisection for every output level at once: the smallest s in [lo, hi] with out(s) >= level
+    levels = np.arange(act_min + 1, act_max + 1, dtype=np.int64)
+    lo = np.full(levels.shape, t1.min() + t2.min(), np.int64)
+    hi = np.full(levels.shape, t1.max() + t2.max() + 1, np.int64)  # hi: "never reached"
+    while (lo < hi).any():
+        mid = (lo + hi) // 2
+        ok = out(mid) >= levels
+        hi = np.where(ok, mid, hi)
+        lo = np.where(ok, lo, mid + 1)
+    return t1.astype(np.int32), t2.astype(np.int32), lo.astype(np.int32)
+
+
+def add_by_tables(x1, x2, tables, act_min=-128):
+    """ADD of equal-shape int8 tensors through :func:`add_tables`' tables (equals :func:`add_int8`)."""
+    t1, t2, thresholds = tables
+    s = t1[x1.astype(np.int64) + 128].astype(np.int64) + t2[x2.astype(np.int64) + 128]
+    return (act_min + np.searchsorted(thresholds, s, side="right")).astype(np.int8)

@@ -26,8 +26,9 @@ from test_digits_compiler import conv, fc
 from compiler import compile_network
 from demo.rtl import CONFIG, port_build, run_on_rtl
 from demo.soc import compare, network_firmware, run_images
-from golden.network import AvgPool2D, MaxPool2D, Network, QuantParams, Reshape, run_network
+from golden.network import Add, AvgPool2D, MaxPool2D, Network, QuantParams, Reshape, Softmax, run_network
 from golden.tflite_build import build_tflite
+from golden.tflm import run_tflm
 from models.digits import MODEL_PATH, LiteRTModel, load_split, model_bytes, quantise_images
 from sim.options import digits_images
 from sim.runner import simulator_name
@@ -56,8 +57,8 @@ def print_layers(schedule, report):
     print(f"{'engine layer':40s} {'cycles':>7s} {'engine':>7s} {'ideal':>6s} {'MAC util':>8s}")
     for layer, r in zip(schedule.layers, report["layers"], strict=True):
         ideal = layer.ideal_cycles(schedule.config)
-        print(f"{layer.name[:40]:40s} {r['cycles']:7d} {r['engine_cycles']:7d} {ideal:6.0f} "
-              f"{ideal / r['engine_cycles']:8.1%}")
+        util = f"{ideal / r['engine_cycles']:8.1%}" if r["engine_cycles"] else f"{'core':>8s}"
+        print(f"{layer.name[:40]:40s} {r['cycles']:7d} {r['engine_cycles']:7d} {ideal:6.0f} {util}")
     print(f"cycles per inference (rdcycle, whole firmware path): {report['accel_cycles']}")
 
 
@@ -116,6 +117,55 @@ def test_lowerings_firmware(seed):
     results = run_images(fw, x, run_name=f"lowerings-fw-{seed}", seed=seed)
     for r, xi in zip(results, x, strict=True):
         gold = run_network(net, xi).reshape(-1)
+        c = compare(r, golden=gold)
+        assert c["accel_ok"] and c["match_golden"], f"firmware {r['logits']} golden {gold.tolist()}"
+        check_cycles(schedule, r)
+    print_layers(schedule, results[0])
+
+
+def _graph_net(rng):
+    """A graph with every core step: a 10x4 stride-2 first layer (space-to-depth on the core), a ResNet
+    block (ADD of the block input and two convs), a strided block with a 1x1 shortcut, a 3x3/2 max
+    pool the engine cannot fuse, a global average pool, FC over 16 values, SOFTMAX."""
+    q0 = QuantParams(float(np.float32(0.05)), -7)
+    c0, qa = conv(rng, q0, 1, 8, 10, 4, stride=2, activation="RELU")
+    c1, q1 = conv(rng, qa, 8, 8, 3, 3, activation="RELU")
+    c2, q2 = conv(rng, q1, 8, 8, 3, 3)
+    qs = QuantParams(float(np.float32(max(q2.scale, qa.scale) * 1.3)), -128)
+    add1 = Add(q2, qa, qs, "RELU")
+    c3, q3 = conv(rng, qs, 8, 16, 3, 3, stride=2, activation="RELU")
+    c4, q4 = conv(rng, q3, 16, 16, 3, 3)
+    sc, q5 = conv(rng, qs, 8, 16, 1, 1, stride=2)
+    qt = QuantParams(float(np.float32(max(q4.scale, q5.scale) * 1.3)), -128)
+    add2 = Add(q4, q5, qt, "RELU")
+    f, qf = fc(rng, qt, 16, 10)
+    beta = 6.0 / (255 * qf.scale)       # logits 255 steps apart differ by e^6: a spread-out softmax
+    layers = [c0, c1, c2, add1, c3, c4, sc, add2, MaxPool2D((3, 3), (2, 2), "SAME", qt),
+              AvgPool2D((4, 2), (4, 2), "VALID", qt), Reshape((1, 16), qt), f, Softmax(qf, beta)]
+    # 3: ADD(c2, c0); 6: shortcut of the ADD output; 7: ADD(c4, shortcut)
+    return Network((1, 29, 10, 1), q0, layers, {3: (3, 1), 6: (4,), 7: (6, 7)}).validate()
+
+
+@verilator_only
+def test_graph_firmware(seed):
+    """Graph, ADD, SOFTMAX, large-kernel and core-pool steps as firmware on the SoC: the output equals
+    golden.run_network and TensorFlow Lite Micro bit for bit, and every engine layer's counters equal
+    spec.cycle_model."""
+    rng = np.random.default_rng(seed)
+    net = _graph_net(rng)
+    schedule = compile_network(net, CONFIG)
+    assert [(s.runs_on, s.kind) for s in schedule.layers] == [
+        ("core", "space_to_depth"), ("engine", "conv"), ("engine", "conv"), ("engine", "conv"),
+        ("core", "add"), ("engine", "conv"), ("engine", "conv"), ("engine", "conv"), ("core", "add"),
+        ("core", "max_pool"), ("core", "avg_pool"), ("engine", "fc"), ("core", "softmax")]
+    fw = network_firmware(None, SIM_SOC, schedule=schedule, name="graph")
+    x = rng.integers(-128, 128, (2, *net.input_shape)).astype(np.int8)
+    x[1] = 127
+    model = build_tflite(net)
+    results = run_images(fw, x, run_name=f"graph-fw-{seed}", seed=seed, max_cycles=2_000_000)
+    for r, xi in zip(results, x, strict=True):
+        gold = run_network(net, xi).reshape(-1)
+        assert np.array_equal(run_tflm(model, xi).reshape(-1), gold)
         c = compare(r, golden=gold)
         assert c["accel_ok"] and c["match_golden"], f"firmware {r['logits']} golden {gold.tolist()}"
         check_cycles(schedule, r)

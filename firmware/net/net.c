@@ -159,7 +159,7 @@ static uint32_t core_step(const net_step_t *s, const int8_t *a, const int8_t *b,
 {
     int rc = 0;
     switch (s->kind) {
-    case NET_STEP_ADD: tfl_add(&net_add[s->index], a, b, out, (int)s->size); break;
+    case NET_STEP_ADD: tfl_add_table(&net_add[s->index], a, b, out, (int)s->size); break;
     case NET_STEP_SOFTMAX:
         rc = tfl_softmax(&net_softmax[s->index].p, a, out, net_softmax[s->index].rows,
                          net_softmax[s->index].depth);

@@ -252,6 +252,23 @@ int tfl_softmax(const tfl_softmax_t *p, const int8_t *in, int8_t *out, int rows,
     return status;
 }
 
+void tfl_add_table(const tfl_add_table_t *p, const int8_t *in1, const int8_t *in2, int8_t *out, int n)
+{
+    const int32_t *t = p->thresholds;
+    for (int i = 0; i < n; i++) {
+        int32_t s = p->in1[in1[i] + 128] + p->in2[in2[i] + 128];
+        int lo = 0, hi = p->n_thresholds;          /* count the thresholds <= s */
+        while (lo < hi) {
+            int mid = (lo + hi) >> 1;
+            if (t[mid] <= s)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        out[i] = (int8_t)(p->act_min + lo);
+    }
+}
+
 /* ---- AVERAGE_POOL_2D ---------------------------------------------------------------------------- */
 
 /* Both pools of any window: max over the in-bounds taps, or their average rounded half away from zero. */
@@ -304,14 +321,14 @@ int tfl_max_pool(const tfl_pool_t *p, const int8_t *in, int8_t *out)
 
 void tfl_space_to_depth(const tfl_s2d_t *p, const int8_t *in, int8_t *out)
 {
-    const int B = p->block, C = p->C;
-    for (int yb = 0, y0 = -p->pad_top; yb < p->Hb; yb++, y0 += B)
-        for (int xb = 0, x0 = -p->pad_left; xb < p->Wb; xb++, x0 += B)
-            for (int dy = 0, y = y0; dy < B; dy++, y++)
-                for (int dx = 0, x = x0; dx < B; dx++, x++) {
+    const int B = p->block, C = p->C, row = p->W * p->C;          /* no multiplications in the loops */
+    int line = -p->pad_top * row - p->pad_left * C;               /* offset of padded row y0, column 0 */
+    for (int yb = 0, y0 = -p->pad_top; yb < p->Hb; yb++, y0 += B, line += B * row)
+        for (int xb = 0, x0 = -p->pad_left, col = 0; xb < p->Wb; xb++, x0 += B, col += B * C)
+            for (int y = y0, off = line + col; y < y0 + B; y++, off += row)
+                for (int x = x0, o = off; x < x0 + B; x++, o += C) {
                     int inside = y >= 0 && y < p->H && x >= 0 && x < p->W;
-                    const int8_t *src = inside ? in + y * p->W * C + x * C : 0;
                     for (int c = 0; c < C; c++)
-                        *out++ = inside ? src[c] : (int8_t)p->pad_value;
+                        *out++ = inside ? in[o + c] : (int8_t)p->pad_value;
                 }
 }

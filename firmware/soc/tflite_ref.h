@@ -65,6 +65,16 @@ typedef struct {
  * clamped to [act_min, act_max]. out may alias in1 or in2. */
 void tfl_add(const tfl_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *out, int n);
 
+/* The same ADD through tables (golden/add.py add_tables: exact, computed on the host), for a core
+ * without a multiplier: s = in1[a + 128] + in2[b + 128]; the output is act_min plus the number of
+ * the n_thresholds ascending thresholds <= s (a binary search: 8 steps, no multiplication). */
+typedef struct {
+    const int32_t *in1, *in2, *thresholds;
+    int n_thresholds, act_min;
+} tfl_add_table_t;
+
+void tfl_add_table(const tfl_add_table_t *p, const int8_t *in1, const int8_t *in2, int8_t *out, int n);
+
 /* int8 SOFTMAX over rows of `depth` elements; the output has scale 1/256 and zero point -128.
  * Parameters as TFLite Micro's CalculateSoftmaxParams makes them: (input_multiplier,
  * input_left_shift) = QuantizeMultiplierGreaterThanOne(min(beta * input_scale * 2^26, 2^31 - 1)),
