@@ -11,7 +11,7 @@ BOARD  ?= icebreaker
 # Simulators for the cocotb tests: Verilator always, Icarus too when it is installed.
 SIMS   ?= verilator $(if $(shell command -v iverilog 2>/dev/null),icarus)
 
-.PHONY: all venv verilog test test-netlist test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs bench-soc clean distclean help
+.PHONY: all venv verilog test test-netlist test-golden test-cocotb synth lint bench report demo train cpu-test cpu-synth firmware docs bench-soc mlperf clean distclean help
 N ?= 5
 
 all: verilog
@@ -27,6 +27,7 @@ help:
 	@echo "make report [SYNTH=1] [README=1]  build/reports/report.md + .json (stamped with the commit); README=1: README's table"
 	@echo "make bench-soc            SoC: firmware runs layers on the accelerator and in C, speedup"
 	@echo "make demo N=5             digits CNN as firmware on the SoC RTL (simulation), build/reports/demo.png"
+	@echo "make mlperf [INPUTS=n]    the four MLPerf Tiny models on the SoC RTL vs TFLite Micro -> build/reports/mlperf.json"
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
 	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
@@ -87,6 +88,11 @@ report: $(STAMP)
 # The SoC: a conv layer on the accelerator vs plain C on the RV32I core -> build/reports/soc_bench.json
 bench-soc: $(STAMP)
 	$(PY) -m bench.soc
+
+# The MLPerf Tiny look-alikes (models/mlperf_tiny.py) as firmware on the SoC RTL: cycles per inference,
+# utilisation, every output byte against TFLite Micro -> build/reports/mlperf.json
+mlperf: $(STAMP)
+	$(PY) -m bench.mlperf $(if $(INPUTS),--inputs $(INPUTS))
 
 # The digits CNN as firmware on the SoC RTL (simulation): N held-out images, build/reports/demo.png
 demo: $(STAMP)

@@ -1,7 +1,9 @@
 """``python -m compiler MODEL.tflite [--listing DIR] [--firmware DIR]``: the accelerator schedule of a model.
 
-Prints every engine layer (which operators it implements, shapes, passes, instructions, port cycles
-from the command table, compute cycles from spec.cycle_model, ideal cycles and MAC utilisation).
+Prints every step of the schedule: which operators it implements, where it runs (the engine, or the
+core for ADD, SOFTMAX, pools the engine cannot fuse and space-to-depth), shapes, MACs, and for engine
+layers passes, instructions, port cycles from the command table, compute cycles from
+spec.cycle_model, ideal cycles and MAC utilisation.
 ``--listing DIR`` writes each layer's custom-0 program as RISC-V assembly (``layerN.S``) for an
 all-zero input (the input words are data: only their ``li`` values change with the input).
 ``--firmware DIR`` generates the whole schedule as C data (compiler/firmware.py: ``DIR/include/net_data.h``
@@ -35,13 +37,15 @@ def main(argv=None):
     except CompileError as exc:
         print(f"error: {args.model}: {exc}", file=sys.stderr)
         return 1
-    print(f"{args.model}: {len(schedule.layers)} engine layer(s) on {config.name} "
+    n_engine = len(schedule.engine_layers)
+    print(f"{args.model}: {n_engine} engine layer(s) and {len(schedule.layers) - n_engine} core step(s) on "
+          f"{config.name} "
           f"({config.rows}x{config.cols} MAC tile), input {schedule.input_shape} -> output "
           f"{schedule.output_shape}")
     print(schedule.table())
     if args.listing:
         args.listing.mkdir(parents=True, exist_ok=True)
-        for layer in schedule.layers:
+        for layer in schedule.engine_layers:
             prog = layer.program(config, np.zeros(layer.in_shape, np.int8))
             path = args.listing / f"layer{layer.index}.S"
             path.write_text(f"# {layer.name}: {layer.describe()}\n" + prog.listing())
