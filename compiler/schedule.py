@@ -1,34 +1,41 @@
-"""Lower an int8 network (.tflite or golden Network) to a schedule of conv-engine layers.
+"""Lower an int8 network (.tflite or golden Network, a graph) to a schedule of engine layers and core steps.
 
 Lowering rules (NHWC activations, batch 1; operator i of the .tflite = layer i of the golden Network):
 
 * ``CONV_2D`` -> one engine layer (a dense conv). Stride must be equal in H and W, dilation 1.
+  A strided conv whose kernel is larger than max_kernel (DS-CNN's 10x4 stride 2) -> a space-to-depth
+  step on the core (padding with the input zero point, U x U tiles into channels) and a stride-1 VALID
+  engine conv with a ceil(R/U) x ceil(S/U) kernel over U*U*C channels: the same sum of products.
 * ``DEPTHWISE_CONV_2D`` -> one engine layer with block-diagonal weights and the driver's depthwise
   channel-group mapping (``driver.conv_layer.conv_from_depthwise``).
 * ``CONV_2D`` / ``DEPTHWISE_CONV_2D`` followed by ``MAX_POOL_2D`` / ``AVERAGE_POOL_2D`` with a 2x2
-  window and stride 2 -> ONE engine layer with the fused pool (VALID; SAME only when the conv output
-  is even, where it is the same thing). The pool's fused activation must not narrow the conv's clamp
-  (for max pooling a narrower clamp is folded in: clamping commutes with max).
+  window and stride 2 that reads only the conv's output -> ONE engine layer with the fused pool (VALID;
+  SAME only when the conv output is even, where it is the same thing). The pool's fused activation must
+  not narrow the conv's clamp (for max pooling a narrower clamp is folded in: clamping commutes with max).
 * a 2x2/2 pool that does not follow a conv -> an identity 1x1 depthwise conv (weight 1, multiplier
-  2^30, shift 1: requantisation returns its input exactly) with the fused pool.
+  2^30, shift 1: requantisation returns its input exactly) with the fused pool; any other pool
+  (global average pools, 3x3 windows, a clamp the engine cannot apply after pooling) -> a core step.
 * ``FULLY_CONNECTED`` -> a conv whose kernel covers the whole input when the flattened input is an
   HxWxC tensor with H, W <= max_kernel (NHWC flattening is the OHWI weight order), else a 1x1 conv on
-  a 1x1 "image" with C = the input length (``conv_from_fc``). The hardware uses the integer
-  requantisation; LiteRT's reference FULLY_CONNECTED requantises in float (see golden/README.md), so
-  the schedule carries a note: write classifiers as a CONV_2D over the whole input instead.
-* ``RESHAPE`` -> nothing: NHWC bytes are already in flattening order; the next layer reinterprets them.
+  a 1x1 "image" with C = the input length, else an R x S x C' conv with K = R*S*C' and C' <= max_channels
+  (``driver.network.fc_geometry``: FC 640 -> a 1x4 conv over 160 channels). The hardware uses the
+  integer requantisation, like golden/ and TFLite Micro; LiteRT's reference FULLY_CONNECTED requantises
+  in float (see golden/README.md), so the schedule carries a note.
+* ``ADD`` (equal shapes) and ``SOFTMAX`` -> core steps (golden/add.py, golden/softmax.py semantics).
+* ``RESHAPE`` -> nothing: NHWC bytes are already in flattening order; the next step reinterprets them.
 
-Each engine layer is checked against the accelerator configuration by the driver itself
-(``driver.passes.split_layer``: layers that do not fit the buffers are split into passes, exactly as
-``driver.program.program_for_layer`` will). The first operator the engine cannot run raises
-:class:`CompileError` naming it, e.g. ``operator 2 (CONV_2D): the conv engine cannot run it: R = 7 is
-out of range: must be an integer in [1, 5]``.
+Every step names the tensors it reads (``sources``: 0 = the network input, k + 1 = step k's output),
+so skip connections keep their tensors alive (``Schedule.last_uses``).  Each engine layer is checked
+against the accelerator configuration by the driver itself (``driver.passes.split_layer``: layers that
+do not fit the buffers are split into passes, exactly as ``driver.program.program_for_layer`` will).
+The first operator that cannot run raises :class:`CompileError` naming it, e.g. ``operator 2
+(CONV_2D): the conv engine cannot run it: R = 7 is out of range: must be an integer in [1, 5]``.
 
-At run time the host (firmware, the cocotb CPU model) runs the layers in order, feeding each layer's
-output back as the next layer's input: ``EngineLayer.program(config, x)`` is the driver's custom-0
-instruction program for input ``x`` (driver/program.py), ``Program.collect`` turns its responses into
-the output. ``Schedule.run_reference`` runs the same schedule with golden/'s conv and pool on every
-engine layer (not through the driver), to check the lowering against ``golden.run_network``.
+At run time the host (firmware/net/net.c, the cocotb CPU model) runs the steps in order:
+``EngineLayer.program(config, x)`` is the driver's custom-0 instruction program for input ``x``
+(driver/program.py), ``Program.collect`` turns its responses into the output; core steps run
+firmware/soc/tflite_ref.c.  ``Schedule.run_reference`` runs the same schedule with golden/ on every
+step (not through the driver), to check the lowering against ``golden.run_network``.
 """
 
 from dataclasses import dataclass, field
