@@ -13,7 +13,10 @@ Collects what the other flows measured and writes ``build/reports/report.md`` an
   ``digits_bench.json`` (the digits CNN's engine cycles). A board whose engine configuration differs
   from the benchmarked one gets its utilisation from ``spec.cycle_model`` on the same layers (the
   model equals the RTL cycle counters exactly; ``make bench`` checks that on every layer), and the
-  report says so.
+  report says so;
+* the MLPerf Tiny look-alikes on the SoC (``mlperf.json`` from ``make mlperf``): cycles per inference,
+  engine and core-step cycles, utilisation, bit-exactness against TensorFlow Lite Micro, next to the
+  published cycle counts of MCUs.
 
 Nothing is run here except the cycle model; a missing input is listed with the command that makes
 it, so the report is honest about what it does not know.
@@ -184,7 +187,15 @@ def collect(reports_dir=REPORTS, commit=None):
     else:
         missing.append({"what": "the digits CNN on the SoC (cycles per inference, speedup)",
                         "command": "make bench"})
-    return {"commit": commit, "boards": entries, "digits": net, "missing": missing}
+    mlperf = _load(reports_dir / "mlperf.json")
+    if mlperf is None:
+        missing.append({"what": "the MLPerf Tiny models on the SoC (cycles per inference, bit-exact)",
+                        "command": "make mlperf"})
+    else:
+        keys = ("model", "tile", "macs", "cycles", "engine_cycles", "core_step_cycles", "ideal_cycles",
+                "utilisation", "bit_exact", "inputs", "reference")
+        mlperf = [{k: e.get(k) for k in keys} for e in mlperf.get("results", [])]
+    return {"commit": commit, "boards": entries, "digits": net, "mlperf": mlperf, "missing": missing}
 
 
 def _used(entry):
@@ -265,6 +276,25 @@ def _digits_summary(net):
             f"on {net['hardware_images']} held-out images.")
 
 
+def _mlperf_lines(rows):
+    from bench.mlperf import PUBLISHED
+
+    def published(name):
+        return "; ".join(f"{mcu} {lo / 1e6:.2f}" + (f"-{hi / 1e6:.2f}" if hi != lo else "") + " M"
+                         for mcu, (lo, hi) in PUBLISHED.get(name, {}).items())
+
+    lines = ["MLPerf Tiny look-alikes (models/mlperf_tiny.py) as firmware on the SoC (RTL simulation, "
+             "`make mlperf`), every output byte compared with TensorFlow Lite Micro:", "",
+             "| model | tile | MACs | cycles per inference | engine | core steps | utilisation | bit-exact "
+             "| published MCUs (cycles) |", "|---|---|---|---|---|---|---|---|---|"]
+    for e in rows:
+        lines.append(f"| {e['model']} | {e['tile']} | {e['macs']} | {e['cycles']} | {e['engine_cycles']} | "
+                     f"{e['core_step_cycles']} | {_fmt(e['utilisation'], '.1%')} | "
+                     f"{'yes' if e['bit_exact'] else 'NO'} ({e['inputs']} inputs) | "
+                     f"{published(e['model'])} |")
+    return lines
+
+
 def _missing_lines(report):
     return [f"- {m['what']}: `{m['command']}`" for m in report["missing"]]
 
@@ -284,6 +314,9 @@ def render_markdown(report):
                   "| layer | engine cycles | MAC utilisation |", "|---|---|---|"]
         lines += [f"| {x['layer']} | {x['engine_cycles']} | {x['mac_utilisation']:.1%} |"
                   for x in net["layers"]]
+    if report.get("mlperf"):
+        lines += ["", "## MLPerf Tiny models on the SoC (RTL simulation)", ""]
+        lines += _mlperf_lines(report["mlperf"])
     if report["missing"]:
         lines += ["", "## Not measured yet", ""] + _missing_lines(report)
     return "\n".join(lines) + "\n"
@@ -297,6 +330,8 @@ def render_readme_section(report):
     lines += board + ([""] if board else [])
     if report.get("digits"):
         lines += [_digits_summary(report["digits"]), ""]
+    if report.get("mlperf"):
+        lines += _mlperf_lines(report["mlperf"]) + [""]
     if report["missing"]:
         lines += ["Not measured yet:", ""] + _missing_lines(report) + [""]
     lines.append(END_MARKER)
