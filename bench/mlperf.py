@@ -1,5 +1,5 @@
-"""``python -m bench.mlperf [--models NAME ...] [--inputs N]``: the MLPerf Tiny models on the SoC RTL
-(``make mlperf``).
+"""``python -m bench.mlperf [--models NAME ...] [--tiles RxC ...] [--inputs N]``: the MLPerf Tiny models
+on the SoC RTL (``make mlperf``).
 
 For every look-alike model of models/mlperf_tiny.py (the published architectures with random weights
 and calibrated int8 quantisation): compile it for the SoC's engine (compiler/), build the network
@@ -15,9 +15,10 @@ to TFLite Micro), ``reference`` ("tflm"), ``cycle_model_exact`` (every engine la
 equal to spec.cycle_model), the firmware's DMEM bytes and the wall time, and prints them
 against published cycle counts of MCUs running the same models.
 
-The SoC is spec.config.SIM_SOC with 512 KiB of data memory (:data:`SOC`): the largest look-alike
-(VWW) needs 387 KiB of weights, parameters and activation buffers. Writes
-``build/reports/mlperf.json``; exits 1 if any output byte differs.
+The SoC is spec.config.SIM_SOC with 512 KiB of data memory (:data:`SOC`; the largest look-alike, VWW,
+needs about 400 KiB of weights, parameters and activation buffers), with its default 4x4 MAC tile and
+with an 8x8 tile (the ECP5's second target; :func:`soc_for`). Writes ``build/reports/mlperf.json``;
+exits 1 if any output byte differs or an engine layer's cycles differ from spec.cycle_model.
 """
 
 import argparse
@@ -37,12 +38,22 @@ from golden.tflm import run_tflm
 from models.mlperf_tiny import MODELS, model_path
 from sim.runner import BUILD, simulator_name
 from sim.soc import soc_design
-from spec.config import SIM_SOC
+from spec.config import SIM_SOC, AcceleratorConfig
 
-__all__ = ["SOC", "PUBLISHED", "main"]
+__all__ = ["SOC", "PUBLISHED", "soc_for", "run_model", "main"]
 
 #: The simulated SoC of the benchmark: SIM_SOC's engine and core with 512 KiB of DMEM.
 SOC = dataclasses.replace(SIM_SOC, dmem_words=1 << 17)
+
+
+def soc_for(tile):
+    """:data:`SOC` with a ``"RxC"`` MAC tile (the rest of the engine configuration unchanged)."""
+    try:
+        rows, cols = (int(v) for v in tile.lower().split("x"))
+    except ValueError:
+        raise ValueError(f"tile = {tile!r} is not allowed: must be 'RxC', e.g. '8x8'") from None
+    engine = AcceleratorConfig.from_dict({**SOC.engine.as_dict(), "rows": rows, "cols": cols})
+    return dataclasses.replace(SOC, engine=engine)
 
 #: Published cycles per inference of MCUs on the same models (MLPerf Tiny results; issue tracker).
 PUBLISHED = {
@@ -60,15 +71,18 @@ def _inputs(shape, n, seed):
     return x
 
 
-def run_model(name, n_inputs, seed, design):
-    """Compile, build and run one model; its report entry."""
+def run_model(name, n_inputs, seed, soc=SOC):
+    """Compile, build and run one model on the SoC ``soc``; its report entry."""
     t0 = time.time()
     path = model_path(name)
     model = path.read_bytes()
-    schedule = compile_tflite(path, SOC.engine)
-    fw = build_network_firmware(schedule, BUILD / "firmware" / f"mlperf-{name}", SOC, name="net", sw=False)
+    schedule = compile_tflite(path, soc.engine)
+    tile = f"{soc.engine.rows}x{soc.engine.cols}"
+    fw = build_network_firmware(schedule, BUILD / "firmware" / f"mlperf-{name}-{tile}", soc, name="net",
+                                sw=False)
     x = _inputs(schedule.input_shape, n_inputs, seed)
-    results = run_images(fw, x, run_name=f"mlperf-{name}", seed=seed, max_cycles=100_000_000, design=design)
+    results = run_images(fw, x, run_name=f"mlperf-{name}-{tile}", seed=seed, max_cycles=100_000_000,
+                         design=soc_design(soc)[1])
     exact = []
     for r, xi in zip(results, x, strict=True):
         want = run_tflm(model, xi).reshape(-1)
@@ -77,7 +91,7 @@ def run_model(name, n_inputs, seed, design):
         exact.append(bool(ok))
     first = results[0]
     macs = sum(step.macs for step in schedule.layers)
-    ideal = macs / SOC.engine.macs
+    ideal = macs / soc.engine.macs
     steps = [{"step": s.name, "runs_on": s.runs_on, "describe": s.describe(), "macs": s.macs,
               "cycles": first["layers"][k]["cycles"], "engine_cycles": first["layers"][k]["engine_cycles"]}
              for k, s in enumerate(schedule.layers)]
@@ -86,8 +100,8 @@ def run_model(name, n_inputs, seed, design):
     cycle_model_exact = all(r["layers"][k]["engine_cycles"] == model_cycles[k]
                             for r in results for k in range(len(model_cycles)))
     return {
-        "model": name, "file": path.name, "config": SOC.engine.name,
-        "tile": f"{SOC.engine.rows}x{SOC.engine.cols}", "macs": macs, "cycles": cycles,
+        "model": name, "file": path.name, "config": soc.engine.name, "tile": tile, "macs": macs,
+        "cycles": cycles,
         "cycles_all_inputs": sorted({r["accel_cycles"] for r in results}),
         "engine_cycles": sum(s["engine_cycles"] for s in steps),
         "core_step_cycles": sum(s["cycles"] for s in steps if s["runs_on"] == "core"),
@@ -110,32 +124,38 @@ def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.mlperf", description=__doc__.split("\n")[0])
     ap.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS),
                     help="models to run (default: all four)")
+    ap.add_argument("--tiles", nargs="+", default=["4x4", "8x8"], help="MAC tiles (default: 4x4 8x8)")
     ap.add_argument("--inputs", type=int, default=2, help="inputs per model (default 2: all 127, random)")
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--out", type=Path, default=BUILD / "reports" / "mlperf.json")
     args = ap.parse_args(argv)
     if not 1 <= args.inputs <= 100:
         ap.error(f"--inputs = {args.inputs} is out of range: must be in [1, 100]")
+    try:
+        socs = [soc_for(t) for t in args.tiles]
+    except ValueError as exc:
+        ap.error(str(exc))
     sim = simulator_name()
-    _, design = soc_design(SOC)
     entries = []
-    for name in args.models:
-        entries.append(run_model(name, args.inputs, args.seed, design))
-        e = entries[-1]
-        print(f"{name}: {e['cycles']} cycles, utilisation {e['utilisation']:.1%}, bit-exact "
-              f"{e['bit_exact_inputs']}/{e['inputs']} ({e['seconds']} s)", file=sys.stderr)
+    for soc in socs:
+        for name in args.models:
+            entries.append(run_model(name, args.inputs, args.seed, soc))
+            e = entries[-1]
+            print(f"{name} {e['tile']}: {e['cycles']} cycles, utilisation {e['utilisation']:.1%}, bit-exact "
+                  f"{e['bit_exact_inputs']}/{e['inputs']} ({e['seconds']} s)", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    report = {"simulator": sim, "soc": SOC.name, "dmem_bytes": 4 * SOC.dmem_words, "command":
-              "python -m bench.mlperf" + (f" --inputs {args.inputs}" if args.inputs != 2 else ""),
-              "results": entries}
+    command = "python -m bench.mlperf" + "".join(
+        f" --{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
+        for k, v in (("models", args.models), ("tiles", args.tiles), ("inputs", args.inputs)))
+    report = {"simulator": sim, "dmem_bytes": 4 * SOC.dmem_words, "command": command, "results": entries}
     args.out.write_text(json.dumps(report, indent=1) + "\n")
-    print(f"MLPerf Tiny look-alikes on the SoC RTL ({sim}), {SOC.engine.rows}x{SOC.engine.cols} MAC tile, "
-          f"every output byte compared with TensorFlow Lite Micro")
-    head = (f"  {'model':15s} {'MACs':>10s} {'cycles':>10s} {'engine':>9s} {'core steps':>10s} "
+    print(f"MLPerf Tiny look-alikes on the SoC RTL ({sim}), every output byte compared with TensorFlow "
+          f"Lite Micro")
+    head = (f"  {'model':15s} {'tile':4s} {'MACs':>10s} {'cycles':>10s} {'engine':>9s} {'core steps':>10s} "
             f"{'ideal':>9s} {'util':>6s} {'exact':>5s} {'DMEM KiB':>8s}  published (cycles per inference)")
     print(head)
     for e in entries:
-        print(f"  {e['model']:15s} {e['macs']:10d} {e['cycles']:10d} {e['engine_cycles']:9d} "
+        print(f"  {e['model']:15s} {e['tile']:4s} {e['macs']:10d} {e['cycles']:10d} {e['engine_cycles']:9d} "
               f"{e['core_step_cycles']:10d} {e['ideal_cycles']:9.0f} {e['utilisation']:6.1%} "
               f"{'yes' if e['bit_exact'] else 'NO':>5s} {e['dmem_bytes'] / 1024:8.0f}  "
               f"{_published(e['model'])}")

@@ -152,11 +152,12 @@ def _core_params(step, arrays):
     p = step.params
     if step.kind == "add":
         # the table form of ADD (golden.add.add_tables): no 64-bit multiplications on the core
-        names = [f"net_add{step.index}_{t}" for t in ("in1", "in2", "thresholds")]
-        for name, values in zip(names, add_tables(p["add"], p["act_min"], p["act_max"]), strict=True):
-            arrays[name] = ("int32_t", values.tolist(), 8, str)
-        n = p["act_max"] - p["act_min"]
-        return "net_add", f"{{{names[0]}, {names[1]}, {names[2]}, {n}, {p['act_min']}}}"
+        t = add_tables(p["add"], p["act_min"], p["act_max"])
+        names = {k: f"net_add{step.index}_{k}" for k in ("in1", "in2", "thresholds", "start")}
+        for k, name in names.items():
+            arrays[name] = ("int32_t", getattr(t, k).tolist(), 8, str)
+        return "net_add", (f"{{{names['in1']}, {names['in2']}, {names['thresholds']}, {names['start']}, "
+                           f"{len(t.thresholds)}, {t.act_min}, {t.shift}, {t.base}}}")
     if step.kind == "softmax":
         rows, depth = step.in_shapes[0]
         return "net_softmax", (f"{{{{{p['input_multiplier']}, {p['input_left_shift']}, {p['diff_min']}}}, "

@@ -15,13 +15,14 @@ then RoundingDivideByPOT).  Inputs broadcast against each other as NumPy (and TF
 """
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
 from .quant import multiply_by_quantized_multiplier, quantize_multiplier
 from .validate import check_array, check_scalar
 
-__all__ = ["LEFT_SHIFT", "AddParams", "add_params", "add_int8", "add_tables", "add_by_tables"]
+__all__ = ["LEFT_SHIFT", "AddParams", "add_params", "add_int8", "AddTables", "add_tables", "add_by_tables"]
 
 LEFT_SHIFT = 20  # int8 inputs (TFLite uses 15 for int16)
 
@@ -100,14 +101,30 @@ def add_int8(x1, x2, params: AddParams, act_min=-128, act_max=127):
     return np.clip(raw, act_min, act_max).astype(np.int8)
 
 
-def add_tables(params: AddParams, act_min=-128, act_max=127):
-    """The same ADD as three tables, for a core without a multiplier (the SoC firmware):
+class AddTables(NamedTuple):
+    """ADD as tables (:func:`add_tables`)."""
 
-    ``in1[x + 128]`` and ``in2[x + 128]``: each input's rescaled value (int32, 256 entries), and
-    ``thresholds[k]`` (``act_max - act_min`` entries, ascending): the smallest sum s = in1 + in2 whose
-    output is at least ``act_min + k + 1``.  The output of a sum s is ``act_min`` plus the number of
-    thresholds <= s (exact because the output rescaling, offset and clamp are non-decreasing in s);
-    :func:`add_by_tables` computes it that way.
+    in1: np.ndarray          # int32 [256]: input 1's rescaled value, indexed by x + 128
+    in2: np.ndarray          # int32 [256]: input 2's
+    thresholds: np.ndarray   # int32 [act_max - act_min], ascending
+    act_min: int
+    base: int                # the smallest possible sum in1 + in2
+    shift: int               # bucket of a sum s: (s - base) >> shift
+    start: np.ndarray        # int32 [buckets]: the number of thresholds below each bucket's first sum
+
+
+BUCKETS = 1024
+
+
+def add_tables(params: AddParams, act_min=-128, act_max=127) -> AddTables:
+    """The same ADD as tables, for a core without a multiplier (the SoC firmware):
+
+    ``in1[x + 128]`` and ``in2[x + 128]``: each input's rescaled value, and ``thresholds[k]``
+    (``act_max - act_min`` entries, ascending): the smallest sum s = in1 + in2 whose output is at least
+    ``act_min + k + 1``.  The output of a sum s is ``act_min`` plus the number of thresholds <= s (exact
+    because the output rescaling, offset and clamp are non-decreasing in s).  To count them quickly,
+    the sums are cut into at most :data:`BUCKETS` buckets of 2^shift: ``start[b]`` thresholds lie below
+    bucket b, and a scan from there finds the rest (:func:`add_by_tables` does exactly that).
     """
     act_min = check_scalar("act_min", act_min, -128, 127)
     act_max = check_scalar("act_max", act_max, act_min, 127)
@@ -123,19 +140,32 @@ def add_tables(params: AddParams, act_min=-128, act_max=127):
         return np.clip(r + np.int64(p.output_offset), act_min, act_max)
 
     # bisection for every output level at once: the smallest s in [lo, hi] with out(s) >= level
+    base, top = int(t1.min() + t2.min()), int(t1.max() + t2.max())
     levels = np.arange(act_min + 1, act_max + 1, dtype=np.int64)
-    lo = np.full(levels.shape, t1.min() + t2.min(), np.int64)
-    hi = np.full(levels.shape, t1.max() + t2.max() + 1, np.int64)  # hi: "never reached"
+    lo = np.full(levels.shape, base, np.int64)
+    hi = np.full(levels.shape, top + 1, np.int64)  # hi: "never reached"
     while (lo < hi).any():
         mid = (lo + hi) // 2
         ok = out(mid) >= levels
         hi = np.where(ok, mid, hi)
         lo = np.where(ok, lo, mid + 1)
-    return t1.astype(np.int32), t2.astype(np.int32), lo.astype(np.int32)
+    shift = max(0, (top - base).bit_length() - (BUCKETS.bit_length() - 1))
+    firsts = base + (np.arange((top - base >> shift) + 1, dtype=np.int64) << shift)
+    start = np.searchsorted(lo, firsts, side="left")
+    return AddTables(t1.astype(np.int32), t2.astype(np.int32), lo.astype(np.int32), act_min, base, shift,
+                     start.astype(np.int32))
 
 
-def add_by_tables(x1, x2, tables, act_min=-128):
-    """ADD of equal-shape int8 tensors through :func:`add_tables`' tables (equals :func:`add_int8`)."""
-    t1, t2, thresholds = tables
-    s = t1[x1.astype(np.int64) + 128].astype(np.int64) + t2[x2.astype(np.int64) + 128]
-    return (act_min + np.searchsorted(thresholds, s, side="right")).astype(np.int8)
+def add_by_tables(x1, x2, tables: AddTables):
+    """ADD of equal-shape int8 tensors through :func:`add_tables`' tables, as the firmware computes it
+    (bucket, then scan the thresholds); equals :func:`add_int8`."""
+    t = tables
+    s = t.in1[x1.astype(np.int64) + 128].astype(np.int64) + t.in2[x2.astype(np.int64) + 128]
+    i = t.start[(s - t.base) >> t.shift].astype(np.int64)
+    thresholds = np.append(t.thresholds.astype(np.int64), np.iinfo(np.int64).max)  # a sentinel
+    while True:
+        step = thresholds[i] <= s
+        if not step.any():
+            break
+        i += step
+    return (t.act_min + i).astype(np.int8)

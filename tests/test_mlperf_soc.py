@@ -13,7 +13,6 @@ from bench.mlperf import run_model
 from models.mlperf_tiny import MODELS
 from sim.options import full
 from sim.runner import simulator_name
-from sim.soc import soc_design
 
 pytestmark = [pytest.mark.cocotb,
               pytest.mark.skipif(simulator_name() == "icarus",
@@ -22,9 +21,7 @@ pytestmark = [pytest.mark.cocotb,
 
 @pytest.mark.parametrize("name", list(MODELS) if full() else ["kws_dscnn"])
 def test_model_on_soc_equals_tflm(name, seed):
-    from bench.mlperf import SOC
-
-    entry = run_model(name, 1, seed, soc_design(SOC)[1])
+    entry = run_model(name, 1, seed)
     print(f"{name}: {entry['cycles']} cycles per inference ({entry['engine_cycles']} in the engine, "
           f"{entry['core_step_cycles']} in core steps), utilisation {entry['utilisation']:.1%}, "
           f"DMEM {entry['dmem_bytes']} bytes")

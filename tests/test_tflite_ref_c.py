@@ -19,7 +19,7 @@ import pytest
 
 from compiler.schedule import space_to_depth
 from firmware.build import FIRMWARE, build, compiler_command
-from golden.add import add_int8, add_params
+from golden.add import add_int8, add_params, add_tables
 from golden.pool import avg_pool2d, max_pool2d
 from golden.quant import activation_range
 from golden.softmax import softmax_int8, softmax_params
@@ -74,6 +74,14 @@ class AvgPoolParams(ctypes.Structure):
     ]  # fmt: skip
 
 
+class AddTableParams(ctypes.Structure):
+    """tfl_add_table_t"""
+
+    _p = ctypes.POINTER(ctypes.c_int32)
+    _fields_ = [("in1", _p), ("in2", _p), ("thresholds", _p), ("start", _p), ("n_thresholds", ctypes.c_int),
+                ("act_min", ctypes.c_int), ("shift", ctypes.c_int), ("base", ctypes.c_int32)]
+
+
 class S2dParams(ctypes.Structure):
     """tfl_s2d_t"""
 
@@ -104,6 +112,8 @@ def lib(tmp_path_factory):
     for name in ("tfl_avg_pool", "tfl_max_pool"):
         getattr(c, name).argtypes = [ctypes.POINTER(AvgPoolParams), i8, i8]
         getattr(c, name).restype = ctypes.c_int
+    c.tfl_add_table.argtypes = [ctypes.POINTER(AddTableParams), i8, i8, i8, ctypes.c_int]
+    c.tfl_add_table.restype = None
     c.tfl_space_to_depth.argtypes = [ctypes.POINTER(S2dParams), i8, i8]
     c.tfl_space_to_depth.restype = None
     for name in ("test_exp_on_negative_q5_26", "test_one_over_one_plus_x"):
@@ -281,6 +291,26 @@ def test_add_matches_engines_on_every_pair(lib):
         model = add_model(b, *case)
         for name, run in engines():
             assert not _mismatch(f"add {case} vs {name}", got, run(model, a.reshape(1, -1)).reshape(-1))
+
+
+def test_add_table_matches_golden_on_every_pair(lib, rng):
+    """tfl_add_table (the firmware's ADD: golden.add.add_tables, bucket + scan) == add_int8 on every pair."""
+    a, b = (g.reshape(-1).astype(np.int8) for g in np.meshgrid(np.arange(-128, 128), np.arange(-128, 128)))
+    failures = []
+    for s1, zp1, s2, zp2, s_out, zp_out, act in _add_cases(rng):
+        g = add_params(s1, zp1, s2, zp2, s_out, zp_out)
+        lo, hi = activation_range(act, s_out, zp_out)
+        t = add_tables(g, lo, hi)
+        arrays = [np.ascontiguousarray(x, np.int32) for x in (t.in1, t.in2, t.thresholds, t.start)]
+        p = AddTableParams(*(_ptr(x, ctypes.c_int32) for x in arrays), len(t.thresholds), t.act_min, t.shift,
+                           t.base)
+        got = np.full(a.size, 99, np.int8)
+        lib.tfl_add_table(ctypes.byref(p), _ptr(a), _ptr(b), _ptr(got), a.size)
+        msg = _mismatch(f"add table s=({s1:.3g}, {s2:.3g}, {s_out:.3g}) zp=({zp1}, {zp2}, {zp_out}) {act}",
+                        got, add_int8(a, b, g, lo, hi))  # fmt: skip
+        if msg:
+            failures.append(msg)
+    assert not failures, "\n".join(failures)
 
 
 def test_add_in_place(lib, rng):

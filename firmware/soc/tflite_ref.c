@@ -255,21 +255,30 @@ int tfl_softmax(const tfl_softmax_t *p, const int8_t *in, int8_t *out, int rows,
 void tfl_add_table(const tfl_add_table_t *p, const int8_t *in1, const int8_t *in2, int8_t *out, int n)
 {
     const int32_t *t = p->thresholds;
+    const int last = p->n_thresholds;
     for (int i = 0; i < n; i++) {
         int32_t s = p->in1[in1[i] + 128] + p->in2[in2[i] + 128];
-        int lo = 0, hi = p->n_thresholds;          /* count the thresholds <= s */
-        while (lo < hi) {
-            int mid = (lo + hi) >> 1;
-            if (t[mid] <= s)
-                lo = mid + 1;
-            else
-                hi = mid;
-        }
-        out[i] = (int8_t)(p->act_min + lo);
+        int k = p->start[(uint32_t)(s - p->base) >> p->shift];   /* thresholds below s's bucket */
+        while (k < last && t[k] <= s)
+            k++;
+        out[i] = (int8_t)(p->act_min + k);
     }
 }
 
 /* ---- AVERAGE_POOL_2D ---------------------------------------------------------------------------- */
+
+/* n / d for a quotient below 256 (the average of int8 values): 8 steps of long division instead of
+ * the 32 of __udivsi3 (RV32I has no divider). */
+static uint32_t div_small(uint32_t n, uint32_t d)
+{
+    uint32_t q = 0;
+    for (int i = 7; i >= 0; i--)
+        if (n >= d << i) {
+            n -= d << i;
+            q |= 1u << i;
+        }
+    return q;
+}
 
 /* Both pools of any window: max over the in-bounds taps, or their average rounded half away from zero. */
 static int pool(const tfl_pool_t *p, const int8_t *in, int8_t *out, int max)
@@ -299,7 +308,11 @@ static int pool(const tfl_pool_t *p, const int8_t *in, int8_t *out, int max)
                             acc = *tp;
                     }
                 }
-                int32_t v = max ? acc : (acc > 0 ? (acc + half) / count : (acc - half) / count);
+                int32_t v = acc;
+                if (!max) {   /* (acc +- count/2) / count truncated = half away from zero; |acc| <= 128 count */
+                    uint32_t q = div_small((uint32_t)(acc < 0 ? -acc : acc) + (uint32_t)half, (uint32_t)count);
+                    v = acc < 0 ? -(int32_t)q : (int32_t)q;
+                }
                 out[c] = (int8_t)clamp(v, p->act_min, p->act_max);
             }
         }

@@ -67,10 +67,12 @@ void tfl_add(const tfl_add_t *p, const int8_t *in1, const int8_t *in2, int8_t *o
 
 /* The same ADD through tables (golden/add.py add_tables: exact, computed on the host), for a core
  * without a multiplier: s = in1[a + 128] + in2[b + 128]; the output is act_min plus the number of
- * the n_thresholds ascending thresholds <= s (a binary search: 8 steps, no multiplication). */
+ * the n_thresholds ascending thresholds <= s, counted from start[(s - base) >> shift] (the thresholds
+ * below s's bucket) by a short scan: no multiplication, no division. */
 typedef struct {
-    const int32_t *in1, *in2, *thresholds;
-    int n_thresholds, act_min;
+    const int32_t *in1, *in2, *thresholds, *start;
+    int n_thresholds, act_min, shift;
+    int32_t base;
 } tfl_add_table_t;
 
 void tfl_add_table(const tfl_add_table_t *p, const int8_t *in1, const int8_t *in2, int8_t *out, int n);

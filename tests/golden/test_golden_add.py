@@ -39,8 +39,11 @@ def test_tables_equal_the_kernel_on_every_pair(rng, edge):
         p = add_params(q1.scale, q1.zero_point, q2.scale, q2.zero_point, qo.scale, qo.zero_point)
         lo, hi = activation_range(act, qo.scale, qo.zero_point)
         tables = add_tables(p, lo, hi)
-        assert len(tables[2]) == hi - lo and (np.diff(tables[2]) >= 0).all()
-        got, want = add_by_tables(X1, X2, tables, lo), add_int8(X1, X2, p, lo, hi)
+        t = tables.thresholds
+        assert len(t) == hi - lo and (np.diff(t) >= 0).all() and len(tables.start) <= 1024
+        firsts = tables.base + (np.arange(len(tables.start), dtype=np.int64) << tables.shift)
+        assert all(tables.start[b] == int((t < f).sum()) for b, f in enumerate(firsts))
+        got, want = add_by_tables(X1, X2, tables), add_int8(X1, X2, p, lo, hi)
         assert np.array_equal(got, want), f"{q1} + {q2} -> {qo} {act}: {int((got != want).sum())} differ"
 
 
