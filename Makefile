@@ -27,7 +27,7 @@ help:
 	@echo "make report [SYNTH=1] [README=1]  build/reports/report.md + .json (stamped with the commit); README=1: README's table"
 	@echo "make bench-soc            SoC: firmware runs layers on the accelerator and in C, speedup"
 	@echo "make demo N=5             digits CNN as firmware on the SoC RTL (simulation), build/reports/demo.png"
-	@echo "make mlperf [INPUTS=n] [TILES='4x4 8x8']  the MLPerf Tiny models on the SoC RTL vs TFLite Micro -> build/reports/mlperf.json"
+	@echo "make mlperf [INPUTS=n] [TILES='4x4 8x8'] [MODELS='a.tflite ...']  MLPerf Tiny models on the SoC RTL vs TFLite Micro"
 	@echo "make train                retrain models/digits_int8.tflite (NumPy, seeded)"
 	@echo "make docs                 command map -> docs/commands.md, C header -> build/include/cnn_accel.h"
 	@echo "make clean                remove build/ (keeps .venv); make distclean removes .venv too"
@@ -92,7 +92,8 @@ bench-soc: $(STAMP)
 # The MLPerf Tiny look-alikes (models/mlperf_tiny.py) as firmware on the SoC RTL: cycles per inference,
 # utilisation, every output byte against TFLite Micro -> build/reports/mlperf.json
 mlperf: $(STAMP)
-	$(PY) -m bench.mlperf $(if $(INPUTS),--inputs $(INPUTS)) $(if $(TILES),--tiles $(TILES))
+	$(PY) -m bench.mlperf $(if $(INPUTS),--inputs $(INPUTS)) $(if $(TILES),--tiles $(TILES)) \
+		$(if $(MODELS),--files $(MODELS))
 
 # The digits CNN as firmware on the SoC RTL (simulation): N held-out images, build/reports/demo.png
 demo: $(STAMP)

@@ -1,11 +1,14 @@
-"""``python -m bench.mlperf [--models NAME ...] [--tiles RxC ...] [--inputs N]``: the MLPerf Tiny models
-on the SoC RTL (``make mlperf``).
+"""``python -m bench.mlperf [--models NAME ...] [--files MODEL.tflite ...] [--tiles RxC ...] [--inputs N]``:
+the MLPerf Tiny models on the SoC RTL (``make mlperf``).
 
 For every look-alike model of models/mlperf_tiny.py (the published architectures with random weights
 and calibrated int8 quantisation): compile it for the SoC's engine (compiler/), build the network
 firmware without the plain-C copy of the weights (compiler/firmware.py, ``sw=False``), run N inputs
 (seeded random int8, the first one all 127) on the SoC RTL (hw/soc.py, SIM=verilator by default) and
 compare every output byte with TensorFlow Lite Micro (golden/tflm.py) and golden.run_network.
+``--files`` runs any int8 .tflite the same way (e.g. the published mlcommons/tiny models; ``make
+mlperf MODELS=...``); a file whose MAC count is that of a reference architecture is compared with
+that model's published numbers.
 
 Per model it records ``macs``, ``cycles`` (rdcycle around the whole inference on the core),
 ``engine_cycles`` (the engine's CYCLES counter summed over the layers), ``core_step_cycles`` (rdcycle
@@ -30,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from compiler import compile_tflite
-from compiler.firmware import build_network_firmware
+from compiler import CompileError, compile_tflite
+from compiler.firmware import FirmwareSizeError, build_network_firmware
 from demo.soc import run_images
 from golden.network import run_network
 from golden.tflm import run_tflm
@@ -71,10 +74,24 @@ def _inputs(shape, n, seed):
     return x
 
 
-def run_model(name, n_inputs, seed, soc=SOC):
-    """Compile, build and run one model on the SoC ``soc``; its report entry."""
+#: MACs of the reference architectures (models/mlperf_tiny.py), to name a user's file's published peers.
+REFERENCE_MACS = {"ic_resnet8": 12_501_632, "vww_mobilenet": 7_489_664, "kws_dscnn": 2_656_768,
+                  "ad_autoencoder": 264_192}
+
+
+def reference_name(macs):
+    """The reference architecture with ``macs`` MACs (within 1 %), or None."""
+    for name, ref in REFERENCE_MACS.items():
+        if abs(macs - ref) <= 0.01 * ref:
+            return name
+    return None
+
+
+def run_model(name, n_inputs, seed, soc=SOC, path=None):
+    """Compile, build and run one model (a look-alike by ``name``, or the .tflite at ``path``) on the
+    SoC ``soc``; its report entry."""
     t0 = time.time()
-    path = model_path(name)
+    path = Path(path) if path is not None else model_path(name)
     model = path.read_bytes()
     schedule = compile_tflite(path, soc.engine)
     tile = f"{soc.engine.rows}x{soc.engine.cols}"
@@ -100,7 +117,8 @@ def run_model(name, n_inputs, seed, soc=SOC):
     cycle_model_exact = all(r["layers"][k]["engine_cycles"] == model_cycles[k]
                             for r in results for k in range(len(model_cycles)))
     return {
-        "model": name, "file": path.name, "config": soc.engine.name, "tile": tile, "macs": macs,
+        "model": name, "file": path.name, "architecture": reference_name(macs), "config": soc.engine.name,
+        "tile": tile, "macs": macs,
         "cycles": cycles,
         "cycles_all_inputs": sorted({r["accel_cycles"] for r in results}),
         "engine_cycles": sum(s["engine_cycles"] for s in steps),
@@ -115,15 +133,16 @@ def run_model(name, n_inputs, seed, soc=SOC):
 
 def _published(name):
     rows = []
-    for mcu, (lo, hi) in PUBLISHED[name].items():
+    for mcu, (lo, hi) in PUBLISHED.get(name, {}).items():
         rows.append(f"{mcu} {lo / 1e6:.2f}" + (f"-{hi / 1e6:.2f}" if hi != lo else "") + " M")
     return "; ".join(rows)
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="python -m bench.mlperf", description=__doc__.split("\n")[0])
-    ap.add_argument("--models", nargs="+", choices=sorted(MODELS), default=list(MODELS),
-                    help="models to run (default: all four)")
+    ap.add_argument("--models", nargs="+", choices=sorted(MODELS), default=None,
+                    help="look-alikes to run (default: all four, unless --files is given)")
+    ap.add_argument("--files", nargs="+", type=Path, default=[], help="int8 .tflite files to run")
     ap.add_argument("--tiles", nargs="+", default=["4x4", "8x8"], help="MAC tiles (default: 4x4 8x8)")
     ap.add_argument("--inputs", type=int, default=2, help="inputs per model (default 2: all 127, random)")
     ap.add_argument("--seed", type=int, default=1)
@@ -135,18 +154,28 @@ def main(argv=None):
         socs = [soc_for(t) for t in args.tiles]
     except ValueError as exc:
         ap.error(str(exc))
+    for f in args.files:
+        if not f.is_file():
+            ap.error(f"--files: {f} does not exist")
+    runs = [(name, None) for name in (args.models if args.models or args.files else list(MODELS))]
+    runs += [(f.stem, f) for f in args.files]
     sim = simulator_name()
     entries = []
     for soc in socs:
-        for name in args.models:
-            entries.append(run_model(name, args.inputs, args.seed, soc))
+        for name, path in runs:
+            try:
+                entries.append(run_model(name, args.inputs, args.seed, soc, path))
+            except (CompileError, FirmwareSizeError) as exc:
+                print(f"error: {name}: {exc}", file=sys.stderr)
+                return 1
             e = entries[-1]
             print(f"{name} {e['tile']}: {e['cycles']} cycles, utilisation {e['utilisation']:.1%}, bit-exact "
                   f"{e['bit_exact_inputs']}/{e['inputs']} ({e['seconds']} s)", file=sys.stderr)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     command = "python -m bench.mlperf" + "".join(
         f" --{k} {' '.join(map(str, v)) if isinstance(v, list) else v}"
-        for k, v in (("models", args.models), ("tiles", args.tiles), ("inputs", args.inputs)))
+        for k, v in (("models", [n for n, p in runs if p is None]), ("files", [p.name for _, p in runs if p]),
+                     ("tiles", args.tiles), ("inputs", args.inputs)) if v)
     report = {"simulator": sim, "dmem_bytes": 4 * SOC.dmem_words, "command": command, "results": entries}
     args.out.write_text(json.dumps(report, indent=1) + "\n")
     print(f"MLPerf Tiny look-alikes on the SoC RTL ({sim}), every output byte compared with TensorFlow "
@@ -158,7 +187,7 @@ def main(argv=None):
         print(f"  {e['model']:15s} {e['tile']:4s} {e['macs']:10d} {e['cycles']:10d} {e['engine_cycles']:9d} "
               f"{e['core_step_cycles']:10d} {e['ideal_cycles']:9.0f} {e['utilisation']:6.1%} "
               f"{'yes' if e['bit_exact'] else 'NO':>5s} {e['dmem_bytes'] / 1024:8.0f}  "
-              f"{_published(e['model'])}")
+              f"{_published(e['architecture'])}")
     print(f"written: {args.out}")
     return 0 if all(e["bit_exact"] and e["cycle_model_exact"] for e in entries) else 1
 

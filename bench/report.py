@@ -192,8 +192,8 @@ def collect(reports_dir=REPORTS, commit=None):
         missing.append({"what": "the MLPerf Tiny models on the SoC (cycles per inference, bit-exact)",
                         "command": "make mlperf"})
     else:
-        keys = ("model", "tile", "macs", "cycles", "engine_cycles", "core_step_cycles", "ideal_cycles",
-                "utilisation", "bit_exact", "inputs", "reference")
+        keys = ("model", "architecture", "tile", "macs", "cycles", "engine_cycles", "core_step_cycles",
+                "ideal_cycles", "utilisation", "bit_exact", "inputs", "reference")
         mlperf = [{k: e.get(k) for k in keys} for e in mlperf.get("results", [])]
     return {"commit": commit, "boards": entries, "digits": net, "mlperf": mlperf, "missing": missing}
 
@@ -291,7 +291,7 @@ def _mlperf_lines(rows):
         lines.append(f"| {e['model']} | {e['tile']} | {e['macs']} | {e['cycles']} | {e['engine_cycles']} | "
                      f"{e['core_step_cycles']} | {_fmt(e['utilisation'], '.1%')} | "
                      f"{'yes' if e['bit_exact'] else 'NO'} ({e['inputs']} inputs) | "
-                     f"{published(e['model'])} |")
+                     f"{published(e.get('architecture') or e['model'])} |")
     return lines
 
 
