@@ -51,6 +51,14 @@ _ACT_NAMES = {v: k for k, v in vars(tflite.ActivationFunctionType).items() if no
 _PADDING = {tflite.Padding.SAME: "SAME", tflite.Padding.VALID: "VALID"}
 
 
+_HINTS = {
+    "QUANTIZE": ": the model has float inputs or requantises between tensors; convert it with "
+    "inference_input_type = inference_output_type = tf.int8",
+    "DEQUANTIZE": ": the model has float outputs or float weights; convert it as a full-integer int8 model",
+    "MEAN": ": write global average pooling as AVERAGE_POOL_2D over the whole input (Keras AveragePooling2D)",
+}
+
+
 class UnsupportedModelError(ValueError):
     """The .tflite model uses an operator, type or quantisation scheme golden/ does not support."""
 
@@ -305,7 +313,8 @@ def load_tflite(model) -> Network:
         name = r.op_name(sg.Operators(i))
         if name not in SUPPORTED_OPERATORS:
             raise UnsupportedModelError(
-                f"operator {i} ({name}) is not supported (supported: {', '.join(SUPPORTED_OPERATORS)})"
+                f"operator {i} ({name}) is not supported{_HINTS.get(name, '')} "
+                f"(supported: {', '.join(SUPPORTED_OPERATORS)})"
             )
     if sg.InputsLength() != 1 or sg.OutputsLength() != 1:
         raise UnsupportedModelError(

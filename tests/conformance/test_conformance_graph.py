@@ -161,3 +161,18 @@ def test_softmax_classifier_matches_litert(rng, beta):
             expected = run_network(net, x)
             assert np.array_equal(run_litert(model, x), expected), f"beta {beta}, {q_in}, {q_logits}"
             assert np.array_equal(run_network(back, x), expected)
+
+
+def test_import_explains_float_io(rng):
+    """A converter output with float input (a QUANTIZE operator first) is refused with the fix."""
+    net, _, _ = add_block(rng)
+    wr, ins, outs = writer_for(net)
+    x_float = wr.tensor("x_float", net.input_shape, 0)
+    wr.ops.insert(0, (len(wr.opcodes), [x_float], [ins[0]], 0, None))
+    wr.opcodes.append("QUANTIZE")
+    with pytest.raises(
+        UnsupportedModelError,
+        match=r"operator 0 \(QUANTIZE\) is not supported: the model has "
+        r"float inputs .* inference_input_type",
+    ):
+        load_tflite(wr.finish([x_float], outs))
