@@ -30,11 +30,17 @@ from .cpu_bfm import CpuBfm, run_program_measured
 
 async def run_inference(dut, bfm, schedule, x):
     """One inference on the RTL; returns (network output, per-layer log, first layer that differs
-    from golden/ on its own input or None)."""
+    from golden/ on its own input or None). The steps the SoC's core runs (ADD, SOFTMAX, pools,
+    space-to-depth) are the host's here: golden/ computes them (Schedule.run_reference's step)."""
     cfg = schedule.config
     log = []
     first_bad = None
+    tensors = [schedule.check_input(x)]
     for layer in schedule.layers:
+        x = tensors[layer.sources[0]]
+        if layer.runs_on == "core":
+            tensors.append(layer.reference(*(tensors[t] for t in layer.sources)))
+            continue
         program = layer.program(cfg, x, counters=True)
         responses, meas = await run_program_measured(bfm, program)
         out, counters = program.collect(responses)
@@ -60,8 +66,8 @@ async def run_inference(dut, bfm, schedule, x):
                     "port_cycles": meas["port_cycles"], "wait_cycles": meas["wait_cycles"],
                     "bfm_cycles": meas["bfm_cycles"], "compute_cycles": compute, "mac_cycles": mac,
                     "ideal_cycles": layer.ideal_cycles(cfg), "macs": layer.macs})
-        x = out
-    return schedule.finish(x), log, first_bad
+        tensors.append(out)
+    return schedule.finish(tensors[-1]), log, first_bad
 
 
 @cocotb.test()
