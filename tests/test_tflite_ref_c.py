@@ -78,8 +78,16 @@ class AddTableParams(ctypes.Structure):
     """tfl_add_table_t"""
 
     _p = ctypes.POINTER(ctypes.c_int32)
-    _fields_ = [("in1", _p), ("in2", _p), ("thresholds", _p), ("start", _p), ("n_thresholds", ctypes.c_int),
-                ("act_min", ctypes.c_int), ("shift", ctypes.c_int), ("base", ctypes.c_int32)]
+    _fields_ = [
+        ("in1", _p),
+        ("in2", _p),
+        ("thresholds", _p),
+        ("start", _p),
+        ("n_thresholds", ctypes.c_int),
+        ("act_min", ctypes.c_int),
+        ("shift", ctypes.c_int),
+        ("base", ctypes.c_int32),
+    ]
 
 
 class S2dParams(ctypes.Structure):
@@ -112,6 +120,8 @@ def lib(tmp_path_factory):
     for name in ("tfl_avg_pool", "tfl_max_pool"):
         getattr(c, name).argtypes = [ctypes.POINTER(AvgPoolParams), i8, i8]
         getattr(c, name).restype = ctypes.c_int
+    c.tfl_srdhm.argtypes = [ctypes.c_int32, ctypes.c_int32]
+    c.tfl_srdhm.restype = ctypes.c_int32
     c.tfl_add_table.argtypes = [ctypes.POINTER(AddTableParams), i8, i8, i8, ctypes.c_int]
     c.tfl_add_table.restype = None
     c.tfl_space_to_depth.argtypes = [ctypes.POINTER(S2dParams), i8, i8]
@@ -302,8 +312,9 @@ def test_add_table_matches_golden_on_every_pair(lib, rng):
         lo, hi = activation_range(act, s_out, zp_out)
         t = add_tables(g, lo, hi)
         arrays = [np.ascontiguousarray(x, np.int32) for x in (t.in1, t.in2, t.thresholds, t.start)]
-        p = AddTableParams(*(_ptr(x, ctypes.c_int32) for x in arrays), len(t.thresholds), t.act_min, t.shift,
-                           t.base)
+        p = AddTableParams(
+            *(_ptr(x, ctypes.c_int32) for x in arrays), len(t.thresholds), t.act_min, t.shift, t.base
+        )
         got = np.full(a.size, 99, np.int8)
         lib.tfl_add_table(ctypes.byref(p), _ptr(a), _ptr(b), _ptr(got), a.size)
         msg = _mismatch(f"add table s=({s1:.3g}, {s2:.3g}, {s_out:.3g}) zp=({zp1}, {zp2}, {zp_out}) {act}",
@@ -587,3 +598,18 @@ def test_space_to_depth_matches_the_compiler(lib, rng):
         got = np.full(want.shape, 99, np.int8)
         lib.tfl_space_to_depth(ctypes.byref(p), _ptr(x), _ptr(got))
         assert np.array_equal(got, want), f"{(h, w, c)} block {block} pad {(pt, pl)} out {(hb, wb)}"
+
+
+def test_srdhm_matches_golden(lib, rng):
+    """tfl_srdhm (its 32x32 -> 64 product without a multiplier) == gemmlowp's, golden.quant's version."""
+    from golden.quant import saturating_rounding_doubling_high_mul
+
+    edges = np.array([-(1 << 31), -(1 << 31) + 1, -(1 << 30), -1, 0, 1, (1 << 30), (1 << 31) - 1], np.int64)
+    a = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 4000), np.repeat(edges, edges.size)])
+    b = np.concatenate([rng.integers(-(1 << 31), 1 << 31, 4000), np.tile(edges, edges.size)])
+    want = saturating_rounding_doubling_high_mul(a, b)
+    got = np.array([lib.tfl_srdhm(int(x), int(y)) for x, y in zip(a, b, strict=True)], np.int64)
+    bad = np.flatnonzero(got != want)
+    assert bad.size == 0, (
+        f"{bad.size} differ, e.g. srdhm({a[bad[0]]}, {b[bad[0]]}) = {got[bad[0]]}, not {want[bad[0]]}"
+    )
