@@ -37,7 +37,13 @@ from spec.geometry import input_window, max_block_rows
 
 from .conv_layer import ConvLayer, LayerProgram, plan_conv, validate_layer
 
-__all__ = ["Pass", "LayerPlan", "split_layer", "validate_layer"]
+__all__ = ["Pass", "LayerPlan", "split_layer", "validate_layer", "GATHER_COST"]
+
+#: What a word of a pass window costs the host, relative to a word over the port, when the window is
+#: not whole rows of all channels: the firmware (firmware/net/net.c) then gathers the input and
+#: scatters the output byte by byte. Measured on the SoC: ~32 core cycles per gathered byte, ~19 per
+#: word over the port (the MLPerf Tiny depthwise layers, bench/mlperf.py).
+GATHER_COST = 7
 
 
 @dataclass
@@ -197,7 +203,8 @@ class _Geometry:
 
     def cost(self, row_bands, col_bands, chan_bands):
         """Words over the port (inputs, weights and parameters, outputs, registers) for both pass
-        orders; returns (words, order)."""
+        orders, a window the host must gather or scatter (not whole rows of all channels) counted
+        :data:`GATHER_COST` times; returns (cost, order)."""
         cfg = self.cfg
         R, S = self.R, self.S
 
@@ -205,7 +212,8 @@ class _Geometry:
             y0, y1, _, _ = _window(rows[0], rows[1], self.U, self.pt, R, self.H)
             x0, x1, _, _ = _window(cols[0], cols[1], self.U, self.pl, S, self.W)
             c0, c1 = self.in_channels(*chans)
-            return -(-(y1 - y0) * (x1 - x0) * (c1 - c0) // 4)
+            words = -(-(y1 - y0) * (x1 - x0) * (c1 - c0) // 4)
+            return words * (1 if (x0, x1, c0, c1) == (0, self.W, 0, self.C) else GATHER_COST)
 
         def param_words(chans):
             c0, c1 = self.in_channels(*chans)
@@ -215,11 +223,12 @@ class _Geometry:
 
         def out_words(rows, cols, chans):
             ep, fp = rows[1] - rows[0], cols[1] - cols[0]
+            whole = cols == (0, self.F_used) and chans == (0, self.M)
             if cfg.raw_output:
                 return ep * fp * (chans[1] - chans[0])
             if self.pooled:
                 ep, fp = ep // 2, fp // 2
-            return -(-ep * fp * (chans[1] - chans[0]) // 4)
+            return -(-ep * fp * (chans[1] - chans[0]) // 4) * (1 if whole else GATHER_COST)
 
         bands = [(r, c) for r in row_bands for c in col_bands]
         n = len(bands) * len(chan_bands)

@@ -131,11 +131,14 @@ static uint32_t engine_layer(const net_layer_t *l, const int8_t *in, int8_t *out
             return st | 0x80000000u;
         stat->engine += cnn_perf(CNN_PERF_CYCLES);
         stat->mac += cnn_perf(CNN_PERF_MAC_CYCLES);
-        int whole = p->e0 == 0 && p->e1 == l->E && p->f0 == 0 && p->f1 == l->F && p->m0 == 0 &&
-                    p->m1 == l->M;
-        if ((rd = cnn_fetch_act_out(0, whole ? (uint32_t *)out : pass_out, p->out_words)) != 0)
+        /* a band of whole output rows lands in place when it is whole words; else scatter it */
+        uint32_t row = (uint32_t)l->F * l->M;
+        int8_t *band = out + p->e0 * row;
+        int in_place = p->f0 == 0 && p->f1 == l->F && p->m0 == 0 && p->m1 == l->M &&
+                       ((uintptr_t)band & 3u) == 0 && 4u * p->out_words == (uint32_t)(p->e1 - p->e0) * row;
+        if ((rd = cnn_fetch_act_out(0, in_place ? (uint32_t *)band : pass_out, p->out_words)) != 0)
             return rd;
-        if (!whole)
+        if (!in_place)
             scatter(l, p, (const int8_t *)pass_out, out);
     }
     return 0;
