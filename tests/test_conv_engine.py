@@ -12,7 +12,7 @@ import dataclasses
 import pytest
 
 from boards.boards import ICE40_ENGINE_CONFIG
-from sim.options import full, random_layers
+from sim.options import full, random_layers, simulator_name
 from spec.config import AcceleratorConfig, Output
 from tb.cpu_bfm import built_port, run_engine_layers
 
@@ -78,6 +78,8 @@ VARIANTS = {
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
+@pytest.mark.skipif(simulator_name() == "icarus" and not full(),
+                    reason="the engine variants run on Verilator always, on Icarus with FULL=1 (~6 min)")
 def test_output_variant(variant, seed):
     config = VARIANTS[variant]
     port = built_port(config)
