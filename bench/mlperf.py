@@ -38,12 +38,12 @@ from compiler.firmware import FirmwareSizeError, build_network_firmware
 from demo.soc import run_images
 from golden.network import run_network
 from golden.tflm import run_tflm
-from models.mlperf_tiny import MODELS, model_path
+from models.mlperf_tiny import MODELS, REFERENCE_MACS, model_path
 from sim.runner import BUILD, simulator_name
 from sim.soc import soc_design
 from spec.config import SIM_SOC, AcceleratorConfig
 
-__all__ = ["SOC", "PUBLISHED", "soc_for", "run_model", "main"]
+__all__ = ["SOC", "PUBLISHED", "published_text", "soc_for", "run_model", "main"]
 
 #: The simulated SoC of the benchmark: SIM_SOC's engine and core with 512 KiB of DMEM.
 SOC = dataclasses.replace(SIM_SOC, dmem_words=1 << 17)
@@ -72,11 +72,6 @@ def _inputs(shape, n, seed):
     x = rng.integers(-128, 128, (n, *shape)).astype(np.int8)
     x[0] = 127
     return x
-
-
-#: MACs of the reference architectures (models/mlperf_tiny.py), to name a user's file's published peers.
-REFERENCE_MACS = {"ic_resnet8": 12_501_632, "vww_mobilenet": 7_489_664, "kws_dscnn": 2_656_768,
-                  "ad_autoencoder": 264_192}
 
 
 def reference_name(macs):
@@ -131,7 +126,8 @@ def run_model(name, n_inputs, seed, soc=SOC, path=None):
     }
 
 
-def _published(name):
+def published_text(name):
+    """The published cycle counts of reference architecture ``name``, as one line ("" if unknown)."""
     rows = []
     for mcu, (lo, hi) in PUBLISHED.get(name, {}).items():
         rows.append(f"{mcu} {lo / 1e6:.2f}" + (f"-{hi / 1e6:.2f}" if hi != lo else "") + " M")
@@ -187,7 +183,7 @@ def main(argv=None):
         print(f"  {e['model']:15s} {e['tile']:4s} {e['macs']:10d} {e['cycles']:10d} {e['engine_cycles']:9d} "
               f"{e['core_step_cycles']:10d} {e['ideal_cycles']:9.0f} {e['utilisation']:6.1%} "
               f"{'yes' if e['bit_exact'] else 'NO':>5s} {e['dmem_bytes'] / 1024:8.0f}  "
-              f"{_published(e['architecture'])}")
+              f"{published_text(e['architecture'])}")
     print(f"written: {args.out}")
     return 0 if all(e["bit_exact"] and e["cycle_model_exact"] for e in entries) else 1
 

@@ -277,11 +277,7 @@ def _digits_summary(net):
 
 
 def _mlperf_lines(rows):
-    from bench.mlperf import PUBLISHED
-
-    def published(name):
-        return "; ".join(f"{mcu} {lo / 1e6:.2f}" + (f"-{hi / 1e6:.2f}" if hi != lo else "") + " M"
-                         for mcu, (lo, hi) in PUBLISHED.get(name, {}).items())
+    from bench.mlperf import published_text
 
     lines = ["MLPerf Tiny look-alikes (models/mlperf_tiny.py) as firmware on the SoC (RTL simulation, "
              "`make mlperf`), every output byte compared with TensorFlow Lite Micro:", "",
@@ -291,7 +287,7 @@ def _mlperf_lines(rows):
         lines.append(f"| {e['model']} | {e['tile']} | {e['macs']} | {e['cycles']} | {e['engine_cycles']} | "
                      f"{e['core_step_cycles']} | {_fmt(e['utilisation'], '.1%')} | "
                      f"{'yes' if e['bit_exact'] else 'NO'} ({e['inputs']} inputs) | "
-                     f"{published(e.get('architecture') or e['model'])} |")
+                     f"{published_text(e.get('architecture') or e['model'])} |")
     return lines
 
 
