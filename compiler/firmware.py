@@ -7,8 +7,8 @@ runs step by step: engine layers on the accelerator through the generated comman
   * the steps in order (``net_steps``: kind, parameter index, the buffer slots it reads and the slot
     it writes) and the slots (:func:`allocate_slots`: a tensor keeps its slot until its last reader
     has run; the network input is read in place from ``net_io``);
-  * the parameters of every core step (``tfl_add_t``, ``tfl_softmax_t``, ``tfl_pool_t``,
-    ``tfl_s2d_t``) as golden/ derives them;
+  * the parameters of every core step (``tfl_add_table_t`` with golden.add.add_tables' tables,
+    ``tfl_softmax_t``, ``tfl_pool_t``, ``tfl_s2d_t``) as golden/ derives them;
 
   * per pass of every engine layer (firmware/pass_data.py, the per-pass emitter shared with the
     single-layer firmware: driver/passes.py ``split_layer``, each pass planned by
@@ -75,7 +75,7 @@ class NetworkPlan:
     arrays: dict = field(default_factory=dict)     # C name -> (ctype, values, per_line, fmt)
     slots: list = field(default_factory=list)      # slot of every step's output
     slot_bytes: list = field(default_factory=list)  # bytes of every slot
-    engine_index: list = field(default_factory=list)  # per step: its index in net_layers, or -1
+    index: list = field(default_factory=list)      # per step: its index in net_layers or its core table
     core: dict = field(default_factory=dict)       # core table -> C initialisers, in step order
     sw: bool = True
 
@@ -124,27 +124,24 @@ def plan_network(schedule: Schedule, sw=True) -> NetworkPlan:
     the core steps' parameters and the buffer slots."""
     cfg = schedule.config
     emitter = PassEmitter(cfg, "net", input_images=False)
-    engine_index = []
+    index, core, li = [], {t: [] for t in _CORE_TABLES}, 0
     for layer in schedule.layers:
         if layer.runs_on != "engine":
-            engine_index.append(-1)
+            table, init = _core_params(layer, emitter.arrays)
+            index.append(len(core[table]))
+            core[table].append(init)
             continue
-        li = sum(1 for e in engine_index if e >= 0)
-        engine_index.append(li)
+        index.append(li)
         emitter.add_layer(layer.conv_layer(np.zeros(layer.in_shape, np.int8)))
         if sw:  # the plain-C reference's parameters (as the layer is stated: OHWI, bias not folded)
             emitter.arrays[f"sw_w_{li}"] = ("int8_t", layer.w.reshape(-1).tolist(), 32, str)
             emitter.arrays[f"sw_bias_{li}"] = ("int32_t", np.asarray(layer.bias).tolist(), 8, str)
             emitter.arrays[f"sw_mult_{li}"] = ("int32_t", np.asarray(layer.multiplier).tolist(), 8, str)
             emitter.arrays[f"sw_shift_{li}"] = ("int32_t", np.asarray(layer.shift).tolist(), 8, str)
+        li += 1
     slots, slot_bytes = allocate_slots(schedule)
-    core = {t: [] for t in _CORE_TABLES}
-    for step in schedule.layers:
-        if step.runs_on == "core":
-            table, init = _core_params(step, emitter.arrays)
-            core[table].append(init)
     return NetworkPlan(schedule=schedule, passes=emitter.passes, arrays=emitter.arrays, slots=slots,
-                       slot_bytes=slot_bytes, engine_index=engine_index, core=core, sw=sw)
+                       slot_bytes=slot_bytes, index=index, core=core, sw=sw)
 
 
 def _core_params(step, arrays):
@@ -176,8 +173,6 @@ def _core_params(step, arrays):
 
 _CORE_TABLES = {"net_add": "tfl_add_table_t", "net_softmax": "net_softmax_t", "net_pool": "tfl_pool_t",
                 "net_s2d": "tfl_s2d_t"}
-_CORE_TABLE_OF = {"add": "net_add", "softmax": "net_softmax", "avg_pool": "net_pool", "max_pool": "net_pool",
-                  "space_to_depth": "net_s2d"}
 
 
 def network_header(schedule: Schedule, name="network", sw=True):
@@ -191,19 +186,12 @@ def network_header(schedule: Schedule, name="network", sw=True):
     in_words = max(p.in_words for p in plan.passes)
     conv_sizes = [layer.conv_hw[0] * layer.conv_hw[1] * layer.w.shape[0] for layer in layers]
     macs = sum(step.macs for step in steps)
-    count = {t: 0 for t in _CORE_TABLES}
     step_rows = []
     for k, step in enumerate(steps):
         srcs = [SLOT_INPUT if t == 0 else plan.slots[t - 1] for t in step.sources]
         srcs += srcs[:1] * (2 - len(srcs))
-        if step.runs_on == "engine":
-            index = plan.engine_index[k]
-        else:
-            table = _CORE_TABLE_OF[step.kind]
-            index = count[table]
-            count[table] += 1
         code = STEP_CODES["engine" if step.runs_on == "engine" else step.kind]
-        step_rows.append(f"    {{{code}, {index}, {srcs[0]}, {srcs[1]}, {plan.slots[k]}, "
+        step_rows.append(f"    {{{code}, {plan.index[k]}, {srcs[0]}, {srcs[1]}, {plan.slots[k]}, "
                          f"{_nbytes(step.out_shape)}u}},  /* {k}: {step.name}: {step.describe()} */")
 
     out = []
